@@ -1,0 +1,213 @@
+"""Tiled inference: the trained generator applied to a whole painting with bounded memory.
+
+The generator is per-pixel once its input ``X0 = [Y_lr_up; Z]`` is built, and the
+bilinear upsampling only needs one LR pixel of context, so the painting is cut into
+bands of LR rows with a one-row halo. Each band is upsampled, run through the
+network, brought back to the input's units and projected onto the scan (the block
+projection acts block by block, so per-band projection is exact). Memory is the
+output array plus one band, whatever the painting's size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .config import SRConfig
+from .device import resolve_device
+from .model import ListaGenerator
+from .normalisation import MapNormaliser, normalise_rgb
+from .operators import AcquisitionOperator, project_consistent
+from .validation import InputError, prepare_inputs
+
+#: Pixels per forward pass inside a band (bounds the network's activations).
+_CHUNK_PIXELS = 1 << 16
+
+
+@dataclass
+class TrainedModel:
+    """Everything needed to apply a trained network again.
+
+    Attributes
+    ----------
+    generator
+        The trained :class:`~napari_maxrf_sr.core.model.ListaGenerator` (on the CPU).
+    normaliser
+        Per-map normalisation of the training scan.
+    config
+        Settings it was trained with.
+    elements
+        Element names, one per map, in order.
+    scale
+        Ratio between photo and scan grids it was trained for.
+    """
+
+    generator: ListaGenerator
+    normaliser: MapNormaliser
+    config: SRConfig
+    elements: tuple[str, ...]
+    scale: int
+    info: dict = field(default_factory=dict)
+
+    @property
+    def operator(self) -> AcquisitionOperator:
+        """The acquisition operator of the training run."""
+        return AcquisitionOperator(self.scale, self.config.operator, self.config.psf_sigma)
+
+
+def _bands(h: int, rows: int) -> Iterator[tuple[int, int]]:
+    for r0 in range(0, h, rows):
+        yield r0, min(h, r0 + rows)
+
+
+@torch.no_grad()
+def predict_normalised_band(
+    generator: ListaGenerator,
+    y_pad: torch.Tensor,
+    rgb_band: torch.Tensor,
+    r0: int,
+    r1: int,
+    scale: int,
+) -> torch.Tensor:
+    """Network output for LR rows ``[r0, r1)``: ``(B, s (r1 - r0), W)`` normalised maps.
+
+    Parameters
+    ----------
+    y_pad
+        ``(B, h + 2, w + 2)`` normalised LR maps, replicate-padded by one pixel
+        (so a band's upsampling equals the full image's exactly).
+    rgb_band
+        ``(3, s (r1 - r0), W)`` normalised photo rows of the band.
+    """
+    s = scale
+    n_maps = y_pad.shape[0]
+    lr = y_pad[:, r0 : r1 + 2, :]  # padded coordinates: one halo row on each side
+    up = F.interpolate(lr[None], scale_factor=s, mode="bilinear", align_corners=False)[0]
+    up = up[:, s : s * (1 + r1 - r0), s : up.shape[-1] - s]
+    x0 = torch.cat([up, rgb_band], dim=0)
+    c, hh, ww = x0.shape
+    pix = x0.reshape(c, -1).t()
+    out = torch.empty(pix.shape[0], n_maps, dtype=pix.dtype, device=pix.device)
+    for k in range(0, pix.shape[0], _CHUNK_PIXELS):
+        out[k : k + _CHUNK_PIXELS] = generator(pix[k : k + _CHUNK_PIXELS])[:, :n_maps]
+    return out.t().reshape(n_maps, hh, ww)
+
+
+@torch.no_grad()
+def predict(
+    generator: ListaGenerator,
+    normaliser: MapNormaliser,
+    lr_maps: np.ndarray,
+    rgb01: np.ndarray,
+    op: AcquisitionOperator,
+    config: SRConfig,
+    *,
+    device: torch.device | None = None,
+    project: bool = True,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Super-resolved maps in the input's units, tile by tile.
+
+    Parameters
+    ----------
+    generator, normaliser
+        The trained network and the normalisation it was trained with.
+    lr_maps
+        ``(B, h, w)`` validated float32 maps in input units.
+    rgb01
+        ``(H, W, 3)`` validated photo in ``[0, 1]``.
+    op
+        Acquisition operator (its scale must be ``H / h``).
+    config
+        Settings: ``rgb_low``, ``rgb_high``, ``tile_pixels``.
+    device
+        Where to compute (default: the generator's device).
+    project
+        Apply the exact, non-negative projection onto the scan (the final answer).
+    out
+        Optional preallocated ``(B, H, W)`` float32 array (e.g. a NumPy memmap).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(B, H, W)`` float32; with ``project`` its block means equal ``lr_maps``.
+    """
+    s = op.scale
+    n_maps, h, w = lr_maps.shape
+    big_h, big_w = rgb01.shape[:2]
+    if (big_h, big_w) != (s * h, s * w):
+        raise InputError(
+            f"photo {big_h} x {big_w} is not {s} x the maps' {h} x {w}; resample the photo."
+        )
+    dev = device or next(generator.parameters()).device
+    generator = generator.to(dev).eval()
+    if out is None:
+        out = np.empty((n_maps, big_h, big_w), dtype=np.float32)
+    y_n = torch.from_numpy(normaliser.forward(lr_maps)).to(dev)
+    y_pad = F.pad(y_n[None], (1, 1, 1, 1), mode="replicate")[0]
+    gains = torch.from_numpy(normaliser.gains.astype(np.float64)).to(dev)
+    band_rows = max(1, config.tile_pixels // max(1, s * big_w))
+    whole_image_projection = project and not op.is_block
+    for r0, r1 in _bands(h, band_rows):
+        rgb_band = normalise_rgb(rgb01[s * r0 : s * r1], config.rgb_low, config.rgb_high)
+        pred = predict_normalised_band(
+            generator, y_pad, torch.from_numpy(rgb_band).to(dev), r0, r1, s
+        )
+        # Back to input units in float64, where the projection is exact to rounding.
+        maps = (pred.double() - normaliser.zero_level) / gains[:, None, None]
+        if project and op.is_block:
+            lr = torch.from_numpy(lr_maps[:, r0:r1]).to(dev).double()
+            maps = project_consistent(op, maps, lr, nonnegative=True)
+        out[:, s * r0 : s * r1] = maps.float().cpu().numpy()
+    if whole_image_projection:
+        # A wide beam couples neighbouring blocks: project the whole image at once.
+        full = torch.from_numpy(np.asarray(out)).double()
+        lr = torch.from_numpy(lr_maps).double()
+        out[...] = project_consistent(op, full, lr, nonnegative=True).float().numpy()
+    return out
+
+
+def apply_model(
+    model: TrainedModel,
+    lr_maps,
+    rgb,
+    *,
+    scale: int | None = None,
+    device: str | None = None,
+    negative: str = "error",
+) -> np.ndarray:
+    """Apply a trained (or loaded) model to maps and a photo; returns ``(B, H, W)`` float32.
+
+    The maps are normalised with their own peaks (a new scan may have other count
+    levels), so the model must have been trained on the same elements in the same
+    order.
+
+    Raises
+    ------
+    InputError
+        When the number of maps or the scale differs from the model's.
+    """
+    prepared = prepare_inputs(lr_maps, rgb, scale or model.scale, negative=negative)
+    if prepared.lr_maps.shape[0] != len(model.elements):
+        raise InputError(
+            f"This model was trained on {len(model.elements)} maps "
+            f"({', '.join(model.elements)}), but {prepared.lr_maps.shape[0]} were given. "
+            "Give the same elements in the same order, or train a new model."
+        )
+    if prepared.scale != model.scale:
+        raise InputError(
+            f"This model was trained for scale {model.scale}, the data have scale "
+            f"{prepared.scale}. Train a new model for this scale."
+        )
+    normaliser = MapNormaliser.fit(
+        prepared.lr_maps, model.normaliser.zero_level, model.normaliser.peak_level
+    )
+    dev = resolve_device(device or "cpu")
+    return predict(
+        model.generator, normaliser, prepared.lr_maps, prepared.rgb, model.operator,
+        model.config, device=dev,
+    )

@@ -1,0 +1,118 @@
+"""Loss terms of METHOD.md: the misclassification-focused LSGAN and pseudo-real patches."""
+
+from __future__ import annotations
+
+import torch
+
+REAL = 1.0
+FAKE = -1.0
+
+
+def misclassified(scores: torch.Tensor, tau: float) -> torch.Tensor:
+    """Mask of patches on the wrong side of the reference label ``tau``.
+
+    For ``tau = +1`` (real) a patch is misclassified when ``d(x) < tau``; for
+    ``tau = -1`` (fake) when ``d(x) > tau``.
+    """
+    return scores < tau if tau > 0 else scores > tau
+
+
+def masked_lsq(scores: torch.Tensor, tau: float) -> torch.Tensor:
+    """Mean of ``(d(x) - tau)^2`` over the misclassified patches; 0 when there are none."""
+    mask = misclassified(scores, tau)
+    if not bool(mask.any()):
+        return scores.sum() * 0.0  # keeps the graph (and the device) without a NaN
+    return ((scores[mask] - tau) ** 2).mean()
+
+
+def generator_adversarial_loss(fake_scores: torch.Tensor) -> torch.Tensor:
+    """``L_adv``: mean over reconstructed patches with ``d(x) < 1`` of ``(d(x) - 1)^2``."""
+    return masked_lsq(fake_scores, REAL)
+
+
+def discriminator_loss(
+    real_scores: torch.Tensor, fake_scores: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The discriminator's two terms ``(fake term, real term)``.
+
+    Fake: mean over reconstructed patches with ``d(x) > -1`` of ``(d(x) + 1)^2``.
+    Real: mean over pseudo-real patches with ``d(x) < 1`` of ``(d(x) - 1)^2``.
+    The discriminator minimises their sum.
+    """
+    return masked_lsq(fake_scores, FAKE), masked_lsq(real_scores, REAL)
+
+
+def best_guide_channels(
+    y_up: torch.Tensor, rgb: torch.Tensor, use_abs: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each XRF channel, the photo channel most correlated with it over the image.
+
+    Parameters
+    ----------
+    y_up
+        ``(B, H, W)`` upsampled XRF maps.
+    rgb
+        ``(3, H, W)`` photo.
+    use_abs
+        Choose by ``|correlation|`` and report the sign, so that an element
+        anti-correlated with every channel gets an inverted guide (ours).
+
+    Returns
+    -------
+    channel, sign
+        ``(B,)`` index into the photo channels, ``(B,)`` +1 or -1 (always +1
+        unless ``use_abs``).
+    """
+    y = y_up.reshape(y_up.shape[0], -1).double()
+    z = rgb.reshape(3, -1).double()
+    y = y - y.mean(1, keepdim=True)
+    z = z - z.mean(1, keepdim=True)
+    cov = y @ z.t()
+    denom = y.norm(dim=1, keepdim=True) * z.norm(dim=1).unsqueeze(0)
+    corr = cov / denom.clamp_min(1e-12)
+    if use_abs:
+        idx = corr.abs().argmax(dim=1)
+        sign = torch.sign(corr.gather(1, idx[:, None]).squeeze(1))
+        sign[sign == 0] = 1.0
+        return idx, sign.float()
+    return corr.argmax(dim=1), torch.ones(y.shape[0])
+
+
+def pseudo_real_patches(
+    y_up_patches: torch.Tensor,
+    rgb_patches: torch.Tensor,
+    channels: torch.Tensor,
+    guide: torch.Tensor,
+    guide_sign: torch.Tensor,
+    beta: float,
+    rgb_range: tuple[float, float],
+) -> torch.Tensor:
+    """Pseudo-real HR patches ``beta * Y_lr_up[c] + (1 - beta) * Z[best(c)]``.
+
+    Parameters
+    ----------
+    y_up_patches
+        ``(N, B, P, P)`` patches of the upsampled XRF maps.
+    rgb_patches
+        ``(N, 3, P, P)`` patches of the photo at the same locations.
+    channels
+        ``(N,)`` the XRF channel ``c`` chosen for each patch.
+    guide, guide_sign
+        Outputs of :func:`best_guide_channels`.
+    beta
+        Mixing weight, drawn from ``U(0, beta_max)`` once per iteration.
+    rgb_range
+        ``(low, high)`` of the normalised photo, to invert a guide within its range.
+
+    Returns
+    -------
+    ``(N, 1, P, P)`` patches.
+    """
+    n = y_up_patches.shape[0]
+    rows = torch.arange(n)
+    y_c = y_up_patches[rows, channels]
+    z_c = rgb_patches[rows, guide[channels]]
+    sign = guide_sign[channels].view(-1, 1, 1).to(z_c.dtype)
+    low, high = rgb_range
+    z_c = torch.where(sign < 0, (low + high) - z_c, z_c)
+    return (beta * y_c + (1.0 - beta) * z_c).unsqueeze(1)

@@ -1,0 +1,128 @@
+"""Save and load trained models safely (no arbitrary unpickling).
+
+A model file is a ``torch.save`` of plain containers: tensors, numbers, strings,
+lists and dicts. It is read back with ``torch.load(..., weights_only=True)``, which
+refuses any other object, so a file someone sent cannot run code; the config is
+then re-validated field by field and the tensor shapes checked against it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from .. import __version__
+from .config import SRConfig
+from .inference import TrainedModel
+from .model import ListaGenerator
+from .normalisation import MapNormaliser
+
+FORMAT = "napari-maxrf-sr-model"
+FORMAT_VERSION = 1
+
+
+class ModelFileError(ValueError):
+    """A model file that cannot be used; the message says why."""
+
+
+def save_model(model, path: str | os.PathLike, *, force: bool = False) -> Path:
+    """Write a trained model (a :class:`TrainedModel` or a ``TrainResult``) atomically.
+
+    Parameters
+    ----------
+    model
+        The model, or a training result holding one in ``.model``.
+    path
+        Target file (``.pt`` by convention).
+    force
+        Overwrite an existing file. Without it an existing file is an error.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+    """
+    trained: TrainedModel = getattr(model, "model", model)
+    path = Path(path)
+    if path.exists() and not force:
+        raise FileExistsError(
+            f"{path} already exists; choose another name or allow overwriting (--force)."
+        )
+    g = trained.generator
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "package_version": __version__,
+        "state_dict": {k: v.detach().cpu().clone() for k, v in g.state_dict().items()},
+        "final_sigmoid": bool(g.final_sigmoid),
+        "n_channels": int(g.n_channels),
+        "config": trained.config.to_dict(),
+        "normaliser": trained.normaliser.to_dict(),
+        "elements": list(trained.elements),
+        "scale": int(trained.scale),
+        "info": {k: v for k, v in trained.info.items() if isinstance(v, (int, float, str))},
+    }
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(payload, fh)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_model(path: str | os.PathLike) -> TrainedModel:
+    """Read a model written by :func:`save_model`, refusing anything else.
+
+    Raises
+    ------
+    ModelFileError
+        When the file is not a model of this package, holds objects other than
+        weights and plain values, or its contents do not fit together.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path} does not exist or is not a file.")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # pickle errors of many kinds: all mean "not ours / unsafe"
+        raise ModelFileError(
+            f"{path} is not a napari-maxrf-sr model file, or it contains objects other than "
+            f"weights, which are refused for safety ({type(exc).__name__}: {exc})."
+        ) from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ModelFileError(f"{path} is not a napari-maxrf-sr model file.")
+    if payload.get("format_version") != FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path} has model format {payload.get('format_version')!r}; this version reads "
+            f"{FORMAT_VERSION}. Update napari-maxrf-sr or retrain."
+        )
+    try:
+        config = SRConfig.from_dict(payload["config"])
+        normaliser = MapNormaliser.from_dict(payload["normaliser"])
+        elements = tuple(str(e) for e in payload["elements"])
+        scale = int(payload["scale"])
+        n_channels = int(payload["n_channels"])
+        if n_channels != len(elements) + 3 or len(normaliser.peaks) != len(elements):
+            raise ValueError("element names, normalisation and network size disagree")
+        if scale < 1:
+            raise ValueError(f"bad scale {scale}")
+        generator = ListaGenerator(n_channels, config.n_atoms, config.n_layers)
+        state = payload["state_dict"]
+        expected = {k: tuple(v.shape) for k, v in generator.state_dict().items()}
+        got = {k: tuple(v.shape) for k, v in state.items()}
+        if expected != got:
+            raise ValueError(f"weights have shapes {got}, expected {expected}")
+        generator.load_state_dict(state)
+        generator.final_sigmoid = bool(payload["final_sigmoid"])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ModelFileError(f"{path} is damaged or inconsistent: {exc}") from None
+    generator.eval()
+    info = payload.get("info", {})
+    return TrainedModel(generator, normaliser, config, elements, scale,
+                        info=dict(info) if isinstance(info, dict) else {})

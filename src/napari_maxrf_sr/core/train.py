@@ -1,0 +1,507 @@
+"""The training loop of METHOD.md as a plain generator of progress events (no Qt).
+
+``train(...)`` validates its input at once (raising
+:class:`~napari_maxrf_sr.core.validation.InputError`) and returns a generator. Iterate
+it to run; each item is a :class:`TrainEvent`; its return value
+(``StopIteration.value``, napari's ``returned`` signal) is a :class:`TrainResult`, or
+``None`` when the run was cancelled.
+
+Stage 1 (self-supervised pretraining, no final sigmoid, weights bounded): each batch
+holds pixels of the one-scale-down copy of the problem (input ``[up(Y_lr U); Z U]``,
+target ``Y_lr``) and ``s x s`` blocks of the real problem, whose block means must
+match the scan, plus ``alpha1`` times the photo reconstruction. The generator is
+per-pixel, so batches are pixels, not patches: far more signal per second on a CPU.
+Stage 2 (adversarial): ``patch_size`` patches with flips, the projection onto the
+scan inside the loss, pseudo-real patches, and the misclassification-focused
+least-squares GAN of :mod:`napari_maxrf_sr.core.losses`.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .config import SRConfig, config_from_preset
+from .control import StopToken
+from .device import describe_device, resolve_device
+from .inference import TrainedModel, predict
+from .init import ista_initialisation
+from .losses import (
+    best_guide_channels,
+    discriminator_loss,
+    generator_adversarial_loss,
+    pseudo_real_patches,
+)
+from .model import ListaGenerator, PatchDiscriminator
+from .normalisation import MapNormaliser, normalise_rgb
+from .operators import AcquisitionOperator
+from .sampling import TrainingData, flip_batch
+from .validation import PreparedInputs, prepare_inputs
+
+#: Seconds between progress events (a GUI needs no more than a few per second).
+EVENT_INTERVAL = 0.1
+#: A loss above this (on maps normalised to [0, 1]) means training has blown up.
+DIVERGENCE_LIMIT = 1e4
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN/Inf or exploded; the message says what to try."""
+
+
+@dataclass(frozen=True)
+class TrainEvent:
+    """One progress report of the training loop.
+
+    Attributes
+    ----------
+    stage
+        ``"prepare"``, ``"stage 1"``, ``"stage 2"``, ``"finalise"`` or ``"done"``.
+    step, total
+        Global step (both stages) and the planned total.
+    stage_step, stage_total
+        Step within the stage and the stage's planned steps.
+    losses
+        Loss terms averaged since the previous event (names as in ``history``).
+    elapsed
+        Seconds of training so far (pauses excluded).
+    eta
+        Estimated seconds left, or ``None`` when unknown.
+    device
+        Where training runs, in words.
+    message
+        A human-readable status line.
+    """
+
+    stage: str
+    step: int
+    total: int
+    stage_step: int
+    stage_total: int
+    losses: dict[str, float]
+    elapsed: float
+    eta: float | None
+    device: str
+    message: str = ""
+
+
+@dataclass
+class TrainResult:
+    """What a finished (or stopped-early) run hands back.
+
+    Attributes
+    ----------
+    maps
+        ``(B, H, W)`` float32 super-resolved maps in the input's units, projected
+        onto the scan (``block_mean(maps) == lr_maps``) and non-negative.
+    elements
+        One name per map.
+    config
+        The settings used.
+    history
+        One dict per logged step: ``step``, ``stage``, ``elapsed`` and the loss terms.
+    device
+        Where it ran, in words.
+    seconds
+        Training time (pauses excluded), without the final inference.
+    stopped_early
+        True when the user stopped the run before all steps were done.
+    model
+        The trained model, for :func:`~napari_maxrf_sr.core.modelio.save_model`.
+    notes
+        Messages about the input and the run (alpha dropped, stage skipped, ...).
+    """
+
+    maps: np.ndarray
+    elements: tuple[str, ...]
+    config: SRConfig
+    history: list[dict]
+    device: str
+    seconds: float
+    stopped_early: bool
+    model: TrainedModel
+    notes: tuple[str, ...] = ()
+    inference_seconds: float = 0.0
+    diagnostics: dict = field(default_factory=dict)
+
+
+def train(
+    lr_maps,
+    rgb,
+    config: SRConfig | None = None,
+    *,
+    scale: int | None = None,
+    stop: StopToken | None = None,
+    elements: Sequence[str] | None = None,
+    negative: str = "error",
+) -> Generator[TrainEvent, None, TrainResult | None]:
+    """Validate the input now and return the training generator.
+
+    Parameters
+    ----------
+    lr_maps
+        ``(B, h, w)`` measured element maps (counts or fitted areas, ``>= 0``).
+    rgb
+        ``(H, W, 3)`` photo (uint8, uint16 or float in ``[0, 1]``), ``H = s h``.
+    config
+        Settings (default: the ``default`` preset).
+    scale
+        ``s``; detected from the shapes when ``None``.
+    stop
+        Token to stop, cancel or pause the run from another thread.
+    elements
+        One name per map (default ``map 1 ..``).
+    negative
+        ``"error"`` refuses negative counts, ``"clip"`` sets them to zero.
+
+    Raises
+    ------
+    InputError
+        Immediately, for input that cannot be used (the message says how to fix it).
+    """
+    cfg = (config or config_from_preset("default")).validate()
+    prepared = prepare_inputs(lr_maps, rgb, scale, elements=elements, negative=negative)
+    device = resolve_device(cfg.device)
+    return _run(prepared, cfg, device, stop or StopToken())
+
+
+# ----------------------------------------------------------------------------------------
+class _Clock:
+    """Training time that excludes pauses."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+        self.paused = 0.0
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start - self.paused
+
+
+class _Meter:
+    """Running means of the loss terms between two events."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = {}
+        self.count = 0
+
+    def add(self, terms: dict[str, float]) -> None:
+        for k, v in terms.items():
+            self.sums[k] = self.sums.get(k, 0.0) + v
+        self.count += 1
+
+    def pop(self) -> dict[str, float]:
+        out = {k: v / max(1, self.count) for k, v in self.sums.items()}
+        self.sums, self.count = {}, 0
+        return out
+
+
+def _lr_factor(schedule: str, progress: float) -> float:
+    """Learning-rate multiplier at ``progress`` in [0, 1] of a stage (cosine to 5 %)."""
+    if schedule == "constant":
+        return 1.0
+    p = min(max(progress, 0.0), 1.0)
+    return 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * p))
+
+
+def _check_finite(value: float, stage: str, step: int, lr: float) -> None:
+    if not math.isfinite(value) or value > DIVERGENCE_LIMIT:
+        raise TrainingDiverged(
+            f"Training diverged in {stage} at step {step} (loss = {value:.3g}). "
+            f"Try a lower learning rate (now {lr:.2g}), the 'default' preset, or check the "
+            "input for extreme outliers (a few hot pixels can dominate the normalisation)."
+        )
+
+
+def _stage1_batch_loss(
+    model: ListaGenerator, data: TrainingData, cfg: SRConfig, gen: torch.Generator
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """Stage 1 loss on one batch of down-problem pixels and HR blocks."""
+    b = data.n_maps
+    s = data.s
+    n_total = cfg.stage1_batch_pixels
+    terms: dict[str, float] = {}
+    loss = torch.zeros((), device=data.device)
+    n_down = n_total // 2 if data.has_down_problem and cfg.down_weight > 0 else 0
+    if n_down:
+        x, y = data.down_pixels(n_down, gen)
+        out = model(x)
+        xrf = F.mse_loss(out[:, :b], y)
+        rgb = F.mse_loss(out[:, b:], x[:, b:])
+        loss = loss + cfg.down_weight * xrf + cfg.alpha1 * rgb
+        terms["down_xrf"] = float(xrf.detach())
+        terms["down_rgb"] = float(rgb.detach())
+    # The real problem: whole s x s blocks (with the operator's margin), whose
+    # block means must reproduce the scan.
+    n_blocks = max(1, (n_total - n_down) // (s * s * (1 + 2 * data.margin) ** 2))
+    i, j = data.random_lr_corners(n_blocks, 1, gen)
+    batch = data.hr_patches(i, j, 1)
+    out = model.forward_image(batch.x0)
+    m = batch.margin
+    y_down = data.op.down(out[:, :b])[..., m : m + 1, m : m + 1]
+    cons = F.mse_loss(y_down, batch.y_lr)
+    rgb_hr = F.mse_loss(out[:, b:], batch.x0[:, b:])
+    loss = loss + cfg.consistency_weight * cons + cfg.alpha1 * rgb_hr
+    terms["consistency"] = float(cons.detach())
+    terms["rgb"] = float(rgb_hr.detach())
+    terms["total"] = float(loss.detach())
+    return loss, terms
+
+
+@torch.no_grad()
+def _validation_loss(model: ListaGenerator, data: TrainingData) -> float | None:
+    """Held-out MSE of the down problem (answer known), or ``None`` without one."""
+    if not data.has_down_problem or len(data.val_idx) == 0:
+        return None
+    x, y = data.down_validation()
+    total, n = 0.0, 0
+    for k in range(0, x.shape[0], 1 << 15):
+        out = model(x[k : k + (1 << 15)])[:, : data.n_maps]
+        total += float(((out - y[k : k + (1 << 15)]) ** 2).sum())
+        n += out.numel()
+    return total / max(1, n)
+
+
+def _run(
+    prepared: PreparedInputs, cfg: SRConfig, device: torch.device, token: StopToken
+) -> Generator[TrainEvent, None, TrainResult | None]:
+    clock = _Clock()
+    dev_name = describe_device(device)
+    notes = list(prepared.notes)
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    s = prepared.scale
+    op = AcquisitionOperator(s, cfg.operator, cfg.psf_sigma)
+    normaliser = MapNormaliser.fit(prepared.lr_maps, cfg.zero_level, cfg.peak_level)
+    y_n = normaliser.forward(prepared.lr_maps)
+    rgb_n = normalise_rgb(prepared.rgb, cfg.rgb_low, cfg.rgb_high)
+    data = TrainingData(y_n, rgb_n, op, device, cfg.validation_fraction, cfg.seed)
+    b = data.n_maps
+    if not data.has_down_problem:
+        notes.append(
+            "The scan is too small for the one-scale-down copy of the problem "
+            f"(needs at least {2 * s} x {2 * s} scan pixels); stage 1 uses the scan only."
+        )
+
+    # Stage 2 patch geometry: whole blocks, inside the scan.
+    p_lr = max(1, round(cfg.patch_size / s))
+    p_lr = min(p_lr, data.h - 2 * data.margin, data.w - 2 * data.margin)
+    run_stage2 = cfg.adversarial and cfg.stage2_steps > 0 and p_lr >= 1
+    if cfg.adversarial and cfg.stage2_steps > 0 and not run_stage2:
+        notes.append("The scan is smaller than one patch: the adversarial stage was skipped.")
+    if run_stage2 and p_lr * s != cfg.patch_size:
+        notes.append(f"Stage 2 patches are {p_lr * s} px (whole scan pixels), not "
+                     f"{cfg.patch_size}.")
+
+    n1 = cfg.stage1_steps
+    n2 = cfg.stage2_steps if run_stage2 else 0
+    total = n1 + n2
+    budget = cfg.max_seconds
+    budget1 = None if budget is None else (budget * (cfg.stage1_time_share if n2 else 1.0))
+    history: list[dict] = []
+    meter = _Meter()
+
+    def event(stage: str, step: int, stage_step: int, stage_total: int, eta, msg="") -> TrainEvent:
+        losses = meter.pop()
+        if losses:
+            history.append({"step": step, "stage": stage, "elapsed": clock.elapsed, **losses})
+        return TrainEvent(stage, step, total, stage_step, stage_total, losses,
+                          clock.elapsed, eta, dev_name, msg)
+
+    yield event("prepare", 0, 0, 0, None, f"Initialising the network on {dev_name}")
+
+    model = ListaGenerator(b + 3, cfg.n_atoms, cfg.n_layers).to(device)
+    x_sample = data.sample_pixels_for_init(16384, gen)
+    if cfg.init == "ista":
+        info = ista_initialisation(model.cpu(), x_sample.cpu(), gen)
+        model.to(device)
+        notes.append(f"ISTA initialisation, NMF relative error {info['nmf_relative_error']:.3f}")
+    else:
+        model.init_random(x_sample.cpu(), gen)
+        model.to(device)
+    model.clamp_weights(cfg.stage1_weight_bound)
+    model.final_sigmoid = cfg.stage1_final_sigmoid
+
+    # -------------------------------- stage 1 --------------------------------------------
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.stage1_lr)
+    best_val = _validation_loss(model, data)
+    best_state = copy.deepcopy(model.state_dict())
+    since_best = 0
+    last_event = time.perf_counter()
+    t_stage = clock.elapsed
+    step = 0
+    stopped = False
+    for step1 in range(1, n1 + 1):
+        clock.paused += token.wait_while_paused()
+        if token.cancelled:
+            return None
+        if token.should_end:
+            stopped = True
+            break
+        spent = clock.elapsed - t_stage
+        progress = step1 / n1 if budget1 is None else max(step1 / n1, spent / budget1)
+        lr = cfg.stage1_lr * _lr_factor(cfg.lr_schedule, progress)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        loss, terms = _stage1_batch_loss(model, data, cfg, gen)
+        _check_finite(terms["total"], "stage 1", step1, lr)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        model.clamp_weights(cfg.stage1_weight_bound)
+        meter.add(terms)
+        step = step1
+        if step1 % cfg.check_every == 0 or step1 == n1:
+            val = _validation_loss(model, data)
+            if val is not None:
+                meter.add({"validation": val})
+                if best_val is None or val < best_val:
+                    best_val, since_best = val, 0
+                    best_state = copy.deepcopy(model.state_dict())
+                else:
+                    since_best += 1
+            if cfg.plateau_patience and since_best >= cfg.plateau_patience:
+                notes.append(f"Stage 1 stopped at step {step1}: the held-out loss stopped "
+                             "improving.")
+                break
+        out_of_time = budget1 is not None and clock.elapsed - t_stage >= budget1
+        now = time.perf_counter()
+        if now - last_event >= EVENT_INTERVAL or step1 == n1 or out_of_time:
+            last_event = now
+            per_step = (clock.elapsed - t_stage) / step1
+            eta = per_step * (n1 - step1) + per_step * 3.0 * n2
+            if budget is not None:
+                eta = min(eta, max(0.0, budget - clock.elapsed))
+            yield event("stage 1", step, step1, n1, eta)
+        if out_of_time:
+            notes.append(f"Stage 1 used its time budget after {step1} of {n1} steps.")
+            break
+    # Keep the best held-out state of stage 1 (the last one if never checked).
+    if best_val is not None:
+        model.load_state_dict(best_state)
+
+    # ----------------------------- hand-over ---------------------------------------------
+    if not model.final_sigmoid and (run_stage2 and not stopped):
+        change = model.calibrate_sigmoid_output(x_sample.to(device))
+        notes.append(
+            "Final sigmoid switched on; output changed by at most "
+            f"{change['max_change']:.3g} (mean {change['mean_change']:.2g})."
+        )
+
+    # -------------------------------- stage 2 --------------------------------------------
+    if run_stage2 and not stopped:
+        disc = PatchDiscriminator().to(device)
+        opt_g = torch.optim.Adam(model.parameters(), lr=cfg.lr_g)
+        opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.lr_d)
+        with torch.no_grad():
+            rgb_lr = op.down(data.rgb) if data.h * s == data.rgb.shape[1] else data.rgb
+            guide, sign = best_guide_channels(data.y_lr, rgb_lr, cfg.abs_correlation_guide)
+        guide, sign = guide.to(device), sign.to(device)
+        t_stage = clock.elapsed
+        budget2 = None if budget is None else max(0.0, budget - t_stage)
+        m = data.margin
+        yield event("stage 2", step, 0, n2, None, "Adversarial stage")
+        for step2 in range(1, n2 + 1):
+            clock.paused += token.wait_while_paused()
+            if token.cancelled:
+                return None
+            if token.should_end:
+                stopped = True
+                break
+            spent = clock.elapsed - t_stage
+            progress = step2 / n2 if not budget2 else max(step2 / n2, spent / budget2)
+            factor = _lr_factor(cfg.lr_schedule, progress)
+            for group in opt_g.param_groups:
+                group["lr"] = cfg.lr_g * factor
+            i, j = data.random_lr_corners(cfg.batch_size, p_lr, gen)
+            batch = data.hr_patches(i, j, p_lr)
+            if cfg.flips:
+                batch = flip_batch(batch, gen)  # flips inputs and scan values together
+            out = model.forward_image(batch.x0)
+            y_hat, z_hat = out[:, :b], out[:, b:]
+            down = op.down(y_hat)[..., m : m + p_lr, m : m + p_lr]
+            cons = F.mse_loss(down, batch.y_lr)
+            rgb_term = F.mse_loss(z_hat, batch.x0[:, b:])
+            # Proj(g(X0)) on the patch: exact for the block mean; for a wide beam
+            # the whole window's scan values are needed (a few CG steps).
+            if op.is_block:
+                y_proj = op.project(y_hat, batch.y_lr)
+            else:
+                y_proj = op.project(y_hat, batch.y_window, cg_iters=30)
+            channels = torch.randint(b, (cfg.batch_size,), generator=gen).to(device)
+            beta = float(torch.rand((), generator=gen)) * cfg.beta_max
+            rows = torch.arange(cfg.batch_size, device=device)
+            fake = y_proj[rows, channels].unsqueeze(1)
+            real = pseudo_real_patches(
+                batch.x0[:, :b], batch.x0[:, b:], channels, guide, sign, beta,
+                (cfg.rgb_low, cfg.rgb_high),
+            )
+            # Discriminator step (generator output detached).
+            d_fake, d_real = discriminator_loss(disc(real), disc(fake.detach()))
+            opt_d.zero_grad(set_to_none=True)
+            (d_fake + d_real).backward()
+            opt_d.step()
+            # Generator step.
+            adv = generator_adversarial_loss(disc(fake))
+            loss = cfg.consistency_weight * cons + cfg.alpha1 * rgb_term + cfg.alpha2 * adv
+            terms = {"consistency": float(cons.detach()), "rgb": float(rgb_term.detach()),
+                     "adv_g": float(adv.detach()), "d_fake": float(d_fake.detach()),
+                     "d_real": float(d_real.detach())}
+            if cfg.stage2_down_weight > 0 and data.has_down_problem:
+                x, y = data.down_pixels(cfg.stage1_batch_pixels // 4, gen)
+                down_xrf = F.mse_loss(model(x)[:, :b], y)
+                loss = loss + cfg.stage2_down_weight * down_xrf
+                terms["down_xrf"] = float(down_xrf.detach())
+            terms["total"] = float(loss.detach())
+            _check_finite(terms["total"], "stage 2", step2, cfg.lr_g * factor)
+            opt_g.zero_grad(set_to_none=True)
+            loss.backward()
+            opt_g.step()
+            meter.add(terms)
+            step = n1 + step2
+            if step2 % cfg.check_every == 0 or step2 == n2:
+                val = _validation_loss(model, data)
+                if val is not None:
+                    meter.add({"validation": val})
+            out_of_time = budget2 is not None and clock.elapsed - t_stage >= budget2
+            now = time.perf_counter()
+            if now - last_event >= EVENT_INTERVAL or step2 == n2 or out_of_time:
+                last_event = now
+                per_step = (clock.elapsed - t_stage) / step2
+                eta = per_step * (n2 - step2)
+                if budget is not None:
+                    eta = min(eta, max(0.0, budget - clock.elapsed))
+                yield event("stage 2", step, step2, n2, eta)
+            if out_of_time:
+                notes.append(f"Stage 2 used its time budget after {step2} of {n2} steps.")
+                break
+
+    # ------------------------------- finalise --------------------------------------------
+    if token.cancelled:
+        return None
+    seconds = clock.elapsed
+    yield event("finalise", step, 0, 0, None, "Computing the super-resolved maps")
+    t0 = time.perf_counter()
+    model.eval()
+    maps = predict(model, normaliser, prepared.lr_maps, prepared.rgb, op, cfg, device=device)
+    inference_seconds = time.perf_counter() - t0
+    trained = TrainedModel(
+        generator=model.cpu(), normaliser=normaliser, config=cfg,
+        elements=prepared.elements, scale=s,
+        info={"steps": step, "seconds": seconds, "device": dev_name},
+    )
+    if stopped:
+        notes.append(f"Stopped by the user after {step} of {total} steps.")
+    yield event("done", step, 0, 0, 0.0, "Done")
+    return TrainResult(
+        maps=maps, elements=prepared.elements, config=cfg, history=history, device=dev_name,
+        seconds=seconds, stopped_early=stopped, model=trained, notes=tuple(notes),
+        inference_seconds=inference_seconds,
+        diagnostics={"steps": step, "planned_steps": total, "best_validation": best_val},
+    )

@@ -1,0 +1,39 @@
+"""Shared fixtures: small seeded inputs, and isolation of user settings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+torch.set_num_threads(2)
+
+
+def toy_painting(size: int = 32, n_maps: int = 3, scale: int = 4, seed: int = 0):
+    """Piecewise-constant maps that follow coloured rectangles of a photo.
+
+    Returns ``(hr_maps (B, H, W), lr_maps (B, h, w), rgb (H, W, 3) float in [0, 1])``.
+    """
+    rng = np.random.default_rng(seed)
+    labels = np.zeros((size, size), dtype=int)
+    for k in range(1, 6):
+        r, c = rng.integers(0, size - 4, 2)
+        hh, ww = rng.integers(4, max(5, size // 2), 2)
+        labels[r : r + hh, c : c + ww] = k
+    colours = rng.uniform(0.05, 0.95, (6, 3))
+    comp = rng.uniform(0, 100, (6, n_maps)) * (rng.uniform(0, 1, (6, n_maps)) > 0.3)
+    hr = np.moveaxis(comp[labels], -1, 0).astype(np.float32)
+    h = size // scale
+    lr = hr.reshape(n_maps, h, scale, h, scale).mean(axis=(2, 4)).astype(np.float32)
+    return hr, lr, colours[labels].astype(np.float32)
+
+
+@pytest.fixture
+def toy():
+    return toy_painting()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(tmp_path, monkeypatch):
+    """Never read or write the user's real settings file from a test."""
+    monkeypatch.setenv("NAPARI_MAXRF_SR_SETTINGS", str(tmp_path / "settings.json"))

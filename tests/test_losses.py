@@ -1,0 +1,64 @@
+"""Loss terms: the misclassification-focused LSGAN and the pseudo-real patches."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from napari_maxrf_sr.core.losses import (
+    best_guide_channels,
+    discriminator_loss,
+    generator_adversarial_loss,
+    masked_lsq,
+    misclassified,
+    pseudo_real_patches,
+)
+
+
+def test_misclassified_masks():
+    s = torch.tensor([-2.0, -1.0, 0.0, 1.0, 2.0])
+    assert misclassified(s, 1.0).tolist() == [True, True, True, False, False]
+    assert misclassified(s, -1.0).tolist() == [False, False, True, True, True]
+
+
+def test_generator_loss_uses_only_patches_below_one():
+    s = torch.tensor([0.0, 0.5, 1.5, 3.0])
+    # (0 - 1)^2 and (0.5 - 1)^2 averaged; 1.5 and 3.0 are already "real".
+    assert float(generator_adversarial_loss(s)) == pytest.approx((1.0 + 0.25) / 2)
+
+
+def test_discriminator_terms():
+    real = torch.tensor([2.0, 0.0])  # only 0.0 is misclassified: (0 - 1)^2
+    fake = torch.tensor([-3.0, 1.0, 0.0])  # 1.0 and 0.0: (2^2 + 1^2) / 2
+    d_fake, d_real = discriminator_loss(real, fake)
+    assert float(d_fake) == pytest.approx(2.5)
+    assert float(d_real) == pytest.approx(1.0)
+
+
+def test_empty_set_contributes_zero_and_keeps_gradients():
+    s = torch.tensor([2.0, 3.0], requires_grad=True)
+    loss = masked_lsq(s, 1.0)
+    assert float(loss) == 0.0
+    loss.backward()
+    assert torch.equal(s.grad, torch.zeros(2))
+
+
+def test_best_guide_channel_is_most_correlated():
+    gen = torch.Generator().manual_seed(0)
+    rgb = torch.rand(3, 16, 16, generator=gen)
+    y = torch.stack([rgb[2] * 3 + 1, rgb[0], 1 - rgb[1]])
+    ch, sign = best_guide_channels(y, rgb)
+    assert ch[:2].tolist() == [2, 0]
+    ch_abs, sign_abs = best_guide_channels(y, rgb, use_abs=True)
+    assert ch_abs[2] == 1 and sign_abs[2] == -1
+
+
+def test_pseudo_real_patch_mixes_xrf_and_photo():
+    y_up = torch.full((2, 3, 4, 4), 0.2)
+    rgb = torch.full((2, 3, 4, 4), 0.8)
+    channels = torch.tensor([0, 2])
+    guide = torch.tensor([1, 1, 2])
+    sign = torch.ones(3)
+    out = pseudo_real_patches(y_up, rgb, channels, guide, sign, 0.25, (0.1, 0.9))
+    assert out.shape == (2, 1, 4, 4)
+    assert torch.allclose(out, torch.full_like(out, 0.25 * 0.2 + 0.75 * 0.8))

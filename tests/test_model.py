@@ -1,0 +1,105 @@
+"""The unfolded generator, its initialisations and the discriminator."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from napari_maxrf_sr.core.init import ista_initialisation, nmf
+from napari_maxrf_sr.core.model import ListaGenerator, PatchDiscriminator, count_parameters
+
+
+def _pixels(n=512, c=10, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    return 0.1 + 0.8 * torch.rand(n, c, generator=gen)
+
+
+@pytest.mark.parametrize("n_maps", [1, 7, 21])
+def test_generator_shapes_and_parameter_count(n_maps):
+    c, m, k = n_maps + 3, 16, 5
+    g = ListaGenerator(c, m, k)
+    # K (W, S, lambda) + D + lambda(K): K (M^2 + M C + M) + C M + C
+    assert count_parameters(g) == k * (m * m + m * c + m) + c * m + c
+    x = torch.rand(4, c, 6, 7)
+    assert g.forward_image(x).shape == (4, c, 6, 7)
+    assert g(torch.rand(9, c)).shape == (9, c)
+
+
+def test_generator_follows_the_lista_recursion():
+    """A(k+1) = sigmoid(A(k) - W(k) A(k) + S(k) X0 - lambda(k)); X = sigmoid(D A - lambda)."""
+    torch.manual_seed(0)
+    c, m, k = 5, 6, 3
+    g = ListaGenerator(c, m, k)
+    for p in g.parameters():
+        torch.nn.init.normal_(p, std=0.5)
+    x = torch.rand(4, c)
+    a = torch.zeros(4, m)
+    for layer in range(k):
+        a = torch.sigmoid(a - a @ g.W[layer].T + x @ g.S[layer].T - g.lam[layer])
+    expected = torch.sigmoid(a @ (g.D_raw**2).T - g.lam_out)
+    assert torch.allclose(g(x), expected, atol=1e-6)
+    g.final_sigmoid = False
+    assert torch.allclose(g(x), a @ (g.D_raw**2).T - g.lam_out, atol=1e-6)
+
+
+def test_dictionary_is_nonnegative():
+    g = ListaGenerator(6, 8, 2)
+    torch.nn.init.normal_(g.D_raw)
+    assert float(g.dictionary.detach().min()) >= 0
+
+
+@pytest.mark.parametrize("init", ["random", "ista"])
+def test_initialisations_keep_sigmoids_responsive(init):
+    x = _pixels()
+    g = ListaGenerator(10, 16, 5)
+    gen = torch.Generator().manual_seed(0)
+    if init == "random":
+        g.init_random(x, gen)
+    else:
+        ista_initialisation(g, x, gen, iters=50)
+    codes = g.codes(x)
+    saturated = ((codes < 0.01) | (codes > 0.99)).float().mean()
+    assert float(saturated) < 0.5
+    g.final_sigmoid = False
+    out = g(x)
+    assert torch.isfinite(out).all()
+    # The initial linear output sits near the data (no jump at the start).
+    assert float((out.mean(0) - x.mean(0)).abs().max()) < 0.2
+
+
+def test_weight_clamp_bounds_stage1_weights():
+    g = ListaGenerator(4, 5, 2)
+    for p in g.parameters():
+        torch.nn.init.normal_(p, std=3.0)
+    g.clamp_weights(1.0)
+    for p in (g.W, g.S, g.D_raw):
+        assert float(p.abs().max()) <= 1.0
+
+
+def test_sigmoid_handover_does_not_jump():
+    x = _pixels(2048)
+    g = ListaGenerator(10, 16, 3)
+    g.init_random(x, torch.Generator().manual_seed(0))
+    g.final_sigmoid = False
+    before = g(x)
+    change = g.calibrate_sigmoid_output(x)
+    assert g.final_sigmoid
+    after = g(x)
+    assert change["mean_change"] < 0.02
+    assert float((after - before).abs().mean()) == pytest.approx(change["mean_change"], rel=1e-4)
+
+
+def test_nmf_reconstructs_low_rank_data():
+    gen = torch.Generator().manual_seed(0)
+    d = torch.rand(6, 3, generator=gen)
+    a = torch.rand(400, 3, generator=gen)
+    dictionary, codes = nmf(a @ d.T, 3, gen, iters=300)
+    assert float(dictionary.min()) >= 0 and float(codes.min()) >= 0
+    rel = (codes @ dictionary.T - a @ d.T).norm() / (a @ d.T).norm()
+    assert float(rel) < 0.05
+
+
+def test_discriminator_scores_one_per_patch():
+    d = PatchDiscriminator()
+    assert d(torch.rand(5, 1, 32, 32)).shape == (5,)
+    assert d(torch.rand(2, 1, 16, 16)).shape == (2,)

@@ -1,0 +1,159 @@
+"""The training generator: events, both stages, stop/cancel/pause, seeds, divergence."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from napari_maxrf_sr.api import run_to_end
+from napari_maxrf_sr.core.config import config_from_preset
+from napari_maxrf_sr.core.control import StopToken
+from napari_maxrf_sr.core.operators import block_mean_np
+from napari_maxrf_sr.core.train import TrainEvent, TrainingDiverged, TrainResult, train
+from napari_maxrf_sr.core.validation import InputError
+
+TINY = dict(n_atoms=8, n_layers=3, stage1_steps=30, stage1_batch_pixels=512,
+            stage2_steps=6, batch_size=4, check_every=10, device="cpu")
+
+
+def tiny(**kw):
+    return config_from_preset("fast", **{**TINY, **kw})
+
+
+def test_runs_both_stages_and_returns_consistent_maps(toy):
+    hr, lr, rgb = toy
+    gen = train(lr, rgb, tiny(), elements=("Pb L", "Hg L", "Cu K"))
+    events = []
+    result = run_to_end(gen, events.append)
+    assert isinstance(result, TrainResult)
+    assert all(isinstance(e, TrainEvent) for e in events)
+    stages = [e.stage for e in events]
+    for stage in ("prepare", "stage 1", "stage 2", "finalise", "done"):
+        assert stage in stages
+    assert events[-1].step == events[-1].total == 36
+    assert result.maps.shape == hr.shape and result.maps.dtype == np.float32
+    assert float(result.maps.min()) >= 0
+    np.testing.assert_allclose(block_mean_np(result.maps, 4), lr, rtol=1e-4, atol=1e-3)
+    assert result.elements == ("Pb L", "Hg L", "Cu K")
+    assert {"consistency", "rgb", "adv_g", "d_fake", "d_real"} <= set(result.history[-1])
+    assert result.device.startswith("CPU")
+    assert any("eta" in dir(e) and e.eta is not None for e in events)
+
+
+def test_stage1_loss_falls(toy):
+    _, lr, rgb = toy
+    result = run_to_end(train(lr, rgb, tiny(stage1_steps=120, adversarial=False)))
+    totals = [h["total"] for h in result.history if h["stage"] == "stage 1"]
+    assert totals[-1] < 0.5 * totals[0]
+
+
+def test_same_seed_same_maps_on_cpu(toy):
+    _, lr, rgb = toy
+    a = run_to_end(train(lr, rgb, tiny(seed=3))).maps
+    b = run_to_end(train(lr, rgb, tiny(seed=3))).maps
+    c = run_to_end(train(lr, rgb, tiny(seed=4))).maps
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_cancel_returns_none_and_stop_keeps_result(toy):
+    _, lr, rgb = toy
+    token = StopToken()
+    gen = train(lr, rgb, tiny(stage1_steps=10_000), stop=token)
+    next(gen)  # prepare
+    token.cancel()
+    assert run_to_end(gen) is None
+
+    token = StopToken()
+    gen = train(lr, rgb, tiny(stage1_steps=10_000), stop=token)
+    steps = []
+
+    def on_event(e):
+        steps.append(e.step)
+        if e.step >= 5:
+            token.stop()
+
+    result = run_to_end(gen, on_event)
+    assert result is not None and result.stopped_early
+    assert max(steps) < 10_000
+    assert result.maps.shape == (3, 32, 32)
+
+
+def test_pause_blocks_until_resume(toy):
+    _, lr, rgb = toy
+    token = StopToken()
+    gen = train(lr, rgb, tiny(), stop=token)
+    next(gen)
+    token.pause()
+    done = threading.Event()
+    result = {}
+
+    def worker():
+        result["r"] = run_to_end(gen)
+        done.set()
+
+    t = threading.Thread(target=worker)
+    t.start()
+    assert not done.wait(0.5)  # paused: no progress
+    token.resume()
+    assert done.wait(60)
+    t.join()
+    assert result["r"] is not None
+
+
+def test_time_budget_is_honoured(toy):
+    _, lr, rgb = toy
+    result = run_to_end(train(lr, rgb, tiny(stage1_steps=1_000_000, stage2_steps=1_000_000,
+                                            max_seconds=1.5)))
+    assert result.seconds < 10
+    assert any("time budget" in n for n in result.notes)
+
+
+def test_divergence_stops_with_advice(toy):
+    _, lr, rgb = toy
+    with pytest.raises(TrainingDiverged, match="learning rate"):
+        run_to_end(train(lr, rgb, tiny(stage1_lr=1e12, stage1_weight_bound=1e12,
+                                       stage1_steps=50, adversarial=False)))
+
+
+def test_nan_input_is_refused_before_training(toy):
+    _, lr, rgb = toy
+    lr = lr.copy()
+    lr[0, 0, 0] = np.nan
+    with pytest.raises(InputError, match="NaN"):
+        train(lr, rgb, tiny())
+
+
+def test_gaussian_operator_trains_and_agrees_with_scan():
+    from napari_maxrf_sr.core.operators import AcquisitionOperator
+
+    from .conftest import toy_painting
+
+    hr, _, rgb = toy_painting(size=48, n_maps=2)
+    op = AcquisitionOperator(4, "gaussian", 1.5)
+    lr = op.down(torch.from_numpy(hr)).numpy()
+    result = run_to_end(train(lr, rgb, tiny(operator="gaussian", psf_sigma=1.5,
+                                            stage1_steps=10, stage2_steps=2)))
+    down = op.down(torch.from_numpy(result.maps).double()).numpy()
+    np.testing.assert_allclose(down, lr, rtol=1e-3, atol=1e-2)
+
+
+def test_network_beats_bicubic_on_a_simple_case():
+    """The photo carries the edges: the trained network must use them."""
+    from napari_maxrf_sr.core.operators import upsample_bicubic_np
+
+    from .conftest import toy_painting
+
+    hr, lr, rgb = toy_painting(size=64, n_maps=3, seed=5)
+    result = run_to_end(train(lr, rgb, tiny(stage1_steps=400, stage1_batch_pixels=2048,
+                                            n_atoms=16, adversarial=False)))
+    peaks = hr.reshape(3, -1).max(1)[:, None, None]
+
+    def rmse(x):
+        return float(np.sqrt(np.mean(((x - hr) / peaks) ** 2)))
+
+    bicubic = np.maximum(upsample_bicubic_np(lr, 4), 0)
+    assert rmse(result.maps) < 0.8 * rmse(bicubic)
