@@ -1,0 +1,175 @@
+"""The Python API: one call from arrays to super-resolved maps.
+
+>>> import napari_maxrf_sr as sr
+>>> result = sr.super_resolve(lr_maps, rgb, scale=4, max_seconds=120)  # doctest: +SKIP
+>>> result.maps.shape, result.diagnostics["device"]                    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .core.config import SRConfig, config_from_preset
+from .core.control import StopToken
+from .core.train import TrainEvent, TrainResult, train
+from .core.validation import InputError, prepare_inputs
+
+#: The network of METHOD.md (adversarial deep unfolding).
+NETWORK = "adun"
+
+
+class SRResult(NamedTuple):
+    """Super-resolved maps and how they were made.
+
+    Attributes
+    ----------
+    maps
+        ``(B, H, W)`` float32 maps in the input's units, on the photo's grid.
+    diagnostics
+        ``method``, ``seconds``, ``device``, ``elements``, ``notes``; for the network
+        also ``history`` (losses per logged step), ``config``, ``stopped_early``
+        and ``model`` (to save with :func:`napari_maxrf_sr.save_model`).
+    """
+
+    maps: np.ndarray
+    diagnostics: dict[str, Any]
+
+
+def available_methods() -> list[str]:
+    """Names accepted by ``method=``: the network first, then the baselines."""
+    from .baselines import METHODS
+
+    return [NETWORK, *METHODS]
+
+
+def super_resolve(
+    lr_maps,
+    rgb,
+    scale: int | None = 4,
+    method: str = NETWORK,
+    *,
+    elements: Sequence[str] | None = None,
+    config: SRConfig | dict | None = None,
+    preset: str = "default",
+    seed: int | None = None,
+    max_seconds: float | None = None,
+    device: str | None = None,
+    negative: str = "error",
+    callback: Callable[[TrainEvent], Any] | None = None,
+    stop: StopToken | None = None,
+) -> SRResult:
+    """Super-resolve element maps with a photo of the same painting.
+
+    Parameters
+    ----------
+    lr_maps
+        ``(B, h, w)`` measured element maps (counts or fitted areas, ``>= 0``).
+    rgb
+        ``(H, W, 3)`` photo, uint8, uint16 or float in ``[0, 1]``, with
+        ``H = scale * h`` and ``W = scale * w`` (co-registered with the scan).
+    scale
+        Whole-number ratio between photo and scan pixels; ``None`` detects it.
+    method
+        ``"adun"`` (the network) or a baseline name (:func:`available_methods`).
+    elements
+        One name per map (kept in the diagnostics and model).
+    config
+        Network settings (:class:`~napari_maxrf_sr.core.config.SRConfig` or dict);
+        default: the ``preset``.
+    preset
+        ``"default"`` (minutes on a CPU), ``"fast"`` (a quick look) or ``"paper"``
+        (the paper's iteration counts: days on a CPU).
+    seed, max_seconds, device
+        Override the config's seed, time budget (seconds) and device
+        (``"auto"``, ``"cpu"``, ``"cuda"``, ``"mps"``).
+    negative
+        ``"error"`` refuses negative counts; ``"clip"`` sets them to zero.
+    callback
+        Called with every :class:`~napari_maxrf_sr.core.train.TrainEvent`.
+    stop
+        A :class:`~napari_maxrf_sr.core.control.StopToken` to stop or cancel from
+        another thread.
+
+    Returns
+    -------
+    SRResult
+        Maps and diagnostics.
+
+    Raises
+    ------
+    InputError
+        For unusable input or an unknown method; the message says what to change.
+    RuntimeError
+        When the run was cancelled through ``stop``.
+    """
+    if method == NETWORK:
+        return _run_network(lr_maps, rgb, scale, elements, config, preset, seed, max_seconds,
+                            device, negative, callback, stop)
+    from .baselines import METHODS
+
+    if method not in METHODS:
+        raise InputError(
+            f"Unknown method {method!r}. Choose one of: {', '.join(available_methods())}."
+        )
+    prepared = prepare_inputs(lr_maps, rgb, scale, elements=elements, negative=negative)
+    t0 = time.perf_counter()
+    maps = METHODS[method](prepared.lr_maps, prepared.rgb, prepared.scale,
+                           seed=0 if seed is None else seed)
+    return SRResult(
+        np.asarray(maps, dtype=np.float32),
+        {"method": method, "seconds": time.perf_counter() - t0, "device": "CPU",
+         "elements": prepared.elements, "notes": prepared.notes},
+    )
+
+
+def _run_network(lr_maps, rgb, scale, elements, config, preset, seed, max_seconds, device,
+                 negative, callback, stop) -> SRResult:
+    if config is None:
+        cfg = config_from_preset(preset)
+    elif isinstance(config, dict):
+        cfg = SRConfig.from_dict(config)
+    else:
+        cfg = config
+    overrides = {k: v for k, v in
+                 {"seed": seed, "max_seconds": max_seconds, "device": device}.items()
+                 if v is not None}
+    if overrides:
+        cfg = cfg.replace(**overrides)
+    gen = train(lr_maps, rgb, cfg, scale=scale, stop=stop, elements=elements,
+                negative=negative)
+    result = run_to_end(gen, callback)
+    if result is None:
+        raise RuntimeError("The run was cancelled; no maps were produced.")
+    return SRResult(result.maps, diagnostics_of(result))
+
+
+def run_to_end(gen, callback: Callable[[TrainEvent], Any] | None = None) -> TrainResult | None:
+    """Drive a training generator to its end, passing events to ``callback``."""
+    while True:
+        try:
+            event = next(gen)
+        except StopIteration as stop:
+            return stop.value
+        if callback is not None:
+            callback(event)
+
+
+def diagnostics_of(result: TrainResult) -> dict[str, Any]:
+    """The diagnostics dict of a network run."""
+    return {
+        "method": NETWORK,
+        "seconds": result.seconds,
+        "inference_seconds": result.inference_seconds,
+        "device": result.device,
+        "elements": result.elements,
+        "notes": result.notes,
+        "history": result.history,
+        "config": result.config.to_dict(),
+        "stopped_early": result.stopped_early,
+        "model": result.model,
+        **result.diagnostics,
+    }

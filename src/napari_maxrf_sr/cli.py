@@ -1,0 +1,357 @@
+"""The ``maxrf-sr`` command line: the same core as the napari plugin, for scripts and batches.
+
+Its options are used by scripts outside this repository: keep them stable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from . import __version__
+
+DESCRIPTION = """\
+Super-resolve MA-XRF element maps with a high-resolution photograph of the same
+painting. The maps come from a coarse scan (one scan pixel covers a block of
+scale x scale photo pixels); the answer has one value per photo pixel and always
+agrees with the scan: averaging it over each block gives back the measured map.
+"""
+
+EPILOG = """\
+examples:
+  maxrf-sr demo                                   try it on a built-in synthetic painting
+  maxrf-sr run --xrf maps.tif --rgb photo.png --scale 4 --out maps_sr.tif
+  maxrf-sr run --xrf maps.tif --rgb photo.png --scale 4 --out sr.tif --max-seconds 300
+  maxrf-sr run --xrf maps.tif --rgb photo.png --scale 4 --out bic.tif --method bicubic
+  maxrf-sr apply --model painting.pt --xrf maps2.tif --rgb photo2.png --out sr2.tif
+  maxrf-sr simulate --out my_test_case --elements 9
+
+exit codes: 0 done, 1 failed (message on stderr), 2 bad command line, 130 interrupted.
+"""
+
+
+# -- progress on the terminal -------------------------------------------------------------
+def _mmss(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    seconds = max(0, int(round(seconds)))
+    return f"{seconds // 60:02d}:{seconds % 60:02d}"
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr (a new line every few seconds when not a terminal)."""
+
+    def __init__(self, stream=None, width: int = 24) -> None:
+        self.stream = stream or sys.stderr
+        self.width = width
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self._last_line = 0.0
+
+    def __call__(self, event) -> None:
+        """Draw one training event."""
+        frac = event.step / event.total if event.total else 1.0
+        filled = int(round(self.width * min(max(frac, 0.0), 1.0)))
+        bar = "#" * filled + "-" * (self.width - filled)
+        loss = event.losses.get("total")
+        loss_txt = f" loss {loss:.3g}" if loss is not None else ""
+        line = (f"[{bar}] {100 * frac:3.0f}% {event.stage:<8} step {event.step}/{event.total}"
+                f" elapsed {_mmss(event.elapsed)} left {_mmss(event.eta)}{loss_txt}")
+        if event.message and event.stage in ("prepare", "finalise", "done"):
+            line += f"  {event.message}"
+        now = time.monotonic()
+        if self.tty:
+            self.stream.write("\r" + line.ljust(110))
+            if event.stage == "done":
+                self.stream.write("\n")
+        elif now - self._last_line >= 5.0 or event.stage in ("prepare", "done", "finalise"):
+            self.stream.write(line + "\n")
+            self._last_line = now
+        self.stream.flush()
+
+
+# -- commands ---------------------------------------------------------------------------------
+def _read_inputs(args) -> tuple:
+    from .io import read_element_maps, read_photo
+
+    maps, elements, _meta = read_element_maps(args.xrf)
+    if getattr(args, "elements", None):
+        elements = tuple(e.strip() for e in args.elements.split(","))
+    photo, notes = read_photo(args.rgb)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    return maps, tuple(elements), photo
+
+
+def _provenance(args, diagnostics: dict, maps_shape, elements) -> dict:
+    import platform
+
+    import numpy
+    import torch
+
+    return {
+        "software": f"napari-maxrf-sr {__version__}",
+        "command": " ".join(sys.argv),
+        "inputs": {"xrf": str(getattr(args, "xrf", "")), "rgb": str(getattr(args, "rgb", ""))},
+        "method": diagnostics.get("method"),
+        "elements": list(elements),
+        "output_shape": list(maps_shape),
+        "seconds": diagnostics.get("seconds"),
+        "device": diagnostics.get("device"),
+        "config": diagnostics.get("config"),
+        "versions": {"python": platform.python_version(), "numpy": numpy.__version__,
+                     "torch": torch.__version__},
+    }
+
+
+def _check_output(path: Path, force: bool) -> None:
+    """Fail before any work when the output cannot be written."""
+    if path.exists() and not force:
+        raise FileExistsError(
+            f"{path} already exists; choose another --out or add --force to overwrite it."
+        )
+    if not path.parent.exists():
+        raise FileNotFoundError(f"the folder {path.parent} does not exist; create it first.")
+
+
+def cmd_run(args) -> int:
+    """``maxrf-sr run``: train on one painting and write the super-resolved maps."""
+    from .api import super_resolve
+    from .core.modelio import save_model
+    from .io import write_element_stack
+
+    out = Path(args.out)
+    _check_output(out, args.force)
+    if args.save_model:
+        _check_output(Path(args.save_model), args.force)
+    maps, elements, photo = _read_inputs(args)
+    print(f"read {maps.shape[0]} maps of {maps.shape[1]} x {maps.shape[2]} px "
+          f"({', '.join(elements)}) and a {photo.shape[0]} x {photo.shape[1]} photo",
+          file=sys.stderr)
+    bar = None if args.quiet else ProgressBar()
+    result = super_resolve(
+        maps, photo, args.scale, args.method, elements=elements, preset=args.preset,
+        seed=args.seed, max_seconds=args.max_seconds, device=args.device,
+        negative="clip" if args.clip_negative else "error", callback=bar,
+    )
+    diag = result.diagnostics
+    write_element_stack(out, result.maps, elements, scale=args.scale, role="sr_map",
+                        provenance=_provenance(args, diag, result.maps.shape, elements),
+                        force=args.force)
+    if args.save_model:
+        if "model" not in diag:
+            print("note: --save-model ignored: only the network has a model to save",
+                  file=sys.stderr)
+        else:
+            save_model(diag["model"], args.save_model, force=args.force)
+            print(f"model written to {args.save_model}", file=sys.stderr)
+    for note in diag.get("notes", ()):
+        print(f"note: {note}", file=sys.stderr)
+    print(f"{diag['method']} on {diag['device']} took {diag['seconds']:.1f} s", file=sys.stderr)
+    print(str(out.resolve()))
+    return 0
+
+
+def cmd_apply(args) -> int:
+    """``maxrf-sr apply``: apply a saved model to (new) maps and photo."""
+    from .core.inference import apply_model
+    from .core.modelio import load_model
+    from .io import write_element_stack
+
+    out = Path(args.out)
+    _check_output(out, args.force)
+    model = load_model(args.model)
+    maps, elements, photo = _read_inputs(args)
+    sr = apply_model(model, maps, photo, device=args.device or "cpu")
+    write_element_stack(out, sr, elements, scale=model.scale, role="sr_map",
+                        provenance={"software": f"napari-maxrf-sr {__version__}",
+                                    "model": str(args.model), "command": " ".join(sys.argv)},
+                        force=args.force)
+    print(str(out.resolve()))
+    return 0
+
+
+def _fresh_folder(base: Path) -> Path:
+    """``base``, or ``base-2``, ``base-3`` ... whichever does not exist yet (never overwrite)."""
+    candidate, k = base, 1
+    while candidate.exists():
+        k += 1
+        candidate = base.with_name(f"{base.name}-{k}")
+    return candidate
+
+
+def cmd_simulate(args) -> int:
+    """``maxrf-sr simulate``: write a synthetic test painting with known truth."""
+    from .io import read_photo
+    from .simulate import make_synthetic_painting, write_synthetic_painting
+
+    photo = None
+    if args.photo:
+        photo, _ = read_photo(args.photo)
+    painting = make_synthetic_painting(
+        photo, size=(args.size, args.size), scale=args.scale, n_elements=args.elements,
+        seed=args.seed,
+    )
+    files = write_synthetic_painting(painting, args.out, force=args.force)
+    for name, path in files.items():
+        print(f"{name}: {path}", file=sys.stderr)
+    print(str(Path(args.out).resolve()))
+    return 0
+
+
+def cmd_demo(args) -> int:
+    """``maxrf-sr demo``: simulate a small painting, super-resolve it, report the gain."""
+    import numpy as np
+
+    from .api import super_resolve
+    from .baselines import METHODS
+    from .io import write_element_stack
+    from .simulate import make_synthetic_painting, write_synthetic_painting
+
+    folder = _fresh_folder(Path(args.out))
+    painting = make_synthetic_painting(size=(128, 128), scale=4, n_elements=5, seed=args.seed)
+    write_synthetic_painting(painting, folder)
+    print(f"synthetic painting written to {folder}", file=sys.stderr)
+    result = super_resolve(painting.lr_maps, painting.rgb, painting.scale,
+                           elements=painting.elements, preset="fast", seed=args.seed,
+                           max_seconds=args.max_seconds, device=args.device,
+                           callback=None if args.quiet else ProgressBar())
+    out = folder / "maps_sr.tif"
+    write_element_stack(out, result.maps, painting.elements, scale=painting.scale, role="sr_map",
+                        provenance={"software": f"napari-maxrf-sr {__version__}",
+                                    "command": "maxrf-sr demo"})
+    rgb01 = painting.rgb.astype(np.float32) / 255.0
+    bic = METHODS["bicubic"](painting.lr_maps, rgb01, painting.scale)
+    peaks = painting.hr_maps.reshape(len(painting.elements), -1).max(1)[:, None, None]
+
+    def psnr(x):
+        return float(20 * np.log10(1 / np.sqrt(np.mean(((x - painting.hr_maps) / peaks) ** 2))))
+
+    summary = {"network_psnr_db": round(psnr(result.maps), 2),
+               "bicubic_psnr_db": round(psnr(bic), 2),
+               "seconds": round(result.diagnostics["seconds"], 1),
+               "device": result.diagnostics["device"]}
+    (folder / "demo_summary.json").write_text(json.dumps(summary, indent=2))
+    print(f"PSNR against the known truth: network {summary['network_psnr_db']} dB, "
+          f"bicubic {summary['bicubic_psnr_db']} dB", file=sys.stderr)
+    print(f"super-resolved maps written to {out.resolve()}")
+    return 0
+
+
+def cmd_methods(args) -> int:
+    """``maxrf-sr methods``: list the methods."""
+    from .api import available_methods
+    from .baselines import BASELINE_HELP
+
+    print("adun: the adversarial deep-unfolding network (trained on this painting)")
+    for name in available_methods()[1:]:
+        print(f"{name}: {BASELINE_HELP.get(name, '')}")
+    return 0
+
+
+# -- parser -----------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for the docs and tests)."""
+    p = argparse.ArgumentParser(
+        prog="maxrf-sr", description=DESCRIPTION, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"napari-maxrf-sr {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    def common_io(sp, out_help: str) -> None:
+        sp.add_argument("--xrf", required=True, metavar="MAPS",
+                        help="element maps: multi-page TIFF (one page per element), a folder "
+                             "of per-element images (Pb-L.tif ...), .npy/.npz or .h5")
+        sp.add_argument("--rgb", required=True, metavar="PHOTO",
+                        help="photo of the same painting (PNG, JPEG or TIFF, 8 or 16 bit), "
+                             "already aligned so it is exactly SCALE times the maps' size")
+        sp.add_argument("--out", required=True, metavar="OUT.tif", help=out_help)
+        sp.add_argument("--elements", metavar="NAMES",
+                        help="comma-separated element names, when the maps file has none "
+                             "(e.g. 'Pb L,Hg L,Fe K')")
+        sp.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default=None,
+                        help="where to compute (default: a GPU when there is one)")
+        sp.add_argument("--force", action="store_true",
+                        help="overwrite output files that already exist")
+
+    r = sub.add_parser("run", help="super-resolve element maps with a photo",
+                       description=DESCRIPTION, epilog=EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    common_io(r, "where to write the super-resolved maps (multi-page float32 TIFF, "
+                 "one page per element, in the input's units)")
+    r.add_argument("--scale", type=int, default=None,
+                   help="photo pixels per scan pixel along each side (2, 3, 4, 8 ...); "
+                        "detected from the sizes when left out")
+    r.add_argument("--method", default="adun",
+                   help="'adun' (the network, default) or a baseline: bicubic, "
+                        "bicubic_projected, guided, ssr, ssrcu, cnmf (see: maxrf-sr methods)")
+    r.add_argument("--preset", default="default", choices=("default", "fast", "paper"),
+                   help="'default': a few minutes on a laptop CPU; 'fast': a quick look; "
+                        "'paper': the paper's 2.1 million steps (days on a CPU)")
+    r.add_argument("--seed", type=int, default=None,
+                   help="random seed: the same seed, data and settings give the same maps")
+    r.add_argument("--max-seconds", type=float, default=None, metavar="S",
+                   help="time budget for training in seconds (the result is kept when it "
+                        "runs out)")
+    r.add_argument("--save-model", metavar="MODEL.pt",
+                   help="also save the trained network, to apply it again with 'apply'")
+    r.add_argument("--clip-negative", action="store_true",
+                   help="set negative values in the maps (e.g. from background "
+                        "subtraction) to zero instead of stopping with an error")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.set_defaults(func=cmd_run)
+
+    a = sub.add_parser("apply", help="apply a saved network to maps and a photo")
+    common_io(a, "where to write the super-resolved maps")
+    a.add_argument("--model", required=True, help="a model saved by 'run --save-model'")
+    a.set_defaults(func=cmd_apply)
+
+    s = sub.add_parser("simulate", help="write a synthetic painting with known truth")
+    s.add_argument("--out", required=True, help="folder to write into")
+    s.add_argument("--photo", help="photo to build the painting from (default: built in)")
+    s.add_argument("--size", type=int, default=256, help="photo size in pixels (square)")
+    s.add_argument("--scale", type=int, default=4, help="photo pixels per scan pixel")
+    s.add_argument("--elements", type=int, default=9, help="number of element maps")
+    s.add_argument("--seed", type=int, default=0, help="random seed")
+    s.add_argument("--force", action="store_true", help="overwrite existing files")
+    s.set_defaults(func=cmd_simulate)
+
+    d = sub.add_parser("demo", help="a first run on a built-in synthetic painting")
+    d.add_argument("--out", default="maxrf-sr-demo",
+                   help="folder for the demo (a new one is made if it exists)")
+    d.add_argument("--seed", type=int, default=0, help="random seed")
+    d.add_argument("--max-seconds", type=float, default=None, help="time budget")
+    d.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default=None)
+    d.add_argument("--quiet", action="store_true", help="no progress bar")
+    d.set_defaults(func=cmd_demo)
+
+    m = sub.add_parser("methods", help="list the available methods")
+    m.set_defaults(func=cmd_methods)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``maxrf-sr``; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    from .core.validation import InputError
+
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("\ninterrupted: nothing was written", file=sys.stderr)
+        return 130
+    except (InputError, FileExistsError, FileNotFoundError, PermissionError, ValueError,
+            RuntimeError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""The public Python API."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import napari_maxrf_sr as sr
+from napari_maxrf_sr.core.validation import InputError
+
+TINY = dict(n_atoms=8, n_layers=2, stage1_steps=15, stage1_batch_pixels=256,
+            stage2_steps=2, batch_size=2)
+
+
+def test_super_resolve_network(toy):
+    hr, lr, rgb = toy
+    rgb8 = (rgb * 255).round().astype(np.uint8)
+    events = []
+    res = sr.super_resolve(lr, rgb8, scale=4, config={**TINY, "device": "cpu"},
+                           callback=events.append)
+    assert res.maps.shape == hr.shape and res.maps.dtype == np.float32
+    d = res.diagnostics
+    assert d["method"] == "adun" and d["device"].startswith("CPU") and d["seconds"] > 0
+    assert d["history"] and events
+
+
+@pytest.mark.parametrize("method", ["bicubic", "bicubic_projected", "guided"])
+def test_super_resolve_baselines(toy, method):
+    hr, lr, rgb = toy
+    res = sr.super_resolve(lr, rgb, 4, method)
+    assert res.maps.shape == hr.shape
+    assert res.diagnostics["method"] == method
+
+
+def test_unknown_method_lists_choices(toy):
+    _, lr, rgb = toy
+    with pytest.raises(InputError, match="bicubic"):
+        sr.super_resolve(lr, rgb, 4, "magic")
+
+
+def test_scale_detection_and_mismatch(toy):
+    _, lr, rgb = toy
+    assert sr.super_resolve(lr, rgb, None, "bicubic").maps.shape[1:] == (32, 32)
+    with pytest.raises(InputError, match="scale 3"):
+        sr.super_resolve(lr, rgb, 3, "bicubic")
+
+
+def test_cancel_raises(toy):
+    from napari_maxrf_sr.core.control import StopToken
+
+    _, lr, rgb = toy
+    token = StopToken()
+    token.cancel()
+    with pytest.raises(RuntimeError, match="cancelled"):
+        sr.super_resolve(lr, rgb, 4, config=TINY, stop=token)
