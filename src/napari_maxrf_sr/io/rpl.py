@@ -1,0 +1,418 @@
+"""Bruker M6 / Lispix "ripple" spectral cubes (``.rpl`` header + ``.raw`` data).
+
+The cube is memory-mapped and summed in bands of rows, so a cube of several
+gigabytes never has to fit in memory. Element maps are the counts in an energy
+window around each element's emission line; the energy calibration (the
+energy of channel 0 and the eV per channel) is not in a plain M6 ``.rpl`` and
+must be given by the user.
+
+Summed windows are not fitted peak areas: overlapping lines (Pb L-alpha and
+As K-alpha, for example, are 7 eV apart) share their counts, and a warning
+says so.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..core.validation import InputError
+from .elements import line_energy_kev, normalise_element_name
+
+#: Elements mapped when none are named: the usual suspects in paintings.
+DEFAULT_ELEMENTS: tuple[str, ...] = (
+    "S K", "Cl K", "K K", "Ca K", "Ti K", "Cr K", "Mn K", "Fe K", "Co K", "Ni K", "Cu K",
+    "Zn K", "As K", "Sr K", "Cd L", "Sn L", "Sb L", "Ba L", "Au L", "Hg L", "Pb L",
+)  # fmt: skip
+#: Name of the map that sums every channel (useful when no calibration is known).
+TOTAL_COUNTS = "total counts"
+
+_DTYPES = {
+    ("unsigned", 1): "u1", ("unsigned", 2): "u2", ("unsigned", 4): "u4", ("unsigned", 8): "u8",
+    ("signed", 1): "i1", ("signed", 2): "i2", ("signed", 4): "i4", ("signed", 8): "i8",
+    ("float", 4): "f4", ("float", 8): "f8",
+}  # fmt: skip
+_REQUIRED = ("width", "height", "depth", "offset", "data-length", "data-type")
+
+
+@dataclass(frozen=True)
+class RplHeader:
+    """The fields of a ``.rpl`` header (see the Lispix ripple format)."""
+
+    width: int
+    height: int
+    depth: int
+    offset: int
+    data_length: int
+    data_type: str
+    byte_order: str
+    record_by: str
+    extra: dict[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def dtype(self) -> np.dtype:
+        """NumPy dtype of one value, with its byte order."""
+        code = _DTYPES[(self.data_type, self.data_length)]
+        if self.data_length == 1:
+            return np.dtype(code)
+        return np.dtype((">" if self.byte_order == "big-endian" else "<") + code)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """Array shape in the file: ``(h, w, depth)`` by vector, ``(depth, h, w)`` by image."""
+        if self.record_by == "image":
+            return (self.depth, self.height, self.width)
+        return (self.height, self.width, self.depth)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of ``.raw`` the header describes (offset included)."""
+        return self.offset + self.width * self.height * self.depth * self.data_length
+
+    def calibration(self) -> tuple[float | None, float | None]:
+        """``(zero_ev, ev_per_channel)`` from optional header keys, ``None`` where absent."""
+        ev = self.extra.get("ev-per-chan") or self.extra.get("ev-per-channel")
+        zero = self.extra.get("zero-ev") or self.extra.get("energy-offset-ev")
+        if ev is None and self.extra.get("depth-units", "").lower() in ("ev", "kev"):
+            factor = 1000.0 if self.extra["depth-units"].lower() == "kev" else 1.0
+            if "depth-scale" in self.extra:
+                ev = str(float(self.extra["depth-scale"]) * factor)
+            if "depth-origin" in self.extra:
+                zero = str(float(self.extra["depth-origin"]) * factor)
+        try:
+            return (
+                None if zero is None else float(zero),
+                None if ev is None else float(ev),
+            )
+        except ValueError:
+            return None, None
+
+
+def parse_rpl_header(path: str | Path) -> RplHeader:
+    """Parse a ``.rpl`` header file (``key <tab> value`` lines, any line ends).
+
+    Raises
+    ------
+    InputError
+        When a required key is missing or a value is not understood.
+    """
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("latin-1")
+    except OSError as exc:
+        raise InputError(f"Cannot read the header {str(path)!r}: {exc}") from exc
+    if "\x00" in text[:4096]:
+        raise InputError(f"{str(path)!r} is binary, not a text .rpl header.")
+    fields: dict[str, str] = {}
+    for raw_line in text.splitlines():
+        line = raw_line.strip()
+        if not line or line.startswith((";", "#")):
+            continue
+        parts = line.split(None, 1)
+        key = parts[0].strip().lower()
+        value = parts[1].strip() if len(parts) > 1 else ""
+        if key == "key" and value.lower() == "value":  # the column-title line
+            continue
+        fields[key] = value
+    missing = [k for k in _REQUIRED if k not in fields]
+    if missing:
+        raise InputError(
+            f"The header {str(path)!r} lacks {', '.join(missing)}; a .rpl needs width, height, "
+            "depth, offset, data-length, data-type, byte-order and record-by."
+        )
+    try:
+        width, height, depth, offset, length = (
+            int(fields[k]) for k in ("width", "height", "depth", "offset", "data-length")
+        )
+    except ValueError as exc:
+        raise InputError(f"The header {str(path)!r} has a non-integer size: {exc}") from exc
+    if min(width, height, depth) < 1 or offset < 0:
+        raise InputError(
+            f"The header {str(path)!r} gives impossible sizes: width {width}, height {height}, "
+            f"depth {depth}, offset {offset}."
+        )
+    data_type = fields["data-type"].lower()
+    if (data_type, length) not in _DTYPES:
+        raise InputError(
+            f"The header {str(path)!r} gives data-type {data_type!r} with data-length {length}; "
+            "supported are unsigned/signed with 1, 2, 4 or 8 bytes and float with 4 or 8."
+        )
+    notes: list[str] = []
+    order = fields.get("byte-order", "dont-care").lower().replace("_", "-")
+    if order not in ("little-endian", "big-endian", "dont-care"):
+        raise InputError(
+            f"The header {str(path)!r} gives byte-order {order!r}; expected little-endian, "
+            "big-endian or dont-care."
+        )
+    if order == "dont-care" and length > 1:
+        notes.append("byte-order 'dont-care' with multi-byte values: assuming little-endian")
+    record_by = fields.get("record-by", "vector").lower().replace("_", "-")
+    if record_by in ("dontcare", "dont-care"):
+        if depth != 1:
+            raise InputError(
+                f"The header {str(path)!r} says record-by dont-care, which is only valid for "
+                f"depth 1, but depth is {depth}. Set record-by to vector or image."
+            )
+        record_by = "vector"
+    if record_by not in ("vector", "image"):
+        raise InputError(
+            f"The header {str(path)!r} gives record-by {record_by!r}; expected vector, image "
+            "or dont-care."
+        )
+    known = {*_REQUIRED, "byte-order", "record-by"}
+    extra = {k: v for k, v in fields.items() if k not in known}
+    return RplHeader(
+        width, height, depth, offset, length, data_type, order, record_by, extra, tuple(notes)
+    )
+
+
+def find_raw(rpl_path: str | Path, raw_path: str | Path | None = None) -> Path:
+    """Find the ``.raw`` of ``rpl_path``: ``raw_path`` or the same stem with ``.raw``."""
+    rpl_path = Path(rpl_path)
+    if raw_path is not None:
+        raw = Path(raw_path)
+        if not raw.is_file():
+            raise InputError(f"The data file {str(raw)!r} does not exist.")
+        return raw
+    for suffix in (".raw", ".RAW", ".Raw"):
+        cand = rpl_path.with_suffix(suffix)
+        if cand.is_file():
+            return cand
+    raise InputError(
+        f"No data file {rpl_path.with_suffix('.raw').name!r} next to {str(rpl_path)!r}. "
+        "Put the .raw beside the .rpl with the same name, or pass raw_path=..."
+    )
+
+
+def open_rpl_cube(
+    rpl_path: str | Path, raw_path: str | Path | None = None
+) -> tuple[np.memmap, RplHeader]:
+    """Memory-map the cube of a ``.rpl``/``.raw`` pair (read-only, nothing is loaded).
+
+    The ``.raw``'s size is checked against the header first, so a truncated copy
+    or a header that does not belong to the data gives an error, not garbage.
+
+    Returns
+    -------
+    cube, header
+        ``cube`` is shaped ``header.shape``: ``(h, w, depth)`` for record-by
+        vector, ``(depth, h, w)`` for record-by image.
+    """
+    header = parse_rpl_header(rpl_path)
+    raw = find_raw(rpl_path, raw_path)
+    size = os.path.getsize(raw)
+    if size != header.nbytes:
+        with open(raw, "rb") as fh:
+            start = fh.read(64)
+        if start.startswith(b"version https://git-lfs"):
+            raise InputError(
+                f"{str(raw)!r} is a Git LFS pointer ({size} bytes), not the data: fetch the "
+                "real file with 'git lfs pull'."
+            )
+        per_value = header.width * header.height * header.data_length
+        hint = ""
+        if size > header.offset and (size - header.offset) % per_value == 0:
+            hint = f" The file would fit depth {(size - header.offset) // per_value}."
+        what = "shorter" if size < header.nbytes else "longer"
+        raise InputError(
+            f"{str(raw)!r} has {size} bytes but the header {Path(rpl_path).name!r} describes "
+            f"{header.nbytes} bytes (offset {header.offset} + {header.width} x "
+            f"{header.height} x {header.depth} values x {header.data_length} bytes): the file is "
+            f"{what} than the header says, so it is truncated or the header does not belong to "
+            f"it.{hint} Copy the file again or correct the header."
+        )
+    cube = np.memmap(raw, dtype=header.dtype, mode="r", offset=header.offset, shape=header.shape)
+    return cube, header
+
+
+def energy_windows(
+    elements: Sequence[str],
+    *,
+    zero_ev: float,
+    ev_per_channel: float,
+    depth: int,
+    window_ev: float = 300.0,
+    lines: Mapping[str, float] | None = None,
+) -> list[tuple[str, int, int, float]]:
+    """Channel ranges ``[c0, c1)`` of the windows around each element's line.
+
+    Channel ``c`` is centred at ``zero_ev + c * ev_per_channel``; a channel is in
+    the window when its centre lies within ``window_ev / 2`` of the line.
+    ``lines`` gives energies (keV) for names not in the built-in table.
+
+    Returns
+    -------
+    list of ``(name, c0, c1, energy_ev)``
+    """
+    if not np.isfinite(ev_per_channel) or ev_per_channel <= 0:
+        raise InputError(f"ev_per_channel must be a positive number, got {ev_per_channel}.")
+    if not np.isfinite(window_ev) or window_ev <= 0:
+        raise InputError(f"window_ev must be a positive width in eV, got {window_ev}.")
+    custom = {normalise_element_name(k): float(v) for k, v in (lines or {}).items()}
+    out = []
+    outside = []
+    for raw_name in elements:
+        name = normalise_element_name(raw_name)
+        if name == TOTAL_COUNTS:
+            out.append((name, 0, depth, float("nan")))
+            continue
+        try:
+            kev = custom[name] if name in custom else line_energy_kev(name)
+        except KeyError as exc:
+            raise InputError(exc.args[0]) from None
+        e = kev * 1000.0
+        c0 = int(np.ceil((e - window_ev / 2 - zero_ev) / ev_per_channel))
+        c1 = int(np.floor((e + window_ev / 2 - zero_ev) / ev_per_channel)) + 1
+        c0, c1 = max(c0, 0), min(c1, depth)
+        if c1 <= c0:
+            outside.append(f"{name} ({kev:.3f} keV)")
+        out.append((name, c0, c1, e))
+    if outside:
+        top = zero_ev + (depth - 1) * ev_per_channel
+        raise InputError(
+            f"These lines fall outside the spectrum ({zero_ev:.0f} to {top:.0f} eV with this "
+            f"calibration): {', '.join(outside)}. Check zero_ev and ev_per_channel, or drop "
+            "those elements."
+        )
+    spans = sorted((c0, c1, n) for n, c0, c1, _ in out if n != TOTAL_COUNTS)
+    clashes = [f"{a[2]} / {b[2]}" for a, b in zip(spans, spans[1:], strict=False) if b[0] < a[1]]
+    if clashes:
+        warnings.warn(
+            "These energy windows overlap, so their maps share counts (a window sum cannot "
+            f"separate overlapping lines; use fitted maps if that matters): {', '.join(clashes)}.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return out
+
+
+def sum_windows(
+    cube: np.ndarray,
+    header: RplHeader,
+    windows: Sequence[tuple[str, int, int, float]],
+    *,
+    chunk_bytes: int = 64 << 20,
+    progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """Sum each window's channels, a band of rows at a time: returns ``(B, h, w)`` float32.
+
+    ``progress(rows_done, rows_total)`` is called after each band.
+    """
+    h, w = header.height, header.width
+    out = np.zeros((len(windows), h, w), dtype=np.float32)
+    row_bytes = w * header.depth * header.data_length
+    rows = max(1, int(chunk_bytes // max(row_bytes, 1)))
+    for r0 in range(0, h, rows):
+        r1 = min(h, r0 + rows)
+        if header.record_by == "image":
+            band = cube[:, r0:r1, :]
+            for k, (_, c0, c1, _) in enumerate(windows):
+                out[k, r0:r1] = band[c0:c1].sum(axis=0, dtype=np.float64)
+        else:
+            band = np.asarray(cube[r0:r1])  # one read of the band, then in-memory slices
+            for k, (_, c0, c1, _) in enumerate(windows):
+                out[k, r0:r1] = band[..., c0:c1].sum(axis=-1, dtype=np.float64)
+        if progress is not None:
+            progress(r1, h)
+    return out
+
+
+def read_rpl_element_maps(
+    rpl_path: str | Path,
+    elements: Sequence[str] | None = None,
+    *,
+    zero_ev: float | None = None,
+    ev_per_channel: float | None = None,
+    window_ev: float = 300.0,
+    lines: Mapping[str, float] | None = None,
+    raw_path: str | Path | None = None,
+    chunk_bytes: int = 64 << 20,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[np.ndarray, tuple[str, ...], dict[str, Any]]:
+    """Element maps from a Bruker/Lispix ``.rpl`` + ``.raw`` spectral cube.
+
+    Parameters
+    ----------
+    rpl_path
+        The ``.rpl`` header.
+    elements
+        Names such as ``"Pb L"``, ``"Hg L"``, ``"Fe K"`` (``"total counts"`` sums
+        every channel). Default: :data:`DEFAULT_ELEMENTS`.
+    zero_ev, ev_per_channel
+        Energy calibration: channel ``c`` is at ``zero_ev + c * ev_per_channel``
+        eV. Taken from the header when it has them, otherwise required.
+    window_ev
+        Full width of each summing window in eV (about twice the detector's
+        resolution, 150 eV FWHM at Mn K-alpha for an SDD, is a good start).
+    lines
+        Extra line energies in keV for names not in the built-in table.
+    raw_path
+        The ``.raw`` if it does not have the header's name.
+    chunk_bytes
+        Largest band of the cube read at once.
+    progress
+        Called as ``progress(rows_done, rows_total)``.
+
+    Returns
+    -------
+    maps, elements, meta
+        ``(B, h, w)`` float32 counts, the names and metadata (windows in
+        channels and eV, calibration, header).
+    """
+    cube, header = open_rpl_cube(rpl_path, raw_path)
+    notes = list(header.notes)
+    names = tuple(DEFAULT_ELEMENTS if elements is None else elements)
+    if not names:
+        raise InputError("No elements were named: give elements=('Pb L', 'Hg L', ...).")
+    head_zero, head_ev = header.calibration()
+    zero_ev = head_zero if zero_ev is None else zero_ev
+    ev_per_channel = head_ev if ev_per_channel is None else ev_per_channel
+    only_total = all(normalise_element_name(n) == TOTAL_COUNTS for n in names)
+    if ev_per_channel is None and not only_total:
+        raise InputError(
+            f"The energy calibration of {Path(rpl_path).name!r} is unknown: pass "
+            "ev_per_channel=... and zero_ev=... (the energy in eV of channel 0; find both from "
+            "two known peaks, e.g. the zero peak and Fe K-alpha at 6404 eV), or "
+            f"elements=('{TOTAL_COUNTS}',) for a map of all counts."
+        )
+    if zero_ev is None:
+        zero_ev = 0.0
+        if not only_total:
+            notes.append("zero_ev not given: assuming channel 0 is at 0 eV")
+    windows = energy_windows(
+        names,
+        zero_ev=float(zero_ev),
+        ev_per_channel=float(ev_per_channel or 1.0),
+        depth=header.depth,
+        window_ev=window_ev,
+        lines=lines,
+    )
+    maps = sum_windows(cube, header, windows, chunk_bytes=chunk_bytes, progress=progress)
+    del cube  # close the memory map
+    meta = {
+        "source": str(rpl_path),
+        "format": "rpl",
+        "calibration": {"zero_ev": zero_ev, "ev_per_channel": ev_per_channel},
+        "window_ev": window_ev,
+        "windows": [
+            {"element": n, "channels": [c0, c1], "line_ev": None if np.isnan(e) else e}
+            for n, c0, c1, e in windows
+        ],
+        "header": {
+            "width": header.width,
+            "height": header.height,
+            "depth": header.depth,
+            "data_type": header.data_type,
+            "data_length": header.data_length,
+            "record_by": header.record_by,
+        },
+        "notes": notes,
+    }
+    return maps, tuple(n for n, *_ in windows), meta

@@ -1,0 +1,206 @@
+"""Writing element maps: one multi-page TIFF, or one image per element.
+
+Nothing is overwritten unless ``force=True``, and every file is written to a
+temporary name in the destination folder first and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from ..core.validation import InputError
+from .atomic import atomic_path, check_writable_folder, refuse_overwrite
+from .maps import FOLDER_SIDECAR, STACK_FORMAT, read_element_stack
+
+__all__ = ["read_element_stack", "write_element_images", "write_element_stack"]
+
+
+def _check_maps(maps, elements: Sequence[str]) -> tuple[np.ndarray, tuple[str, ...]]:
+    arr = np.asarray(maps)
+    if arr.ndim == 2:
+        arr = arr[None]
+    if arr.ndim != 3 or not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
+        raise InputError(
+            f"Element maps to write must be a real (B, h, w) array, got {arr.dtype} {arr.shape}."
+        )
+    names = tuple(str(e) for e in elements)
+    if len(names) != arr.shape[0]:
+        raise InputError(
+            f"{len(names)} element names for {arr.shape[0]} maps: give one name per map."
+        )
+    return arr.astype(np.float32, copy=False), names
+
+
+def _jsonable(obj: Any) -> Any:
+    """Best-effort conversion of metadata to JSON (NumPy scalars, tuples, paths)."""
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return obj.tolist() if obj.size <= 64 else f"<array {obj.shape} {obj.dtype}>"
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if obj is None or isinstance(obj, bool | int | float | str):
+        return obj
+    return str(obj)
+
+
+def write_element_stack(
+    path: str | Path,
+    maps,
+    elements: Sequence[str],
+    *,
+    scale=None,
+    translate=None,
+    layer_names: Sequence[str] | None = None,
+    provenance: Mapping[str, Any] | None = None,
+    role: str = "lr_map",
+    force: bool = False,
+) -> Path:
+    """Write maps as a multi-page float32 TIFF that ImageJ/Fiji and this package read back.
+
+    The file is an ImageJ hyperstack (one channel per element, slice labels =
+    element names); the names, ``scale``, ``translate`` and ``provenance`` are
+    also stored as JSON in the ImageJ "Info" field so that
+    :func:`read_element_stack` restores them exactly.
+
+    Parameters
+    ----------
+    path
+        ``.tif`` or ``.tiff`` file to create.
+    maps
+        ``(B, h, w)`` (or ``(h, w)``) array.
+    elements
+        One name per map.
+    scale, translate
+        Either the napari layer's ``(sy, sx)`` scale and ``(ty, tx)`` translate, or
+        a whole number ``s``: for ``role="lr_map"`` it means the maps are ``s``
+        times coarser than the photo, and readers place them over it (scale
+        ``(s, s)``, translate ``((s-1)/2, (s-1)/2)``); for other roles it is only
+        recorded.
+    layer_names
+        Optional display names, if different from ``elements``.
+    provenance
+        JSON-serialisable dict: software, settings, source files...
+    role
+        ``"lr_map"`` for measured maps, ``"sr_map"`` for super-resolved ones.
+    force
+        Replace an existing file.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
+    import tifffile
+
+    path = Path(path)
+    if path.suffix.lower() not in (".tif", ".tiff"):
+        raise InputError(f"An element stack is a TIFF file: use a .tif name, not {path.name!r}.")
+    arr, names = _check_maps(maps, elements)
+    info = {
+        "format": STACK_FORMAT,
+        "version": 1,
+        "elements": list(names),
+        "layer_names": list(layer_names) if layer_names is not None else None,
+        "role": str(role),
+        "scale": _jsonable(scale),
+        "translate": _jsonable(translate),
+        "provenance": _jsonable(provenance or {}),
+    }
+    with atomic_path(path, force=force) as tmp:
+        tifffile.imwrite(
+            tmp,
+            arr,
+            imagej=True,
+            metadata={"axes": "CYX", "Labels": list(names), "Info": json.dumps(info)},
+        )
+    return path
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
+
+
+def element_file_stem(name: str) -> str:
+    """File-name-safe stem for an element (``"Pb L"`` -> ``"Pb-L"``), which parses back."""
+    stem = _UNSAFE.sub("-", str(name).strip()).strip("-.")
+    return stem or "map"
+
+
+def write_element_images(
+    folder: str | Path,
+    maps,
+    elements: Sequence[str],
+    *,
+    fmt: Literal["tif", "png"] = "tif",
+    scale=None,
+    provenance: Mapping[str, Any] | None = None,
+    force: bool = False,
+) -> list[Path]:
+    """Write one image per element into ``folder`` (created if its parent exists).
+
+    ``fmt="tif"`` writes float32 TIFFs (exact values). ``fmt="png"`` writes
+    16-bit PNGs, each map scaled so that its maximum is 65535; the factor back
+    to the original units is stored in ``elements.json`` in the folder, which
+    :func:`napari_maxrf_sr.io.read_element_maps` applies when reading.
+
+    Returns
+    -------
+    list of Path
+        The image files written (plus the ``elements.json`` sidecar).
+    """
+    import imageio.v3 as iio
+    import tifffile
+
+    if fmt not in ("tif", "png"):
+        raise InputError(f"fmt must be 'tif' or 'png', got {fmt!r}.")
+    arr, names = _check_maps(maps, elements)
+    folder = Path(folder)
+    if not folder.exists():
+        check_writable_folder(folder.parent if str(folder.parent) else Path("."))
+        folder.mkdir()
+    check_writable_folder(folder)
+    stems = [element_file_stem(n) for n in names]
+    seen: dict[str, int] = {}
+    for i, s in enumerate(stems):  # "Pb L" and "Pb-L" would collide
+        if s.lower() in seen:
+            stems[i] = f"{s}_{i + 1}"
+        seen[s.lower()] = i
+    files = [folder / f"{s}.{fmt}" for s in stems]
+    sidecar = folder / FOLDER_SIDECAR
+    refuse_overwrite([*files, sidecar], force)
+    entries = []
+    for m, name, target in zip(arr, names, files, strict=True):
+        value_scale = 1.0
+        with atomic_path(target, force=force) as tmp:
+            if fmt == "tif":
+                tifffile.imwrite(tmp, m, photometric="minisblack")
+            else:
+                if not np.isfinite(m).all() or m.min() < 0:
+                    raise InputError(
+                        f"The {name} map has negative or non-finite values, which a PNG cannot "
+                        "hold; write TIFF (fmt='tif') instead."
+                    )
+                top = float(m.max())
+                value_scale = top / 65535.0 if top > 0 else 1.0
+                q = np.rint(m / np.float32(value_scale)).astype(np.uint16)
+                iio.imwrite(tmp, q, extension=".png")
+        entries.append({"file": target.name, "element": name, "value_scale": value_scale})
+    side = {
+        "format": STACK_FORMAT,
+        "version": 1,
+        "files": entries,
+        "scale": _jsonable(scale),
+        "provenance": _jsonable(provenance or {}),
+        "note": "value = stored pixel value x value_scale",
+    }
+    with atomic_path(sidecar, force=force) as tmp:
+        tmp.write_text(json.dumps(side, indent=2), encoding="utf-8")
+    return files
