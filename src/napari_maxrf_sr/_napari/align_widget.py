@@ -1,0 +1,274 @@
+"""Dock widget: bring a photo onto the scan's grid from point pairs.
+
+The user marks the same features on the photo and on an element map (two
+points layers, same order); "Align" fits a similarity or affine transform and
+adds ``"<photo> (aligned)"``, exactly ``s`` times the map's size and placed
+over it. The input layers are never changed. The work is done by
+:func:`napari_maxrf_sr.io.align.align_photo`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+from qtpy.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..core.validation import InputError
+from ..io.align import align_photo
+
+PHOTO_POINTS = "align: points on photo"
+MAP_POINTS = "align: points on map"
+_NONE = "(none)"
+
+
+def _show_error(message: str) -> None:
+    from napari.utils.notifications import show_error
+
+    show_error(message)
+
+
+def _show_info(message: str) -> None:
+    from napari.utils.notifications import show_info
+
+    show_info(message)
+
+
+class AlignPhotoWidget(QWidget):
+    """Align a photo to an element map with matching point pairs.
+
+    Parameters
+    ----------
+    napari_viewer
+        The viewer (napari passes it in).
+    """
+
+    def __init__(self, napari_viewer, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.viewer = napari_viewer
+        self.photo_combo = QComboBox()
+        self.map_combo = QComboBox()
+        self.photo_points_combo = QComboBox()
+        self.map_points_combo = QComboBox()
+        self.kind_combo = QComboBox()
+        self.kind_combo.addItems(["similarity", "affine"])
+        self.kind_combo.setToolTip(
+            "similarity: rotation, uniform scale and shift (photo taken square-on); "
+            "affine: also shear and different scales along rows and columns"
+        )
+        self.scale_spin = QSpinBox()
+        self.scale_spin.setRange(1, 64)
+        self.scale_spin.setValue(4)
+        self.scale_spin.setToolTip("Photo pixels per map pixel: the result is s x the map's size")
+        self.add_points_button = QPushButton("Add point layers")
+        self.add_points_button.setToolTip(
+            "Create two points layers: click features on the photo in one and the same "
+            "features, in the same order, on the map in the other (at least 3)"
+        )
+        self.align_button = QPushButton("Align")
+        self.status_label = QLabel("Choose the layers, add at least 3 point pairs, then Align.")
+        self.status_label.setWordWrap(True)
+
+        form = QFormLayout()
+        form.addRow("Photo", self.photo_combo)
+        form.addRow("Element map (reference)", self.map_combo)
+        form.addRow("Points on photo", self.photo_points_combo)
+        form.addRow("Points on map", self.map_points_combo)
+        form.addRow("Transform", self.kind_combo)
+        form.addRow("Scale s", self.scale_spin)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.add_points_button)
+        layout.addWidget(self.align_button)
+        layout.addWidget(self.status_label)
+        layout.addStretch(1)
+
+        self.add_points_button.clicked.connect(self.add_point_layers)
+        self.align_button.clicked.connect(self.align)
+        self.photo_combo.currentIndexChanged.connect(self._suggest_scale)
+        self.map_combo.currentIndexChanged.connect(self._suggest_scale)
+        events = self.viewer.layers.events
+        events.inserted.connect(self._refresh)
+        events.removed.connect(self._refresh)
+        if hasattr(events, "moved"):
+            events.moved.connect(self._refresh)
+        self._refresh()
+
+    # ------------------------------------------------------------------ layer lists
+
+    def _layers_of(self, kind: str) -> list[Any]:
+        from napari.layers import Image, Points
+
+        out = []
+        for layer in self.viewer.layers:
+            if kind == "points" and isinstance(layer, Points):
+                out.append(layer)
+            elif kind == "photo" and isinstance(layer, Image) and layer.rgb:
+                out.append(layer)
+            elif kind == "map" and isinstance(layer, Image) and not layer.rgb:
+                if np.ndim(layer.data) == 2 or (layer.multiscale and layer.data[0].ndim == 2):
+                    out.append(layer)
+        return out
+
+    @staticmethod
+    def _fill(combo: QComboBox, names: list[str], prefer: str | None = None) -> None:
+        current = combo.currentText()
+        combo.blockSignals(True)
+        combo.clear()
+        combo.addItems(names or [_NONE])
+        for choice in (current, prefer):
+            if choice and choice in names:
+                combo.setCurrentIndex(names.index(choice))
+                break
+        combo.blockSignals(False)
+
+    def _refresh(self, *_args) -> None:
+        photos = [layer.name for layer in self._layers_of("photo")]
+        photos = [n for n in photos if not n.endswith("(aligned)")] or photos
+        self._fill(self.photo_combo, photos)
+        self._fill(self.map_combo, [layer.name for layer in self._layers_of("map")])
+        points = [layer.name for layer in self._layers_of("points")]
+        self._fill(self.photo_points_combo, points, PHOTO_POINTS)
+        self._fill(self.map_points_combo, points, MAP_POINTS)
+        self._suggest_scale()
+
+    def _layer(self, combo: QComboBox):
+        name = combo.currentText()
+        return self.viewer.layers[name] if name and name in self.viewer.layers else None
+
+    def _suggest_scale(self, *_args) -> None:
+        photo, ref = self._layer(self.photo_combo), self._layer(self.map_combo)
+        if photo is None or ref is None:
+            return
+        big_h, big_w = photo.data.shape[:2]
+        h, w = np.shape(ref.data)[-2:]
+        guess = int(round(np.sqrt((big_h / h) * (big_w / w))))
+        self.scale_spin.setValue(max(1, min(guess, self.scale_spin.maximum())))
+
+    # ------------------------------------------------------------------ actions
+
+    def _status(self, message: str, error: bool = False) -> None:
+        self.status_label.setText(message)
+        (_show_error if error else _show_info)(message)
+
+    def add_point_layers(self) -> None:
+        """Create the two points layers (reused if they exist), placed over their images."""
+        photo, ref = self._layer(self.photo_combo), self._layer(self.map_combo)
+        specs = ((PHOTO_POINTS, photo, "yellow"), (MAP_POINTS, ref, "cyan"))
+        for name, over, colour in specs:
+            if name in self.viewer.layers:
+                continue
+            kwargs: dict[str, Any] = {"ndim": 2, "name": name, "face_color": colour, "size": 10}
+            if over is not None:  # same placement as the image, so clicks land on its pixels
+                kwargs["scale"] = tuple(over.scale[-2:])
+                kwargs["translate"] = tuple(over.translate[-2:])
+                kwargs["size"] = max(5.0, 0.01 * max(np.shape(over.data)[:2]) * over.scale[-1])
+            layer = self.viewer.add_points(**kwargs)
+            layer.mode = "add"
+        self._fill(self.photo_points_combo, [p.name for p in self._layers_of("points")], None)
+        self.photo_points_combo.setCurrentText(PHOTO_POINTS)
+        self.map_points_combo.setCurrentText(MAP_POINTS)
+        self._status(
+            f"Click features on the photo in '{PHOTO_POINTS}', then the same features in the "
+            f"same order on the map in '{MAP_POINTS}' (at least 3, spread out), then Align."
+        )
+
+    @staticmethod
+    def _to_data(points_layer, image_layer) -> np.ndarray:
+        """Points layer coordinates -> the image layer's pixel (row, col)."""
+        pts = np.asarray(points_layer.data, dtype=np.float64)
+        if pts.size == 0:
+            return np.zeros((0, 2))
+        world = [points_layer.data_to_world(p) for p in pts]
+        return np.array([np.asarray(image_layer.world_to_data(w))[-2:] for w in world])
+
+    def align(self) -> Any:
+        """Fit the transform and add ``"<photo> (aligned)"``; returns the new layer or None."""
+        photo = self._layer(self.photo_combo)
+        ref = self._layer(self.map_combo)
+        p_pts = self._layer(self.photo_points_combo)
+        m_pts = self._layer(self.map_points_combo)
+        missing = [
+            what
+            for what, layer in (
+                ("a photo (RGB image) layer", photo),
+                ("an element-map layer", ref),
+                ("a points layer on the photo", p_pts),
+                ("a points layer on the map", m_pts),
+            )
+            if layer is None
+        ]
+        if missing:
+            self._status(f"Choose {', '.join(missing)} first.", error=True)
+            return None
+        if p_pts is m_pts:
+            self._status(
+                "The photo and map points must be in two different points layers "
+                "(use 'Add point layers').",
+                error=True,
+            )
+            return None
+        src = self._to_data(p_pts, photo)
+        dst = self._to_data(m_pts, ref)
+        if len(src) != len(dst):
+            self._status(
+                f"{len(src)} points on the photo but {len(dst)} on the map: place the same "
+                "features on both, in the same order.",
+                error=True,
+            )
+            return None
+        if len(src) < 3:
+            self._status(
+                f"Only {len(src)} point pair(s): at least 3 are needed (more, spread over the "
+                "picture, give a better fit).",
+                error=True,
+            )
+            return None
+        s = int(self.scale_spin.value())
+        kind = self.kind_combo.currentText()
+        map_shape = np.shape(ref.data)[-2:]
+        data = photo.data[0] if photo.multiscale else photo.data
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                aligned, info = align_photo(np.asarray(data), src, dst, map_shape, s, kind)
+        except InputError as exc:
+            self._status(str(exc), error=True)
+            return None
+        # place the HR grid over the map layer: HR pixel r sits at LR coordinate (r-(s-1)/2)/s
+        map_scale = np.asarray(ref.scale[-2:], dtype=float)
+        map_translate = np.asarray(ref.translate[-2:], dtype=float)
+        layer = self.viewer.add_image(
+            aligned,
+            name=f"{photo.name} (aligned)",
+            rgb=aligned.ndim == 3,
+            scale=tuple(map_scale / s),
+            translate=tuple(map_translate - map_scale * (s - 1) / (2 * s)),
+            metadata={
+                "maxrf_sr": {
+                    "role": "photo",
+                    "aligned_from": photo.name,
+                    "reference": ref.name,
+                    "scale": s,
+                    "alignment": info,
+                }
+            },
+        )
+        message = (
+            f"Aligned '{photo.name}' ({kind}, {info['n_pairs']} pairs): residual RMS "
+            f"{info['rms']:.2f} photo px, max {info['max']:.2f}; "
+            f"{aligned.shape[0]} x {aligned.shape[1]} px = {s} x the map."
+        )
+        for w in caught:
+            message += f" Warning: {w.message}"
+        self._status(message)
+        return layer

@@ -1,0 +1,218 @@
+"""napari reader: element-map stacks, folders of element images, NumPy, HDF5, .rpl cubes.
+
+:func:`get_reader` claims a path only when it holds element maps this plugin can
+read and returns ``None`` for anything else (an RGB photo, a text file named
+``.tif``, an empty folder), so napari's own readers take those. It never raises.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..core.validation import InputError
+from ..io.elements import element_name_from_path, is_element_name
+from ..io.maps import (
+    folder_has_element_images,
+    inspect_tiff,
+    read_element_folder,
+    read_element_stack,
+    read_h5_maps,
+    read_npy_maps,
+    read_npz_maps,
+    read_sidecar,
+)
+from .layers import lr_layer_kwargs
+
+LayerData = tuple[Any, dict[str, Any], str]
+ReaderFunction = Callable[[Any], list[LayerData]]
+_MAX_MAPS = 256  # a "stack" with more planes than this is a volume, not element maps
+
+
+def _plausible_stack(shape: tuple[int, ...]) -> bool:
+    return len(shape) == 3 and 1 <= shape[0] <= _MAX_MAPS and min(shape[1:]) >= 2
+
+
+def _notify(message: str) -> None:
+    try:
+        from napari.utils.notifications import show_info
+
+        show_info(message)
+    except Exception:  # no napari (tests, scripts): a warning still reaches the user
+        warnings.warn(message, UserWarning, stacklevel=3)
+
+
+def maps_to_layer_data(
+    maps: np.ndarray, elements: tuple[str, ...], meta: dict[str, Any]
+) -> list[LayerData]:
+    """One image :data:`LayerData` per element map, styled and placed for overlaying."""
+    source = meta.get("source")
+    stored_scale = meta.get("scale")
+    stored_translate = meta.get("translate")
+    role = meta.get("role") or "lr_map"
+    int_scale = None
+    if (
+        role == "lr_map"
+        and isinstance(stored_scale, int | float)
+        and float(stored_scale).is_integer()
+    ):
+        int_scale = int(stored_scale)  # LR maps s times coarser than the photo grid
+    names = meta.get("layer_names") or list(elements)
+    if len(names) != len(elements):
+        names = list(elements)
+    extra = {k: meta[k] for k in ("provenance", "format") if meta.get(k)}
+    out: list[LayerData] = []
+    for m, element, name in zip(maps, elements, names, strict=True):
+        kwargs = lr_layer_kwargs(
+            element, int_scale, source=source, name=name, role=role, extra_metadata=extra
+        )
+        if isinstance(stored_scale, list | tuple) and len(stored_scale) == 2:
+            kwargs["scale"] = tuple(float(v) for v in stored_scale)
+            if isinstance(stored_translate, list | tuple) and len(stored_translate) == 2:
+                kwargs["translate"] = tuple(float(v) for v in stored_translate)
+        out.append((m, kwargs, "image"))
+    for note in meta.get("notes") or ():
+        _notify(f"{Path(str(source)).name}: {note}")
+    return out
+
+
+def _loaded(result) -> ReaderFunction:
+    layers = maps_to_layer_data(*result)
+
+    def reader(_path) -> list[LayerData]:
+        return layers
+
+    return reader
+
+
+def _tiff_reader(path: Path) -> ReaderFunction | None:
+    desc = inspect_tiff(path)
+    if desc["rgb"]:
+        return None  # a photo: napari's builtin reader shows it as RGB
+    shape = desc["shape"]
+    if not _plausible_stack(shape):
+        return None
+    named = desc["names"] is not None
+    if not (named or shape[0] >= 2 or is_element_name(element_name_from_path(path))):
+        return None  # one unnamed grey image: nothing says it is an element map
+    return _loaded(read_element_stack(path))
+
+
+def _npy_reader(path: Path) -> ReaderFunction | None:
+    arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    if not np.issubdtype(arr.dtype, np.number):
+        return None
+    shape = (1, *arr.shape) if arr.ndim == 2 else tuple(arr.shape)
+    if not _plausible_stack(shape) or shape[0] > min(shape[1:]):
+        return None
+    side = read_sidecar(path) or {}
+    if not (side.get("elements") or is_element_name(element_name_from_path(path))):
+        if arr.ndim == 2:
+            return None
+    del arr
+    return _loaded(read_npy_maps(path))
+
+
+def _h5_reader(path: Path) -> ReaderFunction | None:
+    try:
+        result = read_h5_maps(path)
+    except ImportError as exc:
+        warnings.warn(str(exc), UserWarning, stacklevel=2)
+        return None
+    return _loaded(result)
+
+
+def _rpl_reader(path: Path) -> ReaderFunction | None:
+    from ..io.rpl import TOTAL_COUNTS, open_rpl_cube, read_rpl_element_maps
+
+    side = read_sidecar(path) or {}
+    raw = side.get("raw_path") or side.get("raw")
+    raw_path = (path.parent / raw) if raw else None
+    try:
+        _, header = open_rpl_cube(path, raw_path)  # header and .raw size checks only
+    except InputError as exc:
+        # the header is ours to read, so say why we cannot, then step aside
+        warnings.warn(str(exc), UserWarning, stacklevel=2)
+        return None
+    zero, ev = header.calibration()
+    zero = side.get("zero_ev", zero)
+    ev = side.get("ev_per_channel", ev)
+    kwargs: dict[str, Any] = {"raw_path": raw_path, "window_ev": side.get("window_ev", 300.0)}
+    if ev is None:
+        kwargs["elements"] = (TOTAL_COUNTS,)
+        message = (
+            f"{path.name}: the energy calibration is unknown, so only the total counts are "
+            "shown. For element maps add a sidecar "
+            f"{path.with_suffix('.json').name} with zero_ev, ev_per_channel and elements, or "
+            "use napari_maxrf_sr.io.read_rpl_element_maps(..., zero_ev=..., ev_per_channel=...)."
+        )
+    else:
+        kwargs.update(zero_ev=zero, ev_per_channel=ev)
+        if side.get("elements"):
+            kwargs["elements"] = tuple(side["elements"])
+        message = ""
+    if side.get("lines"):
+        kwargs["lines"] = side["lines"]
+
+    def reader(_path) -> list[LayerData]:
+        if message:
+            _notify(message)
+        return maps_to_layer_data(*read_rpl_element_maps(path, **kwargs))
+
+    return reader
+
+
+def _reader_for(path: Path) -> ReaderFunction | None:
+    if path.is_dir():
+        if not folder_has_element_images(path):
+            return None
+        return _loaded(read_element_folder(path, only_elements=True))
+    if not path.is_file():
+        return None
+    suffix = path.suffix.lower()
+    if suffix in (".tif", ".tiff"):
+        return _tiff_reader(path)
+    if suffix == ".npy":
+        return _npy_reader(path)
+    if suffix == ".npz":
+        return _loaded(read_npz_maps(path))
+    if suffix in (".h5", ".hdf5"):
+        return _h5_reader(path)
+    if suffix == ".rpl":
+        return _rpl_reader(path)
+    return None
+
+
+def get_reader(path: str | list[str]) -> ReaderFunction | None:
+    """Return a reader function if ``path`` holds element maps, else ``None``.
+
+    Several paths are claimed only if every one of them is. Anything that goes
+    wrong while looking (unreadable, foreign or inconsistent files) means
+    "not ours", never an exception.
+    """
+    try:
+        paths = [path] if isinstance(path, str | Path) else list(path)
+        if not paths:
+            return None
+        readers = []
+        for p in paths:
+            r = _reader_for(Path(p))
+            if r is None:
+                return None
+            readers.append((p, r))
+    except Exception:  # foreign or broken files are simply not ours
+        return None
+    if len(readers) == 1:
+        return readers[0][1]
+
+    def read_all(_path) -> list[LayerData]:
+        out: list[LayerData] = []
+        for p, r in readers:
+            out += r(p)
+        return out
+
+    return read_all

@@ -1,0 +1,74 @@
+"""napari sample data: a synthetic painting (photo, LR element maps and their truth).
+
+Imports nothing from Qt; napari calls :func:`synthetic_painting` from the
+File > Open Sample menu.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Element line -> napari built-in colormap (additive blending mixes them like RGB).
+ELEMENT_COLORMAPS: dict[str, str] = {
+    "Pb L": "gray",
+    "Hg L": "red",
+    "Fe K": "bop orange",
+    "Cu K": "green",
+    "Sn L": "yellow",
+    "Mn K": "magenta",
+    "Ca K": "cyan",
+    "Co K": "blue",
+    "As K": "bop blue",
+}
+DEFAULT_COLORMAP = "inferno"
+
+
+def _limits(data: np.ndarray) -> tuple[float, float]:
+    lo, hi = float(np.min(data)), float(np.max(data))
+    return (lo, hi) if hi > lo else (lo, lo + 1.0)
+
+
+def synthetic_painting(
+    size: tuple[int, int] = (256, 256), scale: int = 4, n_elements: int = 7, seed: int = 0
+) -> list[tuple]:
+    """Layer data for a synthetic painting.
+
+    Returns, in order: the photo ("Photo (synthetic)"), one LR map per element
+    (named by element line, placed over the photo with ``scale=(s, s)`` and
+    ``translate=((s-1)/2, (s-1)/2)``, additive blending) and the hidden HR truth of
+    each map ("<element> (truth)").
+
+    Returns
+    -------
+    list of tuple
+        napari ``LayerData`` tuples ``(data, kwargs, "image")``.
+    """
+    from ..simulate import make_synthetic_painting
+
+    p = make_synthetic_painting(size=size, scale=scale, n_elements=n_elements, seed=seed)
+    s = p.scale
+    off = (s - 1) / 2.0
+    layers: list[tuple] = [
+        (p.rgb, {"name": "Photo (synthetic)", "rgb": True,
+                 "metadata": {"maxrf_sr": {"role": "photo"}}}, "image")
+    ]
+    for name, lr in zip(p.elements, p.lr_maps, strict=True):
+        layers.append((lr, {
+            "name": name,
+            "scale": (s, s),
+            "translate": (off, off),
+            "colormap": ELEMENT_COLORMAPS.get(name, DEFAULT_COLORMAP),
+            "blending": "additive",
+            "contrast_limits": _limits(lr),
+            "metadata": {"maxrf_sr": {"role": "lr_map", "element": name, "scale": s}},
+        }, "image"))
+    for name, hr in zip(p.elements, p.hr_maps, strict=True):
+        layers.append((hr, {
+            "name": f"{name} (truth)",
+            "colormap": ELEMENT_COLORMAPS.get(name, DEFAULT_COLORMAP),
+            "blending": "additive",
+            "contrast_limits": _limits(hr),
+            "visible": False,
+            "metadata": {"maxrf_sr": {"role": "truth", "element": name, "scale": s}},
+        }, "image"))
+    return layers
