@@ -68,7 +68,12 @@ class SRConfig:
         choices=("ista", "random"),
     )
     # -- stage 1: self-supervised pretraining --------------------------------------------
-    stage1_steps: int = _f(3000, "Stage 1 (pretraining) iterations.", min=0)
+    stage1_steps: int = _f(
+        1500,
+        "Stage 1 (pretraining) iterations. More is not always better: the network can "
+        "over-fit the one-scale-down copy of the problem.",
+        min=0,
+    )
     stage1_lr: float = _f(
         1e-2, "Stage 1 Adam learning rate (ours: the paper only says Adam).", min=0.0
     )
@@ -94,7 +99,7 @@ class SRConfig:
     )
     # -- stage 2: adversarial --------------------------------------------------------------
     adversarial: bool = _f(True, "Run stage 2 (adversarial fine-tuning).")
-    stage2_steps: int = _f(400, "Stage 2 (adversarial) iterations.", min=0)
+    stage2_steps: int = _f(200, "Stage 2 (adversarial) iterations.", min=0)
     patch_size: int = _f(32, "Stage 2 patch size in photo pixels.", min=4)
     batch_size: int = _f(32, "Stage 2 patches per batch.", min=1)
     lr_g: float = _f(3e-4, "Stage 2 Adam learning rate of the generator.", min=0.0)
