@@ -69,16 +69,17 @@ def test_cancel_returns_none_and_stop_keeps_result(toy):
 
     token = StopToken()
     gen = train(lr, rgb, tiny(stage1_steps=10_000), stop=token)
-    steps = []
+    stopped_at = []
 
     def on_event(e):
-        steps.append(e.step)
-        if e.step >= 5:
+        if e.step >= 5 and not stopped_at:
+            stopped_at.append(e.step)
             token.stop()
 
     result = run_to_end(gen, on_event)
     assert result is not None and result.stopped_early
-    assert max(steps) < 10_000
+    # The loop ends before starting another step.
+    assert result.diagnostics["steps"] == stopped_at[0]
     assert result.maps.shape == (3, 32, 32)
 
 

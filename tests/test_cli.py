@@ -1,0 +1,95 @@
+"""The maxrf-sr command line, end to end on small files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tifffile
+
+from napari_maxrf_sr.cli import main
+from napari_maxrf_sr.core.operators import block_mean_np
+from napari_maxrf_sr.io import read_element_stack, write_element_stack
+
+from .conftest import toy_painting
+
+
+@pytest.fixture
+def files(tmp_path):
+    import imageio.v3 as iio
+
+    _, lr, rgb = toy_painting()
+    xrf = write_element_stack(tmp_path / "maps.tif", lr, ("Pb L", "Hg L", "Cu K"))
+    photo = tmp_path / "photo.png"
+    iio.imwrite(photo, (rgb * 255).round().astype(np.uint8))
+    return xrf, photo, lr
+
+
+def test_run_bicubic_writes_named_float_stack(files, tmp_path, capsys):
+    xrf, photo, lr = files
+    out = tmp_path / "sr.tif"
+    code = main(["run", "--xrf", str(xrf), "--rgb", str(photo), "--scale", "4", "--out",
+                 str(out), "--method", "bicubic_projected", "--quiet"])
+    assert code == 0
+    assert str(out.resolve()) in capsys.readouterr().out
+    maps, elements, _ = read_element_stack(out)
+    assert maps.shape == (3, 32, 32) and maps.dtype == np.float32
+    assert elements == ("Pb L", "Hg L", "Cu K")
+    np.testing.assert_allclose(block_mean_np(maps, 4), lr, rtol=1e-4, atol=1e-3)
+    with tifffile.TiffFile(out) as tf:
+        assert len(tf.pages) == 3
+
+
+def test_run_network_with_seed_time_budget_and_model(files, tmp_path, monkeypatch, capsys):
+    xrf, photo, _ = files
+    out, model = tmp_path / "sr.tif", tmp_path / "m.pt"
+    code = main(["run", "--xrf", str(xrf), "--rgb", str(photo), "--scale", "4", "--out",
+                 str(out), "--preset", "fast", "--seed", "1", "--max-seconds", "2",
+                 "--device", "cpu", "--save-model", str(model)])
+    assert code == 0, capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "step" in err and "CPU" in err  # the progress bar and the device
+    assert model.exists()
+    out2 = tmp_path / "again.tif"
+    assert main(["apply", "--model", str(model), "--xrf", str(xrf), "--rgb", str(photo),
+                 "--out", str(out2)]) == 0
+    a, _, _ = read_element_stack(out)
+    b, _, _ = read_element_stack(out2)
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-3)
+
+
+def test_refuses_to_overwrite_and_reports_bad_input(files, tmp_path, capsys):
+    xrf, photo, _ = files
+    out = tmp_path / "sr.tif"
+    out.write_bytes(b"keep me")
+    args = ["run", "--xrf", str(xrf), "--rgb", str(photo), "--out", str(out),
+            "--method", "bicubic", "--quiet"]
+    assert main(args) == 1
+    assert "--force" in capsys.readouterr().err
+    assert out.read_bytes() == b"keep me"
+    assert main(args + ["--force"]) == 0
+    assert main(["run", "--xrf", str(xrf), "--rgb", str(photo), "--scale", "3", "--out",
+                 str(tmp_path / "x.tif"), "--method", "bicubic"]) == 1
+    assert "scale 3" in capsys.readouterr().err
+    assert main(["run", "--xrf", str(tmp_path / "missing.tif"), "--rgb", str(photo),
+                 "--out", str(tmp_path / "y.tif")]) == 1
+    assert not (tmp_path / "x.tif").exists() and not (tmp_path / "y.tif").exists()
+    assert main(["run", "--xrf", str(xrf), "--rgb", str(photo), "--out",
+                 str(tmp_path / "z.tif"), "--method", "magic"]) == 1
+    assert "bicubic" in capsys.readouterr().err
+
+
+def test_simulate_and_help(tmp_path, capsys):
+    assert main(["simulate", "--out", str(tmp_path / "case"), "--size", "64", "--elements",
+                 "3"]) == 0
+    info = json.loads((tmp_path / "case" / "info.json").read_text())
+    assert info
+    help_text = subprocess.run([sys.executable, "-m", "napari_maxrf_sr.cli", "run", "--help"],
+                               capture_output=True, text=True).stdout
+    for option in ("--xrf", "--rgb", "--scale", "--out", "--method", "--seed",
+                   "--max-seconds", "--device"):
+        assert option in help_text
+    assert main([]) == 2
