@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from napari_maxrf_sr.baselines import BASELINE_HELP, METHODS, run_baseline
 from napari_maxrf_sr.baselines.guided import box_mean, guided_filter_color
@@ -45,6 +46,15 @@ def psnr(est: np.ndarray, ref: np.ndarray) -> float:
         mse = max(np.mean((e - r) ** 2), 1e-20)
         vals.append(10 * np.log10(max(r.max(), 1e-12) ** 2 / mse))
     return float(np.mean(vals))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Small problems: torch's thread pool only adds overhead (and stalls on a busy CI)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -91,3 +91,12 @@ def test_apply_checks_elements_and_scale(trained):
         apply_model(result.model, lr[:2], rgb)
     with pytest.raises(InputError, match="scale"):
         apply_model(result.model, lr[:, :4, :4], rgb)
+
+
+def test_apply_matches_elements_by_name(trained):
+    result, lr, rgb = trained
+    reference = apply_model(result.model, lr, rgb, elements=("Pb L", "Hg L", "Cu K"))
+    shuffled = apply_model(result.model, lr[[2, 0, 1]], rgb, elements=("Cu K", "Pb L", "Hg L"))
+    np.testing.assert_allclose(shuffled, reference[[2, 0, 1]], rtol=1e-5, atol=1e-4)
+    with pytest.raises(InputError, match="trained on Pb L, Hg L, Cu K"):
+        apply_model(result.model, lr, rgb, elements=("Fe K", "Pb L", "Hg L"))

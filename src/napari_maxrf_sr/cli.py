@@ -16,8 +16,9 @@ from . import __version__
 DESCRIPTION = """\
 Super-resolve MA-XRF element maps with a high-resolution photograph of the same
 painting. The maps come from a coarse scan (one scan pixel covers a block of
-scale x scale photo pixels); the answer has one value per photo pixel and always
-agrees with the scan: averaging it over each block gives back the measured map.
+scale x scale photo pixels); the answer has one value per photo pixel and agrees
+with the scan (every method except plain 'bicubic'): averaging it over each block
+gives back the measured map.
 """
 
 EPILOG = """\
@@ -73,10 +74,23 @@ class ProgressBar:
 
 
 # -- commands ---------------------------------------------------------------------------------
+def _rpl_options(path: Path) -> dict:
+    """Calibration and element list of a ``.rpl`` cube from its JSON sidecar (as in napari)."""
+    from .io.maps import read_sidecar
+
+    side = read_sidecar(path) or {}
+    options = {k: side[k] for k in ("zero_ev", "ev_per_channel", "window_ev") if k in side}
+    if side.get("elements"):
+        options["elements"] = tuple(side["elements"])
+    return options
+
+
 def _read_inputs(args) -> tuple:
     from .io import read_element_maps, read_photo
 
-    maps, elements, _meta = read_element_maps(args.xrf)
+    xrf = Path(args.xrf)
+    options = _rpl_options(xrf) if xrf.suffix.lower() == ".rpl" else {}
+    maps, elements, _meta = read_element_maps(xrf, **options)
     if getattr(args, "elements", None):
         elements = tuple(e.strip() for e in args.elements.split(","))
     photo, notes = read_photo(args.rgb)
@@ -164,7 +178,7 @@ def cmd_apply(args) -> int:
     _check_output(out, args.force)
     model = load_model(args.model)
     maps, elements, photo = _read_inputs(args)
-    sr = apply_model(model, maps, photo, device=args.device or "cpu")
+    sr = apply_model(model, maps, photo, device=args.device or "cpu", elements=elements)
     write_element_stack(out, sr, elements, scale=model.scale, role="sr_map",
                         provenance={"software": f"napari-maxrf-sr {__version__}",
                                     "model": str(args.model), "command": " ".join(sys.argv)},
@@ -289,7 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="'adun' (the network, default) or a baseline: bicubic, "
                         "bicubic_projected, guided, ssr, ssrcu, cnmf (see: maxrf-sr methods)")
     r.add_argument("--preset", default="default", choices=("default", "fast", "paper"),
-                   help="'default': a few minutes on a laptop CPU; 'fast': a quick look; "
+                   help="'default': about a minute on a 2-core CPU for a 512 x 512 photo; "
+                        "'fast': a quick look; "
                         "'paper': the paper's 2.1 million steps (days on a CPU)")
     r.add_argument("--seed", type=int, default=None,
                    help="random seed: the same seed, data and settings give the same maps")
@@ -312,10 +327,13 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("simulate", help="write a synthetic painting with known truth")
     s.add_argument("--out", required=True, help="folder to write into")
     s.add_argument("--photo", help="photo to build the painting from (default: built in)")
-    s.add_argument("--size", type=int, default=256, help="photo size in pixels (square)")
-    s.add_argument("--scale", type=int, default=4, help="photo pixels per scan pixel")
-    s.add_argument("--elements", type=int, default=9, help="number of element maps")
-    s.add_argument("--seed", type=int, default=0, help="random seed")
+    s.add_argument("--size", type=int, default=256,
+                   help="photo size in pixels, square (default: %(default)s)")
+    s.add_argument("--scale", type=int, default=4,
+                   help="photo pixels per scan pixel (default: %(default)s)")
+    s.add_argument("--elements", type=int, default=9,
+                   help="number of element maps (default: %(default)s)")
+    s.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     s.add_argument("--force", action="store_true", help="overwrite existing files")
     s.set_defaults(func=cmd_simulate)
 

@@ -341,7 +341,7 @@ def coupled_dictionary(
     mask = _atom_mask(b, int(n_common), int(n_xrf), int(n_rgb))
     d, a_lr = learn_dictionary(x_lr, mask, lam=float(lam), n_iter=int(n_learn), seed=seed)
 
-    # 2. Code every photo pixel, starting from the upsampled scan-grid codes.
+    # 2. Code every photo pixel, starting from the nearby scan-grid codes.
     m = d.shape[1]
     a0 = _local_start(a_lr.reshape(m, h, w), s, support)
     y_up = upsample_np(norm, s, "bilinear")

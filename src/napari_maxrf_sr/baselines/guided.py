@@ -39,8 +39,9 @@ __all__ = ["box_mean", "guided", "guided_filter_color", "guided_filter_gray"]
 
 #: ITU-R BT.601 luma weights, for the grey guide.
 _LUMA = np.array([0.299, 0.587, 0.114])
-#: Elements filtered at once (bounds the float64 working memory for large photos).
-_CHUNK = 8
+#: Working memory (bytes) of one chunk of elements filtered at once; the (K, 3, H, W)
+#: float64 covariances dominate it.
+_CHUNK_BYTES = 256 * 2**20
 
 
 def _window_bounds(n: int, r: int) -> tuple[np.ndarray, np.ndarray]:
@@ -91,14 +92,15 @@ def guided_filter_color(guide: np.ndarray, p: np.ndarray, r: int, eps: float) ->
     """Colour-guide guided filter of ``p`` ``(K, H, W)`` with guide ``(3, H, W)``."""
     mean_i, inv_sigma = _colour_stats(guide, r, eps)
     out = np.empty(p.shape, dtype=np.float64)
-    for k0 in range(0, p.shape[0], _CHUNK):
-        pk = np.asarray(p[k0 : k0 + _CHUNK], dtype=np.float64)
+    chunk = max(1, min(p.shape[0], _CHUNK_BYTES // (3 * 8 * p.shape[-1] * p.shape[-2])))
+    for k0 in range(0, p.shape[0], chunk):
+        pk = np.asarray(p[k0 : k0 + chunk], dtype=np.float64)
         mean_p = box_mean(pk, r)  # (K, H, W)
         cov = box_mean(guide[None] * pk[:, None], r) - mean_i[None] * mean_p[:, None]
         # a = (Sigma + eps Id)^-1 cov, per pixel and element: (K, 3, H, W)
         a = np.einsum("hwij,kjhw->kihw", inv_sigma, cov, optimize=True)
         b = mean_p - np.einsum("kihw,ihw->khw", a, mean_i)
-        out[k0 : k0 + _CHUNK] = np.einsum("kihw,ihw->khw", box_mean(a, r), guide) + box_mean(b, r)
+        out[k0 : k0 + chunk] = np.einsum("kihw,ihw->khw", box_mean(a, r), guide) + box_mean(b, r)
     return out
 
 

@@ -232,7 +232,7 @@ def _check_value(name: str, value: Any, hint: Any, meta: typing.Mapping[str, Any
 
 FIELD_HELP.update({f.name: f.metadata["help"] for f in dataclasses.fields(SRConfig)})
 
-#: Named presets. ``default`` is tuned for a good result in a few minutes on a laptop
+#: Named presets. ``default`` is tuned for a good result in about a minute on a laptop
 #: CPU; ``paper`` keeps the paper's iteration counts (days on a CPU, hours on a GPU)
 #: and its design choices; ``fast`` is for tests and the first-run demo.
 PRESETS: dict[str, dict[str, Any]] = {

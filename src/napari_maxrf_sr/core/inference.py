@@ -10,6 +10,7 @@ output array plus one band, whatever the painting's size.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -179,19 +180,32 @@ def apply_model(
     scale: int | None = None,
     device: str | None = None,
     negative: str = "error",
+    elements=None,
 ) -> np.ndarray:
     """Apply a trained (or loaded) model to maps and a photo; returns ``(B, H, W)`` float32.
 
     The maps are normalised with their own peaks (a new scan may have other count
-    levels), so the model must have been trained on the same elements in the same
-    order.
+    levels). With ``elements`` (one name per map) maps given in another order than
+    the model's are matched by name, and the answer comes back in the input's
+    order; without names the order must be the model's.
 
     Raises
     ------
     InputError
-        When the number of maps or the scale differs from the model's.
+        When the maps, their names or the scale do not fit the model.
     """
     prepared = prepare_inputs(lr_maps, rgb, scale or model.scale, negative=negative)
+    order = None
+    if elements is not None:
+        names = [str(e) for e in elements]
+        if len(names) == len(model.elements) and names != list(model.elements):
+            if sorted(names) != sorted(model.elements) or len(set(names)) != len(names):
+                raise InputError(
+                    f"This model was trained on {', '.join(model.elements)}; the maps are "
+                    f"{', '.join(names)}. Give the same elements, or train a new model."
+                )
+            order = [names.index(e) for e in model.elements]
+            prepared = dataclasses.replace(prepared, lr_maps=prepared.lr_maps[order])
     if prepared.lr_maps.shape[0] != len(model.elements):
         raise InputError(
             f"This model was trained on {len(model.elements)} maps "
@@ -207,7 +221,10 @@ def apply_model(
         prepared.lr_maps, model.normaliser.zero_level, model.normaliser.peak_level
     )
     dev = resolve_device(device or "cpu")
-    return predict(
+    out = predict(
         model.generator, normaliser, prepared.lr_maps, prepared.rgb, model.operator,
         model.config, device=dev,
     )
+    if order is not None:
+        out = out[np.argsort(order)]  # back to the input's order
+    return out

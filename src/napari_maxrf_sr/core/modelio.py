@@ -69,6 +69,9 @@ def save_model(model, path: str | os.PathLike, *, force: bool = False) -> Path:
     try:
         with os.fdopen(fd, "wb") as fh:
             torch.save(payload, fh)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual file mode
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -390,8 +390,9 @@ def _run(
     if not model.final_sigmoid and (run_stage2 and not stopped):
         change = model.calibrate_sigmoid_output(x_sample.to(device))
         notes.append(
-            "Final sigmoid switched on; output changed by at most "
-            f"{change['max_change']:.3g} (mean {change['mean_change']:.2g})."
+            "Adversarial stage: the network's bounded (sigmoid) output was switched on; "
+            f"the maps moved by at most {change['max_change']:.2g} on a 0-1 scale "
+            f"(mean {change['mean_change']:.1g})."
         )
 
     # -------------------------------- stage 2 --------------------------------------------

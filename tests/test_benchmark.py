@@ -1,0 +1,64 @@
+"""A tiny version of the benchmark: cases, metrics, table."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from benchmarks import cases, metrics
+from benchmarks.run import PeakRSS, main, table
+
+needs_data = pytest.mark.skipif(not (cases.DATA / "paintings").is_dir(),
+                                reason="shared benchmark data not available")
+
+
+def test_metrics_on_known_answers():
+    rng = np.random.default_rng(0)
+    truth = rng.random((2, 32, 32)) * 10
+    rmse, psnr = metrics.rmse_psnr(truth, truth)
+    assert rmse == 0 and psnr > 200
+    noisy = truth + 0.1 * truth.max()
+    assert metrics.rmse_psnr(noisy, truth)[1] < 25
+    assert metrics.mean_ssim(truth, truth) == pytest.approx(1.0)
+    flat = np.ones((1, 32, 32))
+    mask = np.zeros((1, 32, 32), bool)
+    mask[:, 10:20, 10:20] = True
+    tex = flat + 0.2 * rng.random((1, 32, 32))
+    assert metrics.false_detail(flat, tex, mask, 4) == pytest.approx(0.0, abs=1e-12)
+    assert metrics.false_detail(tex, flat + 0.1 * rng.random((1, 32, 32)), mask, 4) > 1
+    hidden = np.zeros((32, 32), bool)
+    hidden[5:25, 5:25] = True
+    assert metrics.hidden_detail(tex, tex, hidden, 4) == pytest.approx(1.0)
+
+
+def test_table_and_memory_probe():
+    # A fresh process: in this one, freed memory may be reused without growing the RSS.
+    code = ("import numpy as np; from benchmarks.run import PeakRSS\n"
+            "with PeakRSS() as m:\n    a = np.ones(10_000_000)\nprint(m.extra)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert 60 < float(out.stdout.strip()) < 200, out.stderr
+    assert PeakRSS
+    rows = [{"case": "c", "method": m, "rmse": 0.1, "psnr": 20.0, "ssim": 0.5,
+             "false_detail": 0.1, "hidden_detail": 0.2, "seconds": 1.0, "peak_mib": 3.0}
+            for m in ("adun", "bicubic")]
+    text = table(rows)
+    assert "**mean**" in text and text.count("\n") == 5
+
+
+@needs_data
+def test_painting_case_and_quick_run(capsys):
+    case = cases.painting_case("munch_the_scream", 7, size=64)
+    assert case.lr_maps.shape == (7, 16, 16) and case.rgb.shape == (64, 64, 3)
+    assert main(["--quick", "--methods", "bicubic,guided"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("| bicubic |") == 2 and "**guided**" in out
+
+
+@needs_data
+def test_rijksmuseum_case():
+    case = cases.rijksmuseum_case(size=64)
+    assert case.hr_maps.shape == (3, 64, 64) and case.edge_mask.any()
