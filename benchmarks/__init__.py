@@ -1,0 +1,1 @@
+"""Benchmarks: quality against the baselines, and speed/memory against image size."""

@@ -1,0 +1,65 @@
+"""Quality measures of the benchmark (every map normalised by its true maximum, peak 1)."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.ndimage import gaussian_filter
+from skimage.metrics import structural_similarity
+
+
+def normalise_by_truth(maps: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Divide each map and its truth by the truth's maximum (the paper's convention)."""
+    peaks = truth.reshape(truth.shape[0], -1).max(axis=1)
+    peaks[~(peaks > 0)] = 1.0
+    return maps / peaks[:, None, None], truth / peaks[:, None, None]
+
+
+def rmse_psnr(maps: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
+    """RMSE over all elements and pixels, and ``PSNR = 20 log10(1 / RMSE)``."""
+    x, t = normalise_by_truth(maps.astype(np.float64), truth.astype(np.float64))
+    rmse = float(np.sqrt(np.mean((x - t) ** 2)))
+    return rmse, float(20 * np.log10(1.0 / max(rmse, 1e-12)))
+
+
+def mean_ssim(maps: np.ndarray, truth: np.ndarray) -> float:
+    """SSIM averaged over elements (data range 1 after normalisation)."""
+    x, t = normalise_by_truth(maps.astype(np.float64), truth.astype(np.float64))
+    scores = [structural_similarity(a, b, data_range=1.0) for a, b in zip(x, t, strict=True)]
+    return float(np.mean(scores))
+
+
+def high_pass(x: np.ndarray, sigma: float) -> np.ndarray:
+    """Fine detail: the map minus its Gaussian blur, per map."""
+    return x - gaussian_filter(x, sigma=(0, sigma, sigma))
+
+
+def false_detail(maps: np.ndarray, truth: np.ndarray, edge_mask: np.ndarray, scale: int) -> float:
+    """Fine-detail energy put where the photo has an edge and the truth is flat.
+
+    Mean squared high-pass of the answer inside ``edge_mask`` (``(B, H, W)``: photo
+    edge, flat truth), divided by the truth's mean squared high-pass over the whole
+    map: 0 is ideal; 1 means as much false texture as the painting has real texture.
+    """
+    x, t = normalise_by_truth(maps.astype(np.float64), truth.astype(np.float64))
+    sigma = scale / 2
+    hx, ht = high_pass(x, sigma), high_pass(t, sigma)
+    if not edge_mask.any():
+        return float("nan")
+    return float(np.mean(hx[edge_mask] ** 2) / max(np.mean(ht**2), 1e-12))
+
+
+def hidden_detail(maps: np.ndarray, truth: np.ndarray, hidden_mask: np.ndarray,
+                  scale: int) -> float:
+    """Correlation of the answer's fine detail with the truth's inside the hidden layer.
+
+    1 means the detail that only the scan can see survived; 0 means it was lost.
+    """
+    if hidden_mask is None or not hidden_mask.any():
+        return float("nan")
+    x, t = normalise_by_truth(maps.astype(np.float64), truth.astype(np.float64))
+    sigma = scale / 2
+    hx = high_pass(x, sigma)[:, hidden_mask]
+    ht = high_pass(t, sigma)[:, hidden_mask]
+    num = float(np.sum(hx * ht))
+    den = float(np.sqrt(np.sum(hx**2) * np.sum(ht**2)))
+    return num / den if den > 0 else float("nan")

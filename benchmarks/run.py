@@ -1,0 +1,123 @@
+"""Quality benchmark: every method on every case, a markdown table (Table-I style).
+
+Usage::
+
+    python -m benchmarks.run                 # the full set (about an hour on 2 CPU cores)
+    python -m benchmarks.run --quick         # two small cases, for development
+    python -m benchmarks.run --methods adun,bicubic --max-seconds 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from napari_maxrf_sr.api import available_methods, super_resolve
+
+from .cases import all_cases
+from .metrics import false_detail, hidden_detail, mean_ssim, rmse_psnr
+
+
+class PeakRSS:
+    """Peak resident memory of this process while a block runs (sampled every 10 ms), MiB."""
+
+    def __enter__(self) -> PeakRSS:
+        self.base = self._rss()
+        self.peak = self.base
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+        return self
+
+    @staticmethod
+    def _rss() -> float:
+        with open("/proc/self/statm") as fh:
+            pages = int(fh.read().split()[1])
+        return pages * 4096 / 2**20
+
+    def _poll(self) -> None:
+        while not self._stop.wait(0.01):
+            self.peak = max(self.peak, self._rss())
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._rss())
+
+    @property
+    def extra(self) -> float:
+        """Peak minus the memory in use at the start."""
+        return self.peak - self.base
+
+
+def run(methods: list[str], quick: bool, max_seconds: float | None, preset: str) -> list[dict]:
+    rows = []
+    for case in all_cases(quick):
+        for method in methods:
+            with PeakRSS() as mem:
+                t0 = time.perf_counter()
+                res = super_resolve(case.lr_maps, case.rgb, case.scale, method,
+                                    elements=case.elements, preset=preset,
+                                    max_seconds=max_seconds if method == "adun" else None)
+                seconds = time.perf_counter() - t0
+            rmse, psnr = rmse_psnr(res.maps, case.hr_maps)
+            row = {"case": case.name, "method": method, "rmse": rmse, "psnr": psnr,
+                   "ssim": mean_ssim(res.maps, case.hr_maps),
+                   "false_detail": false_detail(res.maps, case.hr_maps, case.edge_mask,
+                                                case.scale),
+                   "hidden_detail": hidden_detail(res.maps, case.hr_maps, case.hidden_mask,
+                                                  case.scale),
+                   "seconds": seconds, "peak_mib": mem.extra}
+            rows.append(row)
+            print(_fmt_row(row), file=sys.stderr, flush=True)
+    return rows
+
+
+HEADER = ("| case | method | RMSE | PSNR (dB) | SSIM | false detail | hidden detail | seconds "
+          "| peak memory (MiB) |\n|---|---|---|---|---|---|---|---|---|")
+
+
+def _fmt_row(r: dict) -> str:
+    return (f"| {r['case']} | {r['method']} | {r['rmse']:.4f} | {r['psnr']:.2f} | "
+            f"{r['ssim']:.3f} | {r['false_detail']:.3f} | {r['hidden_detail']:.3f} | "
+            f"{r['seconds']:.1f} | {r['peak_mib']:.0f} |")
+
+
+def table(rows: list[dict]) -> str:
+    """Per-case rows, then the mean of each method over all cases."""
+    lines = [HEADER] + [_fmt_row(r) for r in rows]
+    for method in dict.fromkeys(r["method"] for r in rows):
+        sel = [r for r in rows if r["method"] == method]
+        mean = {k: float(np.nanmean([r[k] for r in sel])) for k in
+                ("rmse", "psnr", "ssim", "false_detail", "hidden_detail", "seconds",
+                 "peak_mib")}
+        lines.append(_fmt_row({"case": "**mean**", "method": f"**{method}**", **mean}))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="two 256 px cases only")
+    p.add_argument("--methods", default=",".join(available_methods()),
+                   help="comma-separated methods (default: all)")
+    p.add_argument("--max-seconds", type=float, default=None,
+                   help="time budget of the network per case")
+    p.add_argument("--preset", default="default", help="network preset")
+    p.add_argument("--out", help="also write the table to this markdown file")
+    args = p.parse_args(argv)
+    rows = run(args.methods.split(","), args.quick, args.max_seconds, args.preset)
+    text = table(rows)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
