@@ -303,7 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="'adun' (the network, default) or a baseline: bicubic, "
                         "bicubic_projected, guided, ssr, ssrcu, cnmf (see: maxrf-sr methods)")
     r.add_argument("--preset", default="default", choices=("default", "fast", "paper"),
-                   help="'default': about a minute on a 2-core CPU for a 512 x 512 photo; "
+                   help="'default': one to two minutes on a 2-core CPU; "
                         "'fast': a quick look; "
                         "'paper': the paper's 2.1 million steps (days on a CPU)")
     r.add_argument("--seed", type=int, default=None,

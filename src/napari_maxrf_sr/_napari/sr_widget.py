@@ -83,8 +83,8 @@ ADVANCED_FIELDS: dict[str, str] = {
 }
 
 _PRESET_HELP = (
-    "fast: a quick first look (under half a minute); default: a good result in about a "
-    "minute on a 2-core laptop CPU for a 512 x 512 photo; paper: the paper's iteration "
+    "fast: a quick first look (under half a minute); default: a good result in one to "
+    "two minutes on a 2-core laptop CPU for a 512 x 512 photo; paper: the paper's iteration "
     "counts (hours on a GPU, days on a CPU)."
 )
 

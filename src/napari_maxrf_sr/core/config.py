@@ -68,12 +68,7 @@ class SRConfig:
         choices=("ista", "random"),
     )
     # -- stage 1: self-supervised pretraining --------------------------------------------
-    stage1_steps: int = _f(
-        1500,
-        "Stage 1 (pretraining) iterations. More is not always better: the network can "
-        "over-fit the one-scale-down copy of the problem.",
-        min=0,
-    )
+    stage1_steps: int = _f(3000, "Stage 1 (pretraining) iterations.", min=0)
     stage1_lr: float = _f(
         1e-2, "Stage 1 Adam learning rate (ours: the paper only says Adam).", min=0.0
     )
@@ -232,7 +227,7 @@ def _check_value(name: str, value: Any, hint: Any, meta: typing.Mapping[str, Any
 
 FIELD_HELP.update({f.name: f.metadata["help"] for f in dataclasses.fields(SRConfig)})
 
-#: Named presets. ``default`` is tuned for a good result in about a minute on a laptop
+#: Named presets. ``default`` is tuned for a good result in one to two minutes on a laptop
 #: CPU; ``paper`` keeps the paper's iteration counts (days on a CPU, hours on a GPU)
 #: and its design choices; ``fast`` is for tests and the first-run demo.
 PRESETS: dict[str, dict[str, Any]] = {
