@@ -137,7 +137,7 @@ class SRConfig:
         "auto", "'auto' (CUDA, then Apple MPS, then CPU), 'cpu', 'cuda', 'cuda:1' or 'mps'."
     )
     tile_pixels: int = _f(
-        1 << 20, "Inference tile size in output pixels (memory bound, not speed).", min=1024
+        1 << 17, "Inference tile size in output pixels (bounds memory, hardly speed).", min=1024
     )
 
     # ------------------------------------------------------------------------------------
