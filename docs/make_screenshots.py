@@ -56,7 +56,7 @@ def main() -> None:
     )
     app = QApplication.instance()
     widget.preset_combo.setCurrentText("fast")
-    widget.set_advanced(stage1_steps=150, stage2_steps=20, n_atoms=16)
+    widget.set_advanced(stage1_steps=600, stage2_steps=20, n_atoms=32)
     widget.truth_check.setChecked(True)
     widget.advanced.expand(animate=False)
     _wait(app, lambda: False, 0.5)
