@@ -323,3 +323,34 @@ def test_loss_plot_throttles_and_uses_log_scale(qtbot):
     assert steps[-1] == 199 and values[0] == 1.0
     plot.clear()
     assert plot.n_points == 0
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * 4096 / 2**20
+
+
+@pytest.mark.slow
+def test_twenty_runs_in_one_session_do_not_grow(vm, qtbot):
+    """Long sessions: threads, layers and memory stay bounded over 20 runs."""
+    import gc
+    import threading
+
+    _scene(vm)
+    w = _widget(vm, qtbot, **TINY)
+    counts = []
+    for run in range(20):
+        w.start()
+        _wait_idle(qtbot, w)
+        qtbot.waitUntil(lambda: QThreadPool.globalInstance().activeThreadCount() == 0,
+                        timeout=10_000)
+        gc.collect()
+        counts.append((threading.active_count(), len(vm.layers), _rss_mib()))
+        if run == 4:
+            baseline = counts[-1]
+    print("threads, layers, RSS MiB per run:", counts)
+    threads, layers, rss = counts[-1]
+    assert threads <= baseline[0]
+    assert layers == baseline[1]  # a rerun replaces its result layers
+    # Stated bound: less than 150 MiB of growth over 15 more runs (measured: a few MiB).
+    assert rss - baseline[2] < 150, counts
