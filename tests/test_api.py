@@ -53,3 +53,30 @@ def test_cancel_raises(toy):
     token.cancel()
     with pytest.raises(RuntimeError, match="cancelled"):
         sr.super_resolve(lr, rgb, 4, config=TINY, stop=token)
+
+
+def test_gpu_out_of_memory_falls_back_to_cpu(toy, monkeypatch):
+    """An out-of-memory error on an accelerator reruns on the CPU with a warning."""
+    import torch
+
+    import napari_maxrf_sr.api as api
+    import napari_maxrf_sr.core.device as device
+
+    _, lr, rgb = toy
+    monkeypatch.setattr(device, "resolve_device",
+                        lambda requested="auto": torch.device("cpu" if requested == "cpu"
+                                                              else "meta"))
+    real_train = api.train
+
+    def fake_train(*args, **kwargs):
+        if args[2].device != "cpu":
+            def oom():
+                raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+                yield  # pragma: no cover
+            return oom()
+        return real_train(*args, **kwargs)
+
+    monkeypatch.setattr(api, "train", fake_train)
+    with pytest.warns(UserWarning, match="ran out of memory"):
+        res = sr.super_resolve(lr, rgb, 4, config={**TINY, "device": "cuda"})
+    assert res.diagnostics["device"].startswith("CPU")

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -141,7 +142,23 @@ def _run_network(lr_maps, rgb, scale, elements, config, preset, seed, max_second
         cfg = cfg.replace(**overrides)
     gen = train(lr_maps, rgb, cfg, scale=scale, stop=stop, elements=elements,
                 negative=negative)
-    result = run_to_end(gen, callback)
+    try:
+        result = run_to_end(gen, callback)
+    except Exception as exc:
+        from .core.device import free_accelerator_memory, is_out_of_memory, resolve_device
+
+        device_used = resolve_device(cfg.device)
+        if device_used.type == "cpu" or not is_out_of_memory(exc):
+            raise
+        # The GPU ran out of memory: say so, and do the run again on the CPU.
+        free_accelerator_memory(device_used)
+        warnings.warn(
+            f"The GPU ran out of memory ({exc}); training again on the CPU, which is slower. "
+            "Lower the batch or patch size to stay on the GPU.", UserWarning, stacklevel=3,
+        )
+        gen = train(lr_maps, rgb, cfg.replace(device="cpu"), scale=scale, stop=stop,
+                    elements=elements, negative=negative)
+        result = run_to_end(gen, callback)
     if result is None:
         raise RuntimeError("The run was cancelled; no maps were produced.")
     return SRResult(result.maps, diagnostics_of(result))
