@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from . import __version__
+from .core.control import format_mmss
 
 DESCRIPTION = """\
 Super-resolve MA-XRF element maps with a high-resolution photograph of the same
@@ -35,13 +36,6 @@ exit codes: 0 done, 1 failed (message on stderr), 2 bad command line, 130 interr
 
 
 # -- progress on the terminal -------------------------------------------------------------
-def _mmss(seconds: float | None) -> str:
-    if seconds is None:
-        return "--:--"
-    seconds = max(0, int(round(seconds)))
-    return f"{seconds // 60:02d}:{seconds % 60:02d}"
-
-
 class ProgressBar:
     """A one-line progress bar on stderr (a new line every few seconds when not a terminal)."""
 
@@ -59,7 +53,7 @@ class ProgressBar:
         loss = event.losses.get("total")
         loss_txt = f" loss {loss:.3g}" if loss is not None else ""
         line = (f"[{bar}] {100 * frac:3.0f}% {event.stage:<8} step {event.step}/{event.total}"
-                f" elapsed {_mmss(event.elapsed)} left {_mmss(event.eta)}{loss_txt}")
+                f" elapsed {format_mmss(event.elapsed)} left {format_mmss(event.eta)}{loss_txt}")
         if event.message and event.stage in ("prepare", "finalise", "done"):
             line += f"  {event.message}"
         now = time.monotonic()
@@ -122,12 +116,10 @@ def _provenance(args, diagnostics: dict, maps_shape, elements) -> dict:
 
 def _check_output(path: Path, force: bool) -> None:
     """Fail before any work when the output cannot be written."""
-    if path.exists() and not force:
-        raise FileExistsError(
-            f"{path} already exists; choose another --out or add --force to overwrite it."
-        )
-    if not path.parent.exists():
-        raise FileNotFoundError(f"the folder {path.parent} does not exist; create it first.")
+    from .io.atomic import check_writable_folder, refuse_overwrite
+
+    refuse_overwrite([path], force)
+    check_writable_folder(path.parent)
 
 
 def cmd_run(args) -> int:

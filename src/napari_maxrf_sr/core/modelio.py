@@ -9,7 +9,6 @@ then re-validated field by field and the tensor shapes checked against it.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import torch
@@ -45,12 +44,10 @@ def save_model(model, path: str | os.PathLike, *, force: bool = False) -> Path:
     pathlib.Path
         The path written.
     """
+    from ..io.atomic import atomic_path
+
     trained: TrainedModel = getattr(model, "model", model)
     path = Path(path)
-    if path.exists() and not force:
-        raise FileExistsError(
-            f"{path} already exists; choose another name or allow overwriting (--force)."
-        )
     g = trained.generator
     payload = {
         "format": FORMAT,
@@ -65,17 +62,8 @@ def save_model(model, path: str | os.PathLike, *, force: bool = False) -> Path:
         "scale": int(trained.scale),
         "info": {k: v for k, v in trained.info.items() if isinstance(v, (int, float, str))},
     }
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(payload, fh)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual file mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path, force=force) as tmp:
+        torch.save(payload, tmp)
     return path
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from ..core.validation import InputError
+from ..io.atomic import atomic_path
 from .painting import SyntheticPainting
 
 FILE_NAMES = {
@@ -29,17 +29,9 @@ class OutputExistsError(InputError, FileExistsError):
 
 def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     """Write via a temporary file in the same folder, then rename over ``path``."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual file mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # Existing files were refused (or allowed with force) for the whole set up front.
+    with atomic_path(path, force=True) as tmp:
+        write(tmp)
 
 
 def _write_stack(path: Path, data: np.ndarray, labels: list[str]) -> None:
