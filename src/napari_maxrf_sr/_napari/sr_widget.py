@@ -55,6 +55,7 @@ from napari_maxrf_sr._napari import results as res
 from napari_maxrf_sr._napari.loss_plot import LossPlot
 from napari_maxrf_sr._napari.settings import load_settings, save_settings
 from napari_maxrf_sr.core.config import FIELD_HELP, PRESETS, SRConfig, config_from_preset
+from napari_maxrf_sr.core.control import format_mmss
 from napari_maxrf_sr.core.validation import InputError, infer_scale, prepare_inputs
 
 if TYPE_CHECKING:
@@ -110,13 +111,6 @@ def _element_names(layer: Any) -> list[str]:
     if names and len(names) == n:
         return [str(e) for e in names]
     return [f"{layer.name} {i + 1}" for i in range(n)]
-
-
-def _mmss(seconds: float | None) -> str:
-    if seconds is None or not np.isfinite(seconds):
-        return "--:--"
-    s = int(round(max(0.0, seconds)))
-    return f"{s // 60:02d}:{s % 60:02d}"
 
 
 @dataclass
@@ -820,8 +814,8 @@ class SuperResolutionWidget(QWidget):
         if event.stage_total:
             stage += f" {event.stage_step}/{event.stage_total}"
         self.progress.setFormat(
-            f"{stage} - step {event.step}/{event.total} - {_mmss(event.elapsed)} elapsed, "
-            f"{_mmss(event.eta)} left"
+            f"{stage} - step {event.step}/{event.total} - {format_mmss(event.elapsed)} elapsed, "
+            f"{format_mmss(event.eta)} left"
         )
         if event.device:
             self.device_label.setText(f"Device: {event.device}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 
@@ -69,3 +70,11 @@ class StopToken:
         while not self._running.wait(poll):
             pass
         return time.perf_counter() - t0
+
+
+def format_mmss(seconds: float | None) -> str:
+    """Seconds as ``mm:ss`` for progress displays; ``--:--`` when unknown."""
+    if seconds is None or not math.isfinite(seconds):
+        return "--:--"
+    s = int(round(max(0.0, seconds)))
+    return f"{s // 60:02d}:{s % 60:02d}"

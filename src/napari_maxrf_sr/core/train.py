@@ -210,6 +210,19 @@ def _lr_factor(schedule: str, progress: float) -> float:
     return 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * p))
 
 
+def _control(token: StopToken, clock: _Clock) -> str | None:
+    """Wait out a pause, then report ``"cancel"``, ``"stop"`` or ``None`` (go on)."""
+    clock.paused += token.wait_while_paused()
+    if token.cancelled:
+        return "cancel"
+    return "stop" if token.should_end else None
+
+
+def _progress(step: int, steps: int, spent: float, budget: float | None) -> float:
+    """Share of a stage done: by steps, or by time when a (non-zero) budget runs out first."""
+    return step / steps if not budget else max(step / steps, spent / budget)
+
+
 def _check_finite(value: float, stage: str, step: int, lr: float) -> None:
     if not math.isfinite(value) or value > DIVERGENCE_LIMIT:
         raise TrainingDiverged(
@@ -338,14 +351,13 @@ def _run(
     step = 0
     stopped = False
     for step1 in range(1, n1 + 1):
-        clock.paused += token.wait_while_paused()
-        if token.cancelled:
+        request = _control(token, clock)
+        if request == "cancel":
             return None
-        if token.should_end:
+        if request == "stop":
             stopped = True
             break
-        spent = clock.elapsed - t_stage
-        progress = step1 / n1 if budget1 is None else max(step1 / n1, spent / budget1)
+        progress = _progress(step1, n1, clock.elapsed - t_stage, budget1)
         lr = cfg.stage1_lr * _lr_factor(cfg.lr_schedule, progress)
         for group in opt.param_groups:
             group["lr"] = lr
@@ -410,15 +422,14 @@ def _run(
         m = data.margin
         yield event("stage 2", step, 0, n2, None, "Adversarial stage")
         for step2 in range(1, n2 + 1):
-            clock.paused += token.wait_while_paused()
-            if token.cancelled:
+            request = _control(token, clock)
+            if request == "cancel":
                 return None
-            if token.should_end:
+            if request == "stop":
                 stopped = True
                 break
-            spent = clock.elapsed - t_stage
-            progress = step2 / n2 if not budget2 else max(step2 / n2, spent / budget2)
-            factor = _lr_factor(cfg.lr_schedule, progress)
+            factor = _lr_factor(cfg.lr_schedule,
+                                _progress(step2, n2, clock.elapsed - t_stage, budget2))
             for group in opt_g.param_groups:
                 group["lr"] = cfg.lr_g * factor
             i, j = data.random_lr_corners(cfg.batch_size, p_lr, gen)
