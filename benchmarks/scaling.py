@@ -36,9 +36,10 @@ def inputs(size: int, n_maps: int, scale: int, seed: int = 0):
     return lr, rgb
 
 
-def measure(size: int, n_maps: int, scale: int, steps1: int, steps2: int) -> dict:
+def measure(size: int, n_maps: int, scale: int, steps1: int, steps2: int,
+            device: str = "cpu") -> dict:
     lr, rgb = inputs(size, n_maps, scale)
-    cfg = config_from_preset("default", stage1_steps=steps1, stage2_steps=steps2, device="cpu")
+    cfg = config_from_preset("default", stage1_steps=steps1, stage2_steps=steps2, device=device)
     events = []
     with PeakRSS() as mem_train:
         t0 = time.perf_counter()
@@ -58,7 +59,9 @@ def measure(size: int, n_maps: int, scale: int, steps1: int, steps2: int) -> dic
         out = np.empty((n_maps, size, size), np.float32)
         t0 = time.perf_counter()
         predict(model.generator, model.normaliser, prepared.lr_maps, prepared.rgb,
-                model.operator, model.config, device=torch.device("cpu"), out=out)
+                model.operator, model.config, device=torch.device(device), out=out)
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
         t_inf = time.perf_counter() - t0
     return {"size": size, "stage1_ms": 1e3 * t_step1, "stage2_ms": 1e3 * t_step2,
             "train_total_s": total, "train_peak_mib": mem_train.extra,
@@ -73,12 +76,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scale", type=int, default=4)
     p.add_argument("--steps1", type=int, default=60)
     p.add_argument("--steps2", type=int, default=10)
+    p.add_argument("--device", default="cpu", help="cpu, cuda, ... (default: cpu)")
     args = p.parse_args(argv)
     print("| photo size | stage 1 step (ms) | stage 2 step (ms) | training run (s) | training "
           "peak extra (MiB) | inference (s) | inference peak extra (MiB) | output array (MiB) |")
     print("|---|---|---|---|---|---|---|---|")
     for size in (int(s) for s in args.sizes.split(",")):
-        r = measure(size, args.elements, args.scale, args.steps1, args.steps2)
+        r = measure(size, args.elements, args.scale, args.steps1, args.steps2, args.device)
         print(f"| {size} x {size} | {r['stage1_ms']:.1f} | {r['stage2_ms']:.1f} | "
               f"{r['train_total_s']:.1f} | {r['train_peak_mib']:.0f} | {r['infer_s']:.1f} | "
               f"{r['infer_peak_mib']:.0f} | {r['output_mib']:.0f} |", flush=True)

@@ -185,19 +185,23 @@ class _Clock:
 
 
 class _Meter:
-    """Running means of the loss terms between two events."""
+    """Running means of the loss terms between two events.
+
+    Terms may be detached tensors: they are summed where they live and read once per
+    event, because reading a GPU value every step would stall the GPU's queue.
+    """
 
     def __init__(self) -> None:
-        self.sums: dict[str, float] = {}
+        self.sums: dict[str, float | torch.Tensor] = {}
         self.counts: dict[str, int] = {}
 
-    def add(self, terms: dict[str, float]) -> None:
+    def add(self, terms: dict[str, float | torch.Tensor]) -> None:
         for k, v in terms.items():
             self.sums[k] = self.sums.get(k, 0.0) + v
             self.counts[k] = self.counts.get(k, 0) + 1  # terms may be logged at other rates
 
     def pop(self) -> dict[str, float]:
-        out = {k: v / self.counts[k] for k, v in self.sums.items()}
+        out = {k: float(v) / self.counts[k] for k, v in self.sums.items()}
         self.sums, self.counts = {}, {}
         return out
 
@@ -223,7 +227,10 @@ def _progress(step: int, steps: int, spent: float, budget: float | None) -> floa
     return step / steps if not budget else max(step / steps, spent / budget)
 
 
-def _check_finite(value: float, stage: str, step: int, lr: float) -> None:
+def _check_finite(event: TrainEvent, lr: float) -> None:
+    """Raise :class:`TrainingDiverged` when the event's mean total loss is not sane."""
+    value = event.losses.get("total", 0.0)
+    stage, step = event.stage, event.stage_step
     if not math.isfinite(value) or value > DIVERGENCE_LIMIT:
         raise TrainingDiverged(
             f"Training diverged in {stage} at step {step} (loss = {value:.3g}). "
@@ -234,7 +241,7 @@ def _check_finite(value: float, stage: str, step: int, lr: float) -> None:
 
 def _stage1_batch_loss(
     model: ListaGenerator, data: TrainingData, cfg: SRConfig, gen: torch.Generator
-) -> tuple[torch.Tensor, dict[str, float]]:
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Stage 1 loss on one batch of down-problem pixels and HR blocks."""
     b = data.n_maps
     s = data.s
@@ -248,8 +255,8 @@ def _stage1_batch_loss(
         xrf = F.mse_loss(out[:, :b], y)
         rgb = F.mse_loss(out[:, b:], x[:, b:])
         loss = loss + cfg.down_weight * xrf + cfg.alpha1 * rgb
-        terms["down_xrf"] = float(xrf.detach())
-        terms["down_rgb"] = float(rgb.detach())
+        terms["down_xrf"] = xrf.detach()
+        terms["down_rgb"] = rgb.detach()
     # The real problem: whole s x s blocks (with the operator's margin), whose
     # block means must reproduce the scan.
     n_blocks = max(1, (n_total - n_down) // (s * s * (1 + 2 * data.margin) ** 2))
@@ -261,9 +268,9 @@ def _stage1_batch_loss(
     cons = F.mse_loss(y_down, batch.y_lr)
     rgb_hr = F.mse_loss(out[:, b:], batch.x0[:, b:])
     loss = loss + cfg.consistency_weight * cons + cfg.alpha1 * rgb_hr
-    terms["consistency"] = float(cons.detach())
-    terms["rgb"] = float(rgb_hr.detach())
-    terms["total"] = float(loss.detach())
+    terms["consistency"] = cons.detach()
+    terms["rgb"] = rgb_hr.detach()
+    terms["total"] = loss.detach()
     return loss, terms
 
 
@@ -329,15 +336,15 @@ def _run(
 
     yield event("prepare", 0, 0, 0, None, f"Initialising the network on {dev_name}")
 
-    model = ListaGenerator(b + 3, cfg.n_atoms, cfg.n_layers).to(device)
+    # Initialise on the CPU (the seeded generator lives there), then move to the device.
+    model = ListaGenerator(b + 3, cfg.n_atoms, cfg.n_layers)
     x_sample = data.sample_pixels_for_init(16384, gen)
     if cfg.init == "ista":
-        info = ista_initialisation(model.cpu(), x_sample.cpu(), gen)
-        model.to(device)
+        info = ista_initialisation(model, x_sample.cpu(), gen)
         notes.append(f"ISTA initialisation, NMF relative error {info['nmf_relative_error']:.3f}")
     else:
         model.init_random(x_sample.cpu(), gen)
-        model.to(device)
+    model.to(device)
     model.clamp_weights(cfg.stage1_weight_bound)
     model.final_sigmoid = cfg.stage1_final_sigmoid
 
@@ -362,7 +369,6 @@ def _run(
         for group in opt.param_groups:
             group["lr"] = lr
         loss, terms = _stage1_batch_loss(model, data, cfg, gen)
-        _check_finite(terms["total"], "stage 1", step1, lr)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -391,7 +397,9 @@ def _run(
             eta = per_step * (n1 - step1) + per_step * 5.0 * n2
             if budget is not None:
                 eta = min(eta, max(0.0, budget - clock.elapsed))
-            yield event("stage 1", step, step1, n1, eta)
+            ev = event("stage 1", step, step1, n1, eta)
+            _check_finite(ev, lr)
+            yield ev
         if out_of_time:
             notes.append(f"Stage 1 used its time budget after {step1} of {n1} steps.")
             break
@@ -463,16 +471,15 @@ def _run(
             # Generator step.
             adv = generator_adversarial_loss(disc(fake))
             loss = cfg.consistency_weight * cons + cfg.alpha1 * rgb_term + cfg.alpha2 * adv
-            terms = {"consistency": float(cons.detach()), "rgb": float(rgb_term.detach()),
-                     "adv_g": float(adv.detach()), "d_fake": float(d_fake.detach()),
-                     "d_real": float(d_real.detach())}
+            terms = {"consistency": cons.detach(), "rgb": rgb_term.detach(),
+                     "adv_g": adv.detach(), "d_fake": d_fake.detach(),
+                     "d_real": d_real.detach()}
             if cfg.stage2_down_weight > 0 and data.has_down_problem:
                 x, y = data.down_pixels(cfg.stage1_batch_pixels // 4, gen)
                 down_xrf = F.mse_loss(model(x)[:, :b], y)
                 loss = loss + cfg.stage2_down_weight * down_xrf
-                terms["down_xrf"] = float(down_xrf.detach())
-            terms["total"] = float(loss.detach())
-            _check_finite(terms["total"], "stage 2", step2, cfg.lr_g * factor)
+                terms["down_xrf"] = down_xrf.detach()
+            terms["total"] = loss.detach()
             opt_g.zero_grad(set_to_none=True)
             loss.backward()
             opt_g.step()
@@ -490,7 +497,9 @@ def _run(
                 eta = per_step * (n2 - step2)
                 if budget is not None:
                     eta = min(eta, max(0.0, budget - clock.elapsed))
-                yield event("stage 2", step, step2, n2, eta)
+                ev = event("stage 2", step, step2, n2, eta)
+                _check_finite(ev, cfg.lr_g * factor)
+                yield ev
             if out_of_time:
                 notes.append(f"Stage 2 used its time budget after {step2} of {n2} steps.")
                 break
