@@ -22,6 +22,7 @@ SCALE = 4
 @pytest.fixture(autouse=True)
 def _isolated_settings(tmp_path, monkeypatch):
     monkeypatch.setenv("NAPARI_MAXRF_SR_SETTINGS", str(tmp_path / "settings.json"))
+    monkeypatch.setenv("MAXRF_SR_CHECKPOINTS", str(tmp_path / "checkpoints"))
 
 
 @pytest.fixture
@@ -354,3 +355,41 @@ def test_twenty_runs_in_one_session_do_not_grow(vm, qtbot):
     assert layers == baseline[1]  # a rerun replaces its result layers
     # Stated bound: less than 150 MiB of growth over 15 more runs (measured: a few MiB).
     assert rss - baseline[2] < 150, counts
+
+
+def test_interrupted_run_resumes_from_its_checkpoint(vm, qtbot, monkeypatch, tmp_path):
+    import napari_maxrf_sr._napari.sr_widget as sr_widget
+    from napari_maxrf_sr.api import run_to_end
+    from napari_maxrf_sr.core.train import train
+
+    monkeypatch.setattr(sr_widget, "CHECKPOINT_EVERY_SECONDS", 0.0)
+    folder = tmp_path / "checkpoints"  # set by the autouse fixture in conftest.py
+    viewer = vm
+    _scene(viewer)
+    steps = {"stage1_steps": 400, "stage2_steps": 4, "n_atoms": 8}
+    w = _widget(viewer, qtbot, **steps)
+    w.resume_btn.click()  # nothing to resume yet: says so, starts nothing
+    assert not w.running and "No interrupted run" in w.status_label.text()
+
+    before = _layer_names(viewer)
+    w.start()
+    qtbot.waitUntil(lambda: w.progress.value() >= 100, timeout=30_000)
+    w.shutdown()  # what closing napari does mid-run
+    assert not w.running or w._run.done.is_set()
+    assert _layer_names(viewer) == before
+    assert len(list(folder.glob("*.pt"))) == 1
+
+    w2 = _widget(viewer, qtbot, **steps)
+    w2.resume_btn.click()
+    assert w2.running, w2.status_label.text()
+    qtbot.waitUntil(lambda: "Resuming from step" in w2.status_label.text()
+                    or not w2.running, timeout=30_000)
+    _wait_idle(qtbot, w2)
+    assert "Pb L (SR)" in viewer.layers, w2.status_label.text()
+    assert list(folder.glob("*.pt")) == [], "a finished run removes its checkpoint"
+    assert w2._last["result"].diagnostics["resumed_from_step"] >= 100
+
+    inputs = w2.collect_inputs()
+    ref = run_to_end(train(inputs.lr_maps, inputs.rgb, w2.current_config(), scale=inputs.scale,
+                           elements=inputs.elements))
+    np.testing.assert_array_equal(viewer.layers["Pb L (SR)"].data, ref.maps[0])

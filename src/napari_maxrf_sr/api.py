@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -14,6 +15,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .core.checkpoint import CheckpointPlan
 from .core.config import SRConfig, config_from_preset
 from .core.control import StopToken
 from .core.train import TrainEvent, TrainResult, train
@@ -62,6 +64,7 @@ def super_resolve(
     negative: str = "error",
     callback: Callable[[TrainEvent], Any] | None = None,
     stop: StopToken | None = None,
+    checkpoint: CheckpointPlan | None = None,
 ) -> SRResult:
     """Super-resolve element maps with a photo of the same painting.
 
@@ -94,6 +97,10 @@ def super_resolve(
     stop
         A :class:`~napari_maxrf_sr.core.control.StopToken` to stop or cancel from
         another thread.
+    checkpoint
+        Network only: save the run's state regularly to ``checkpoint.path`` and, with
+        ``checkpoint.resume``, continue the interrupted run saved there
+        (:class:`~napari_maxrf_sr.core.checkpoint.CheckpointPlan`).
 
     Returns
     -------
@@ -109,7 +116,7 @@ def super_resolve(
     """
     if method == NETWORK:
         return _run_network(lr_maps, rgb, scale, elements, config, preset, seed, max_seconds,
-                            device, negative, callback, stop)
+                            device, negative, callback, stop, checkpoint)
     from .baselines import METHODS
 
     if method not in METHODS:
@@ -128,7 +135,7 @@ def super_resolve(
 
 
 def _run_network(lr_maps, rgb, scale, elements, config, preset, seed, max_seconds, device,
-                 negative, callback, stop) -> SRResult:
+                 negative, callback, stop, checkpoint=None) -> SRResult:
     if config is None:
         cfg = config_from_preset(preset)
     elif isinstance(config, dict):
@@ -141,7 +148,8 @@ def _run_network(lr_maps, rgb, scale, elements, config, preset, seed, max_second
     if overrides:
         cfg = cfg.replace(**overrides)
     gen = train(lr_maps, rgb, cfg, scale=scale, stop=stop, elements=elements,
-                negative=negative)
+                negative=negative, checkpoint=checkpoint)
+    started = time.time()
     try:
         result = run_to_end(gen, callback)
     except Exception as exc:
@@ -156,8 +164,12 @@ def _run_network(lr_maps, rgb, scale, elements, config, preset, seed, max_second
             f"The GPU ran out of memory ({exc}); training again on the CPU, which is slower. "
             "Lower the batch or patch size to stay on the GPU.", UserWarning, stacklevel=3,
         )
+        if checkpoint is not None:
+            # Continue from what the GPU run saved, if it saved anything.
+            saved = checkpoint.path.is_file() and checkpoint.path.stat().st_mtime >= started
+            checkpoint = dataclasses.replace(checkpoint, resume=checkpoint.resume or saved)
         gen = train(lr_maps, rgb, cfg.replace(device="cpu"), scale=scale, stop=stop,
-                    elements=elements, negative=negative)
+                    elements=elements, negative=negative, checkpoint=checkpoint)
         result = run_to_end(gen, callback)
     if result is None:
         raise RuntimeError("The run was cancelled; no maps were produced.")

@@ -27,6 +27,8 @@ examples:
   maxrf-sr demo                                   try it on a built-in synthetic painting
   maxrf-sr run --xrf maps.tif --rgb photo.png --scale 4 --out maps_sr.tif
   maxrf-sr run --xrf maps.tif --rgb photo.png --scale 4 --out sr.tif --max-seconds 300
+  maxrf-sr run --xrf maps.tif --rgb photo.png --scale 4 --out sr.tif --resume
+                                                  continue a run that was killed or crashed
   maxrf-sr run --xrf maps.tif --rgb photo.png --scale 4 --out bic.tif --method bicubic
   maxrf-sr apply --model painting.pt --xrf maps2.tif --rgb photo2.png --out sr2.tif
   maxrf-sr simulate --out my_test_case --elements 9
@@ -122,9 +124,39 @@ def _check_output(path: Path, force: bool) -> None:
     check_writable_folder(path.parent)
 
 
+def checkpoint_path(out: Path) -> Path:
+    """Where ``run`` keeps the checkpoint of the run that writes ``out``."""
+    return out.with_name(out.name + ".checkpoint.pt")
+
+
+def _checkpoint_plan(args, out: Path):
+    """The run's checkpoint plan (``None`` for baselines or ``--checkpoint-every 0``)."""
+    from .core.checkpoint import CheckpointPlan
+
+    if args.method != "adun" or (args.checkpoint_every <= 0 and not args.resume):
+        if args.resume:
+            raise ValueError("--resume only applies to the network (--method adun).")
+        return None
+    path = checkpoint_path(out)
+    if args.resume and not path.is_file():
+        raise FileNotFoundError(
+            f"There is no checkpoint at {str(path)!r} to resume: it is written next to the "
+            "output while a run trains and removed when the run finishes. Run the same "
+            "command without --resume to start again."
+        )
+    if path.exists() and not args.resume and not args.force:
+        raise FileExistsError(
+            f"An interrupted run left a checkpoint at {str(path)!r}. Add --resume to the same "
+            "command to continue it, or --force to start again and replace it."
+        )
+    every = args.checkpoint_every if args.checkpoint_every > 0 else float("inf")
+    return CheckpointPlan(path, every_seconds=every, resume=args.resume)
+
+
 def cmd_run(args) -> int:
     """``maxrf-sr run``: train on one painting and write the super-resolved maps."""
     from .api import super_resolve
+    from .core.checkpoint import read_checkpoint_info, remove_checkpoint
     from .core.modelio import save_model
     from .io import write_element_stack
 
@@ -132,16 +164,28 @@ def cmd_run(args) -> int:
     _check_output(out, args.force)
     if args.save_model:
         _check_output(Path(args.save_model), args.force)
+    plan = _checkpoint_plan(args, out)
+    if plan is not None and plan.resume:
+        info = read_checkpoint_info(plan.path)
+        print(f"resuming from {plan.path}: step {info['step']} of {info['planned_steps']}, "
+              f"{format_mmss(info['elapsed'])} of training already done", file=sys.stderr)
     maps, elements, photo = _read_inputs(args)
     print(f"read {maps.shape[0]} maps of {maps.shape[1]} x {maps.shape[2]} px "
           f"({', '.join(elements)}) and a {photo.shape[0]} x {photo.shape[1]} photo",
           file=sys.stderr)
     bar = None if args.quiet else ProgressBar()
-    result = super_resolve(
-        maps, photo, args.scale, args.method, elements=elements, preset=args.preset,
-        seed=args.seed, max_seconds=args.max_seconds, device=args.device,
-        negative="clip" if args.clip_negative else "error", callback=bar,
-    )
+    try:
+        result = super_resolve(
+            maps, photo, args.scale, args.method, elements=elements, preset=args.preset,
+            seed=args.seed, max_seconds=args.max_seconds, device=args.device,
+            negative="clip" if args.clip_negative else "error", callback=bar,
+            checkpoint=plan,
+        )
+    except BaseException:
+        if plan is not None and plan.path.is_file():
+            print(f"\nthe run's last checkpoint is {plan.path}: add --resume to the same "
+                  "command to continue from there", file=sys.stderr)
+        raise
     diag = result.diagnostics
     write_element_stack(out, result.maps, elements, scale=args.scale, role="sr_map",
                         provenance=_provenance(args, diag, result.maps.shape, elements),
@@ -153,6 +197,8 @@ def cmd_run(args) -> int:
         else:
             save_model(diag["model"], args.save_model, force=args.force)
             print(f"model written to {args.save_model}", file=sys.stderr)
+    if plan is not None:
+        remove_checkpoint(plan.path)  # the outputs are written: nothing left to resume
     for note in diag.get("notes", ()):
         print(f"note: {note}", file=sys.stderr)
     print(f"{diag['method']} on {diag['device']} took {diag['seconds']:.1f} s", file=sys.stderr)
@@ -308,6 +354,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--clip-negative", action="store_true",
                    help="set negative values in the maps (e.g. from background "
                         "subtraction) to zero instead of stopping with an error")
+    r.add_argument("--checkpoint-every", type=float, default=120.0, metavar="S",
+                   help="save the training state every S seconds next to the output "
+                        "(OUT.tif.checkpoint.pt, removed when the run finishes), so a crashed "
+                        "or killed run can be resumed; 0 for none (default: %(default)s)")
+    r.add_argument("--resume", action="store_true",
+                   help="continue the interrupted run of the same command from its "
+                        "checkpoint (same maps, photo and settings)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=cmd_run)
 

@@ -54,6 +54,7 @@ from qtpy.QtWidgets import (
 from napari_maxrf_sr._napari import results as res
 from napari_maxrf_sr._napari.loss_plot import LossPlot
 from napari_maxrf_sr._napari.settings import load_settings, save_settings
+from napari_maxrf_sr.core.checkpoint import DEFAULT_EVERY_SECONDS, CheckpointError
 from napari_maxrf_sr.core.config import FIELD_HELP, PRESETS, SRConfig, config_from_preset
 from napari_maxrf_sr.core.control import format_mmss
 from napari_maxrf_sr.core.validation import InputError, infer_scale, prepare_inputs
@@ -62,6 +63,8 @@ if TYPE_CHECKING:
     import napari
 
 #: The network's method key and its label in the method list.
+#: Training seconds between two checkpoints of a run (tests lower it).
+CHECKPOINT_EVERY_SECONDS = DEFAULT_EVERY_SECONDS
 ADUN = "adun"
 ADUN_LABEL = "Deep unfolding network (ADUN)"
 #: Method key of a run that applies a saved model.
@@ -140,6 +143,7 @@ class _Run:
     done: threading.Event = field(default_factory=threading.Event)
     cancelled: bool = False
     failed: bool = False
+    checkpoint: Path | None = None
     started: str = field(default_factory=lambda: datetime.now().isoformat(timespec="seconds"))
 
     def abort(self, wait_s: float = 10.0) -> bool:
@@ -322,14 +326,21 @@ class SuperResolutionWidget(QWidget):
         self.pause_btn = QPushButton("Pause")
         self.stop_btn = QPushButton("Stop and keep result")
         self.cancel_btn = QPushButton("Cancel")
+        self.resume_btn = QPushButton("Resume interrupted run")
         self.start_btn.setToolTip("Super-resolve the selected maps with the settings above.")
+        self.resume_btn.setToolTip(
+            "Continue a run of the selected maps, photo and settings that was interrupted "
+            "(napari closed, a crash, Cancel): training saves its state every "
+            f"{CHECKPOINT_EVERY_SECONDS / 60:.0f} minutes.")
         self.pause_btn.setToolTip("Pause training (the time budget does not run while paused).")
         self.stop_btn.setToolTip("Stop training now and add the result reached so far.")
-        self.cancel_btn.setToolTip("Abandon the run: no layers are added.")
+        self.cancel_btn.setToolTip("Abandon the run: no layers are added (its last checkpoint "
+                                   "is kept: 'Resume interrupted run' continues it).")
         buttons.addWidget(self.start_btn, 0, 0)
         buttons.addWidget(self.pause_btn, 0, 1)
         buttons.addWidget(self.stop_btn, 1, 0)
         buttons.addWidget(self.cancel_btn, 1, 1)
+        buttons.addWidget(self.resume_btn, 2, 0, 1, 2)
         layout.addLayout(buttons)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
@@ -350,6 +361,7 @@ class SuperResolutionWidget(QWidget):
         self.pause_btn.clicked.connect(self.toggle_pause)
         self.stop_btn.clicked.connect(self.stop_and_keep)
         self.cancel_btn.clicked.connect(self.cancel)
+        self.resume_btn.clicked.connect(self.resume)
         self.device_combo.currentTextChanged.connect(self._show_device)
         self._show_device(self.device_combo.currentText())
         return box
@@ -690,15 +702,25 @@ class SuperResolutionWidget(QWidget):
 
     def start(self) -> None:
         """Check the input, then start training (or a baseline) in a worker thread."""
+        self._launch(resume=False)
+
+    def resume(self) -> None:
+        """Continue the interrupted run of the chosen maps, photo and settings."""
+        self._launch(resume=True)
+
+    def _launch(self, resume: bool) -> None:
         if self.running:
             return
         try:
             inputs = self.collect_inputs()
             method = self.method()
+            if resume and method != ADUN:
+                raise InputError(f"Only the network's training can be resumed. Choose the "
+                                 f"method '{ADUN_LABEL}', or press Start.")
             settings = self.current_config().to_dict() if method == ADUN else {"method": method}
             self._save_settings()
             if method == ADUN:
-                self._start_training(inputs)
+                self._start_training(inputs, resume=resume)
             else:
                 self._start_baseline(method, inputs, settings)
         except (InputError, ValueError) as exc:
@@ -708,7 +730,7 @@ class SuperResolutionWidget(QWidget):
             return
         self._update_enabled()
 
-    def _start_training(self, inputs: RunInputs) -> None:
+    def _start_training(self, inputs: RunInputs, resume: bool = False) -> None:
         from napari.qt.threading import create_worker
         from superqt.utils import GeneratorWorker
 
@@ -718,9 +740,11 @@ class SuperResolutionWidget(QWidget):
         token = StopToken()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
+            plan = self._checkpoint_plan(inputs, config, resume)
             gen = train(inputs.lr_maps, inputs.rgb, config, scale=inputs.scale, stop=token,
-                        elements=inputs.elements)  # validates now, trains when iterated
-        run = _Run(ADUN, inputs, config.to_dict(), token=token)
+                        elements=inputs.elements, checkpoint=plan)  # validates now
+        run = _Run(ADUN, inputs, config.to_dict(), token=token,
+                   checkpoint=None if plan is None else plan.path)
         self.loss_plot.clear()
         self.metrics_table.setVisible(False)
         self._set_status("Starting: " + "; ".join(str(w.message) for w in caught)
@@ -729,6 +753,32 @@ class SuperResolutionWidget(QWidget):
             _drive, gen, run.done, _worker_class=GeneratorWorker, _start_thread=False,
             _connect={**self._slots(), "yielded": self._on_event},
         ))
+
+    @staticmethod
+    def _checkpoint_plan(inputs: RunInputs, config: SRConfig, resume: bool) -> Any:
+        """Where this run keeps its checkpoint (one file per inputs-and-settings)."""
+        from napari_maxrf_sr.core.checkpoint import (
+            CheckpointPlan,
+            checkpoint_file_for,
+            default_checkpoint_folder,
+        )
+
+        folder = default_checkpoint_folder()
+        path = checkpoint_file_for(folder, inputs.lr_maps, inputs.rgb, inputs.scale,
+                                   inputs.elements, config)
+        if resume and not path.is_file():
+            raise InputError(
+                "No interrupted run of these maps, photo and settings was found. Select "
+                "exactly the layers and settings of the interrupted run, or press Start for "
+                f"a new run. (Checkpoints are kept in {folder}.)"
+            )
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            warnings.warn(f"Training without checkpoints: cannot create {folder} ({exc}).",
+                          UserWarning, stacklevel=2)
+            return None
+        return CheckpointPlan(path, CHECKPOINT_EVERY_SECONDS, resume)
 
     def _start_baseline(self, method: str, inputs: RunInputs, settings: dict) -> None:
         from napari_maxrf_sr.baselines import run_baseline
@@ -848,7 +898,7 @@ class SuperResolutionWidget(QWidget):
             from napari_maxrf_sr.core.train import TrainingDiverged
         except ImportError:  # pragma: no cover - core not installed completely
             TrainingDiverged = ()  # type: ignore[assignment]  # noqa: N806
-        if isinstance(exc, InputError):
+        if isinstance(exc, (InputError, CheckpointError)):
             return str(exc)
         if TrainingDiverged and isinstance(exc, TrainingDiverged):
             return (f"Training diverged: {exc} Lower the learning rates under Advanced "
@@ -892,6 +942,10 @@ class SuperResolutionWidget(QWidget):
             maps, label = np.asarray(value), "SR" if run.method == APPLY else run.method
             info = {}
         self.add_results(run, maps, label, result=value if run.method == ADUN else None, **info)
+        if run.checkpoint is not None:
+            from napari_maxrf_sr.core.checkpoint import remove_checkpoint
+
+            remove_checkpoint(run.checkpoint)  # the run is finished: nothing left to resume
 
     def add_results(self, run: _Run, maps: np.ndarray, label: str, *, result: Any = None,
                     **info: Any) -> None:
@@ -954,6 +1008,7 @@ class SuperResolutionWidget(QWidget):
         running = self._run is not None
         trains = running and self._run.token is not None
         self.start_btn.setEnabled(not running)
+        self.resume_btn.setEnabled(not running and self.method_combo.currentData() == ADUN)
         self.pause_btn.setEnabled(trains)
         self.stop_btn.setEnabled(trains)
         self.cancel_btn.setEnabled(running)

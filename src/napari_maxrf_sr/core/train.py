@@ -28,6 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .checkpoint import CheckpointPlan, load_checkpoint, run_fingerprint, save_checkpoint
 from .config import SRConfig, config_from_preset
 from .control import StopToken
 from .device import describe_device, resolve_device
@@ -140,6 +141,7 @@ def train(
     stop: StopToken | None = None,
     elements: Sequence[str] | None = None,
     negative: str = "error",
+    checkpoint: CheckpointPlan | None = None,
 ) -> Generator[TrainEvent, None, TrainResult | None]:
     """Validate the input now and return the training generator.
 
@@ -159,16 +161,28 @@ def train(
         One name per map (default ``map 1 ..``).
     negative
         ``"error"`` refuses negative counts, ``"clip"`` sets them to zero.
+    checkpoint
+        Save the run's state every ``checkpoint.every_seconds`` to ``checkpoint.path``
+        and, with ``checkpoint.resume``, continue the run saved there.
 
     Raises
     ------
     InputError
         Immediately, for input that cannot be used (the message says how to fix it).
+    CheckpointError
+        Immediately, when resuming from a checkpoint that is missing, damaged or
+        belongs to other input or settings.
     """
     cfg = (config or config_from_preset("default")).validate()
     prepared = prepare_inputs(lr_maps, rgb, scale, elements=elements, negative=negative)
     device = resolve_device(cfg.device)
-    return _run(prepared, cfg, device, stop or StopToken())
+    saver = None
+    if checkpoint is not None:
+        fingerprint = run_fingerprint(prepared.lr_maps, prepared.rgb, prepared.scale,
+                                      prepared.elements, cfg)
+        resumed = load_checkpoint(checkpoint.path, fingerprint) if checkpoint.resume else None
+        saver = _Saver(checkpoint, fingerprint, resumed)
+    return _run(prepared, cfg, device, stop or StopToken(), saver)
 
 
 # ----------------------------------------------------------------------------------------
@@ -182,6 +196,36 @@ class _Clock:
     @property
     def elapsed(self) -> float:
         return time.perf_counter() - self.start - self.paused
+
+
+class _Saver:
+    """Writes checkpoints at most every ``plan.every_seconds`` and holds a state to resume."""
+
+    def __init__(self, plan: CheckpointPlan, fingerprint: str, resumed: dict | None) -> None:
+        self.plan = plan
+        self.fingerprint = fingerprint
+        self.resumed = resumed
+        self.last = float(resumed["elapsed"]) if resumed else 0.0
+
+    def due(self, elapsed: float) -> bool:
+        return elapsed - self.last >= self.plan.every_seconds
+
+    def save(self, elapsed: float, state: dict) -> None:
+        save_checkpoint(self.plan.path, self.fingerprint, state)
+        self.last = elapsed
+
+
+def _cpu_state(module_or_opt) -> dict:
+    """A state dict whose tensors are CPU copies (safe to save while training goes on)."""
+    def copy_(v):
+        if isinstance(v, torch.Tensor):
+            return v.detach().cpu().clone()
+        if isinstance(v, dict):
+            return {k: copy_(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return type(v)(copy_(x) for x in v)
+        return v
+    return copy_(module_or_opt.state_dict())
 
 
 class _Meter:
@@ -289,7 +333,8 @@ def _validation_loss(model: ListaGenerator, data: TrainingData) -> float | None:
 
 
 def _run(
-    prepared: PreparedInputs, cfg: SRConfig, device: torch.device, token: StopToken
+    prepared: PreparedInputs, cfg: SRConfig, device: torch.device, token: StopToken,
+    saver: _Saver | None = None,
 ) -> Generator[TrainEvent, None, TrainResult | None]:
     clock = _Clock()
     dev_name = describe_device(device)
@@ -334,30 +379,68 @@ def _run(
         return TrainEvent(stage, step, total, stage_step, stage_total, losses,
                           clock.elapsed, eta, dev_name, msg)
 
-    yield event("prepare", 0, 0, 0, None, f"Initialising the network on {dev_name}")
+    resumed = saver.resumed if saver is not None else None
+    yield event("prepare", 0, 0, 0, None,
+                f"Initialising the network on {dev_name}" if resumed is None else
+                f"Resuming from step {resumed['step']} of {resumed['total']} on {dev_name}")
 
     # Initialise on the CPU (the seeded generator lives there), then move to the device.
+    # The init sample is drawn even when resuming: the hand-over to stage 2 uses it.
     model = ListaGenerator(b + 3, cfg.n_atoms, cfg.n_layers)
     x_sample = data.sample_pixels_for_init(16384, gen)
-    if cfg.init == "ista":
+    if resumed is not None:
+        model.load_state_dict(resumed["model"])
+    elif cfg.init == "ista":
         info = ista_initialisation(model, x_sample.cpu(), gen)
         notes.append(f"ISTA initialisation, NMF relative error {info['nmf_relative_error']:.3f}")
     else:
         model.init_random(x_sample.cpu(), gen)
     model.to(device)
-    model.clamp_weights(cfg.stage1_weight_bound)
-    model.final_sigmoid = cfg.stage1_final_sigmoid
+    if resumed is None:
+        model.clamp_weights(cfg.stage1_weight_bound)
+        model.final_sigmoid = cfg.stage1_final_sigmoid
 
     # -------------------------------- stage 1 --------------------------------------------
     opt = torch.optim.Adam(model.parameters(), lr=cfg.stage1_lr)
-    best_val = initial_val = _validation_loss(model, data)
-    best_state = copy.deepcopy(model.state_dict())
-    since_best = 0
+    phase = "stage 1"
+    start1 = 1
+    if resumed is None:
+        best_val = initial_val = _validation_loss(model, data)
+        best_state = copy.deepcopy(model.state_dict())
+        since_best = 0
+        t_stage = clock.elapsed
+    else:
+        # Everything the rest of the run depends on, as it was when the state was saved.
+        phase = resumed["phase"]
+        model.final_sigmoid = bool(resumed["final_sigmoid"])
+        if phase == "stage 1":
+            opt.load_state_dict(resumed["opt"])
+        gen.set_state(resumed["rng"])
+        torch.set_rng_state(resumed["torch_rng"])
+        clock.start = time.perf_counter() - float(resumed["elapsed"])
+        history[:] = resumed["history"]
+        notes[:] = [*resumed["notes"], f"Resumed from a checkpoint at step {resumed['step']}."]
+        best_val, initial_val = resumed["best_val"], resumed["initial_val"]
+        best_state = {k: v.to(device) for k, v in resumed["best_state"].items()}
+        since_best = int(resumed["since_best"])
+        t_stage = float(resumed["t_stage1"])
+        start1 = int(resumed["step1"]) + 1 if phase == "stage 1" else n1 + 1
+    t_stage1 = t_stage
+
+    def snapshot(phase: str, step1: int, step2: int, step: int, **extra) -> dict:
+        """Everything needed to continue the run exactly from here."""
+        return {"phase": phase, "step": step, "total": total, "step1": step1, "step2": step2,
+                "elapsed": clock.elapsed, "t_stage1": t_stage1, "t_stage2": extra.pop("t2", 0.0),
+                "model": _cpu_state(model), "final_sigmoid": bool(model.final_sigmoid),
+                "best_state": {k: v.detach().cpu().clone() for k, v in best_state.items()},
+                "best_val": best_val, "initial_val": initial_val, "since_best": since_best,
+                "history": list(history), "notes": list(notes), "rng": gen.get_state(),
+                "torch_rng": torch.get_rng_state(), **extra}
+
     last_event = time.perf_counter()
-    t_stage = clock.elapsed
-    step = 0
+    step = 0 if resumed is None else int(resumed["step"])
     stopped = False
-    for step1 in range(1, n1 + 1):
+    for step1 in range(start1, n1 + 1):
         request = _control(token, clock)
         if request == "cancel":
             return None
@@ -388,11 +471,13 @@ def _run(
                 notes.append(f"Stage 1 stopped at step {step1}: the held-out loss stopped "
                              "improving.")
                 break
+        if saver is not None and saver.due(clock.elapsed):
+            saver.save(clock.elapsed, snapshot("stage 1", step1, 0, step, opt=_cpu_state(opt)))
         out_of_time = budget1 is not None and clock.elapsed - t_stage >= budget1
         now = time.perf_counter()
         if now - last_event >= EVENT_INTERVAL or step1 == n1 or out_of_time:
             last_event = now
-            per_step = (clock.elapsed - t_stage) / step1
+            per_step = (clock.elapsed - t_stage) / max(1, step1)
             # A stage-2 step costs about 5 stage-1 steps (measured on a CPU).
             eta = per_step * (n1 - step1) + per_step * 5.0 * n2
             if budget is not None:
@@ -404,11 +489,11 @@ def _run(
             notes.append(f"Stage 1 used its time budget after {step1} of {n1} steps.")
             break
     # Keep the best held-out state of stage 1 (the last one if never checked).
-    if best_val is not None:
+    if best_val is not None and phase == "stage 1":
         model.load_state_dict(best_state)
 
     # ----------------------------- hand-over ---------------------------------------------
-    if not model.final_sigmoid and (run_stage2 and not stopped):
+    if phase == "stage 1" and not model.final_sigmoid and (run_stage2 and not stopped):
         change = model.calibrate_sigmoid_output(x_sample.to(device))
         notes.append(
             "Adversarial stage: the network's bounded (sigmoid) output was switched on; "
@@ -425,11 +510,27 @@ def _run(
             rgb_lr = op.down(data.rgb) if data.h * s == data.rgb.shape[1] else data.rgb
             guide, sign = best_guide_channels(data.y_lr, rgb_lr, cfg.abs_correlation_guide)
         guide, sign = guide.to(device), sign.to(device)
-        t_stage = clock.elapsed
+        start2 = 1
+        if phase == "stage 2":
+            disc.load_state_dict(resumed["disc"])
+            opt_g.load_state_dict(resumed["opt_g"])
+            opt_d.load_state_dict(resumed["opt_d"])
+            start2 = int(resumed["step2"]) + 1
+            t_stage = float(resumed["t_stage2"])
+        else:
+            t_stage = clock.elapsed
+        t_stage2 = t_stage
+
+        def snapshot2(step2: int) -> dict:
+            return snapshot("stage 2", n1, step2, step, t2=t_stage2, disc=_cpu_state(disc),
+                            opt_g=_cpu_state(opt_g), opt_d=_cpu_state(opt_d))
+
+        if saver is not None and phase == "stage 1":
+            saver.save(clock.elapsed, snapshot2(0))  # the hand-over is worth keeping
         budget2 = None if budget is None else max(0.0, budget - t_stage)
         m = data.margin
-        yield event("stage 2", step, 0, n2, None, "Adversarial stage")
-        for step2 in range(1, n2 + 1):
+        yield event("stage 2", step, start2 - 1, n2, None, "Adversarial stage")
+        for step2 in range(start2, n2 + 1):
             request = _control(token, clock)
             if request == "cancel":
                 return None
@@ -489,6 +590,8 @@ def _run(
                 val = _validation_loss(model, data)
                 if val is not None:
                     meter.add({"validation": val})
+            if saver is not None and saver.due(clock.elapsed):
+                saver.save(clock.elapsed, snapshot2(step2))
             out_of_time = budget2 is not None and clock.elapsed - t_stage >= budget2
             now = time.perf_counter()
             if now - last_event >= EVENT_INTERVAL or step2 == n2 or out_of_time:
@@ -526,5 +629,6 @@ def _run(
         seconds=seconds, stopped_early=stopped, model=trained, notes=tuple(notes),
         inference_seconds=inference_seconds,
         diagnostics={"steps": step, "planned_steps": total, "best_validation": best_val,
-                     "initial_validation": initial_val},
+                     "initial_validation": initial_val,
+                     "resumed_from_step": None if resumed is None else int(resumed["step"])},
     )

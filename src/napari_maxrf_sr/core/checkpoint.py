@@ -1,0 +1,178 @@
+"""Checkpoints: the whole state of a training run, so a crashed or killed run can resume.
+
+A checkpoint is a ``torch.save`` of plain containers (tensors, numbers, strings,
+lists, dicts), written atomically and read back with ``weights_only=True``, so a
+checkpoint someone sent cannot run code. It holds the network, the optimisers, the
+random generators, the step counters, the best stage-1 state and the loss history:
+on the CPU a resumed run gives the same maps, bit for bit, as one that was never
+interrupted.
+
+A checkpoint belongs to one run: its *fingerprint* hashes the prepared maps and
+photo, the scale, the element names and every setting that changes the training
+(not the device, which a resumed run may change). Resuming with other data or
+settings is refused, with a message saying what differs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import __version__
+from .config import SRConfig
+
+FORMAT = "napari-maxrf-sr-checkpoint"
+FORMAT_VERSION = 1
+#: Seconds between checkpoints unless told otherwise ("every few minutes").
+DEFAULT_EVERY_SECONDS = 120.0
+#: Settings that do not change what training computes (a resumed run may change them).
+_NOT_FINGERPRINTED = ("device", "tile_pixels")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class CheckpointPlan:
+    """Where and how often a run saves its state, and whether it resumes from it.
+
+    Attributes
+    ----------
+    path
+        The checkpoint file (rewritten atomically each time).
+    every_seconds
+        Training seconds between two checkpoints; also written when stage 2 starts.
+    resume
+        Continue from ``path`` (which must exist and belong to this run).
+    """
+
+    path: Path
+    every_seconds: float = DEFAULT_EVERY_SECONDS
+    resume: bool = False
+
+
+def run_fingerprint(lr_maps: np.ndarray, rgb: np.ndarray, scale: int,
+                    elements: tuple[str, ...], config: SRConfig) -> str:
+    """A short hash identifying one run: its prepared inputs and training settings.
+
+    Parameters
+    ----------
+    lr_maps, rgb, scale, elements
+        The prepared inputs (:class:`~napari_maxrf_sr.core.validation.PreparedInputs`).
+    config
+        The run's settings; the device and inference tile size are left out.
+    """
+    h = hashlib.blake2b(digest_size=12)
+    for arr in (lr_maps, rgb):
+        arr = np.ascontiguousarray(arr)
+        h.update(f"{arr.dtype.str}{arr.shape}".encode())
+        h.update(memoryview(arr).cast("B"))
+    h.update(f"scale={int(scale)};elements={list(elements)}".encode())
+    settings = {k: v for k, v in config.to_dict().items() if k not in _NOT_FINGERPRINTED}
+    h.update(json.dumps(settings, sort_keys=True).encode())
+    return h.hexdigest()
+
+
+def save_checkpoint(path: str | os.PathLike, fingerprint: str, state: dict[str, Any]) -> Path:
+    """Write ``state`` (plain containers and tensors) atomically, replacing an older one."""
+    from ..io.atomic import atomic_path
+
+    path = Path(path)
+    payload = {"format": FORMAT, "format_version": FORMAT_VERSION,
+               "package_version": __version__, "fingerprint": fingerprint, "state": state}
+    with atomic_path(path, force=True) as tmp:
+        torch.save(payload, tmp)
+    return path
+
+
+def read_checkpoint_info(path: str | os.PathLike) -> dict[str, Any]:
+    """The fingerprint and progress of a checkpoint, without checking it against a run."""
+    payload = _load(Path(path))
+    state = payload["state"]
+    return {"fingerprint": payload["fingerprint"], "stage": state.get("phase"),
+            "step": int(state.get("step", 0)), "planned_steps": int(state.get("total", 0)),
+            "elapsed": float(state.get("elapsed", 0.0))}
+
+
+def load_checkpoint(path: str | os.PathLike, fingerprint: str) -> dict[str, Any]:
+    """The saved state of the run with this fingerprint.
+
+    Raises
+    ------
+    CheckpointError
+        When the file is missing, is not a checkpoint of this package, holds objects
+        other than tensors and plain values, or belongs to another run.
+    """
+    path = Path(path)
+    payload = _load(path)
+    if payload["fingerprint"] != fingerprint:
+        raise CheckpointError(
+            f"The checkpoint {str(path)!r} belongs to another run: the maps, the photo, the "
+            "element names or the training settings differ from the ones it was made with. "
+            "Resume with exactly the same input and settings, or start a new run."
+        )
+    return payload["state"]
+
+
+def _load(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise CheckpointError(
+            f"There is no checkpoint at {str(path)!r} to resume from. Start a new run instead."
+        )
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated files and refused objects raise many types
+        raise CheckpointError(
+            f"{str(path)!r} is not a usable napari-maxrf-sr checkpoint (damaged, or holding "
+            f"objects other than weights, which are refused for safety: "
+            f"{type(exc).__name__}). Delete it and start a new run."
+        ) from None
+    if (not isinstance(payload, dict) or payload.get("format") != FORMAT
+            or not isinstance(payload.get("state"), dict)
+            or not isinstance(payload.get("fingerprint"), str)):
+        raise CheckpointError(f"{str(path)!r} is not a napari-maxrf-sr checkpoint.")
+    if payload.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{str(path)!r} was written by another version of napari-maxrf-sr "
+            f"({payload.get('package_version')}); it cannot be resumed. Start a new run."
+        )
+    return payload
+
+
+def remove_checkpoint(path: str | os.PathLike) -> None:
+    """Delete a checkpoint that is no longer needed (its run finished); no error if absent."""
+    try:
+        Path(path).unlink()
+    except FileNotFoundError:
+        pass
+
+
+def default_checkpoint_folder() -> Path:
+    """Where the napari widget keeps checkpoints: ``$MAXRF_SR_CHECKPOINTS`` or a user cache."""
+    env = os.environ.get("MAXRF_SR_CHECKPOINTS")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or os.environ.get("LOCALAPPDATA")
+    root = Path(base) if base else Path.home() / ".cache"
+    return root / "napari-maxrf-sr" / "checkpoints"
+
+
+def checkpoint_file_for(folder: str | os.PathLike, lr_maps, rgb, scale: int | None,
+                        elements, config: SRConfig) -> Path:
+    """The checkpoint file of the run with these inputs and settings in ``folder``.
+
+    The napari widget keeps one file per run, named by its fingerprint, so that
+    "Resume" finds the run of exactly the chosen layers and settings.
+    """
+    from .validation import prepare_inputs
+
+    p = prepare_inputs(lr_maps, rgb, scale, elements=elements)
+    return Path(folder) / f"{run_fingerprint(p.lr_maps, p.rgb, p.scale, p.elements, config)}.pt"
