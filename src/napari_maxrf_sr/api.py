@@ -65,6 +65,7 @@ def super_resolve(
     callback: Callable[[TrainEvent], Any] | None = None,
     stop: StopToken | None = None,
     checkpoint: CheckpointPlan | None = None,
+    infer: bool = True,
 ) -> SRResult:
     """Super-resolve element maps with a photo of the same painting.
 
@@ -101,6 +102,9 @@ def super_resolve(
         Network only: save the run's state regularly to ``checkpoint.path`` and, with
         ``checkpoint.resume``, continue the interrupted run saved there
         (:class:`~napari_maxrf_sr.core.checkpoint.CheckpointPlan`).
+    infer
+        Network only: ``False`` trains without computing the maps (``maps`` is
+        ``None``; apply ``diagnostics["model"]`` tile by tile into a file instead).
 
     Returns
     -------
@@ -116,7 +120,7 @@ def super_resolve(
     """
     if method == NETWORK:
         return _run_network(lr_maps, rgb, scale, elements, config, preset, seed, max_seconds,
-                            device, negative, callback, stop, checkpoint)
+                            device, negative, callback, stop, checkpoint, infer)
     from .baselines import METHODS
 
     if method not in METHODS:
@@ -135,7 +139,7 @@ def super_resolve(
 
 
 def _run_network(lr_maps, rgb, scale, elements, config, preset, seed, max_seconds, device,
-                 negative, callback, stop, checkpoint=None) -> SRResult:
+                 negative, callback, stop, checkpoint=None, infer=True) -> SRResult:
     if config is None:
         cfg = config_from_preset(preset)
     elif isinstance(config, dict):
@@ -148,7 +152,7 @@ def _run_network(lr_maps, rgb, scale, elements, config, preset, seed, max_second
     if overrides:
         cfg = cfg.replace(**overrides)
     gen = train(lr_maps, rgb, cfg, scale=scale, stop=stop, elements=elements,
-                negative=negative, checkpoint=checkpoint)
+                negative=negative, checkpoint=checkpoint, infer=infer)
     started = time.time()
     try:
         result = run_to_end(gen, callback)
@@ -169,7 +173,7 @@ def _run_network(lr_maps, rgb, scale, elements, config, preset, seed, max_second
             saved = checkpoint.path.is_file() and checkpoint.path.stat().st_mtime >= started
             checkpoint = dataclasses.replace(checkpoint, resume=checkpoint.resume or saved)
         gen = train(lr_maps, rgb, cfg.replace(device="cpu"), scale=scale, stop=stop,
-                    elements=elements, negative=negative, checkpoint=checkpoint)
+                    elements=elements, negative=negative, checkpoint=checkpoint, infer=infer)
         result = run_to_end(gen, callback)
     if result is None:
         raise RuntimeError("The run was cancelled; no maps were produced.")

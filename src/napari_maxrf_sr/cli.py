@@ -174,12 +174,13 @@ def cmd_run(args) -> int:
           f"({', '.join(elements)}) and a {photo.shape[0]} x {photo.shape[1]} photo",
           file=sys.stderr)
     bar = None if args.quiet else ProgressBar()
+    negative = "clip" if args.clip_negative else "error"
+    to_disk = args.method == "adun" and _too_big_for_memory(maps, photo)
     try:
         result = super_resolve(
             maps, photo, args.scale, args.method, elements=elements, preset=args.preset,
             seed=args.seed, max_seconds=args.max_seconds, device=args.device,
-            negative="clip" if args.clip_negative else "error", callback=bar,
-            checkpoint=plan,
+            negative=negative, callback=bar, checkpoint=plan, infer=not to_disk,
         )
     except BaseException:
         if plan is not None and plan.path.is_file():
@@ -187,9 +188,14 @@ def cmd_run(args) -> int:
                   "command to continue from there", file=sys.stderr)
         raise
     diag = result.diagnostics
-    write_element_stack(out, result.maps, elements, scale=args.scale, role="sr_map",
-                        provenance=_provenance(args, diag, result.maps.shape, elements),
-                        force=args.force)
+    shape = (maps.shape[0], *photo.shape[:2])
+    provenance = _provenance(args, diag, shape, elements)
+    if to_disk:
+        _apply_to_disk(diag["model"], maps, photo, out, elements, args, provenance, negative,
+                       device="auto")
+    else:
+        write_element_stack(out, result.maps, elements, scale=args.scale, role="sr_map",
+                            provenance=provenance, force=args.force)
     if args.save_model:
         if "model" not in diag:
             print("note: --save-model ignored: only the network has a model to save",
@@ -206,6 +212,32 @@ def cmd_run(args) -> int:
     return 0
 
 
+def _too_big_for_memory(maps, photo) -> bool:
+    from .io import large
+
+    return large.result_nbytes(maps.shape[0], *photo.shape[:2]) > large.IN_MEMORY_LIMIT
+
+
+def _apply_to_disk(model, maps, photo, out: Path, elements, args, provenance: dict,
+                   negative: str = "error", device: str = "cpu") -> None:
+    """Write a result bigger than memory straight into the output file, band by band."""
+    from .core.inference import apply_model
+    from .io.large import element_stack_on_disk, result_nbytes
+
+    shape = (maps.shape[0], *photo.shape[:2])
+    print(f"the result ({result_nbytes(*shape) / 2**30:.1f} GiB) is written to the output "
+          "file band by band instead of being held in memory", file=sys.stderr)
+    # Maps given in another order than the model's come out in the model's order.
+    names = list(model.elements) if sorted(elements) == sorted(model.elements) else elements
+    t0 = time.perf_counter()
+    with element_stack_on_disk(out, shape, names, scale=getattr(args, "scale", None)
+                               or model.scale, role="sr_map", provenance=provenance,
+                               force=args.force) as mm:
+        apply_model(model, maps, photo, scale=model.scale, device=args.device or device,
+                    negative=negative, elements=elements, out=mm)
+    print(f"inference took {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+
+
 def cmd_apply(args) -> int:
     """``maxrf-sr apply``: apply a saved model to (new) maps and photo."""
     from .core.inference import apply_model
@@ -216,11 +248,15 @@ def cmd_apply(args) -> int:
     _check_output(out, args.force)
     model = load_model(args.model)
     maps, elements, photo = _read_inputs(args)
+    provenance = {"software": f"napari-maxrf-sr {__version__}", "model": str(args.model),
+                  "command": " ".join(sys.argv)}
+    if _too_big_for_memory(maps, photo):
+        _apply_to_disk(model, maps, photo, out, elements, args, provenance)
+        print(str(out.resolve()))
+        return 0
     sr = apply_model(model, maps, photo, device=args.device or "cpu", elements=elements)
     write_element_stack(out, sr, elements, scale=model.scale, role="sr_map",
-                        provenance={"software": f"napari-maxrf-sr {__version__}",
-                                    "model": str(args.model), "command": " ".join(sys.argv)},
-                        force=args.force)
+                        provenance=provenance, force=args.force)
     print(str(out.resolve()))
     return 0
 

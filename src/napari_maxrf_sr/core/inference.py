@@ -181,13 +181,16 @@ def apply_model(
     device: str | None = None,
     negative: str = "error",
     elements=None,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Apply a trained (or loaded) model to maps and a photo; returns ``(B, H, W)`` float32.
 
     The maps are normalised with their own peaks (a new scan may have other count
     levels). With ``elements`` (one name per map) maps given in another order than
     the model's are matched by name, and the answer comes back in the input's
-    order; without names the order must be the model's.
+    order; without names the order must be the model's. ``out`` is an optional
+    preallocated ``(B, H, W)`` float32 array to fill (a memory-mapped file for results
+    bigger than memory); it then holds the maps in the model's element order.
 
     Raises
     ------
@@ -223,8 +226,8 @@ def apply_model(
     dev = resolve_device(device or "cpu")
     out = predict(
         model.generator, normaliser, prepared.lr_maps, prepared.rgb, model.operator,
-        model.config, device=dev,
+        model.config, device=dev, out=out,
     )
-    if order is not None:
+    if order is not None and not isinstance(out, np.memmap):
         out = out[np.argsort(order)]  # back to the input's order
     return out

@@ -100,7 +100,8 @@ class TrainResult:
     ----------
     maps
         ``(B, H, W)`` float32 super-resolved maps in the input's units, projected
-        onto the scan (``block_mean(maps) == lr_maps``) and non-negative.
+        onto the scan (``block_mean(maps) == lr_maps``) and non-negative; ``None``
+        when training was asked not to compute them (``infer=False``).
     elements
         One name per map.
     config
@@ -119,7 +120,7 @@ class TrainResult:
         Messages about the input and the run (alpha dropped, stage skipped, ...).
     """
 
-    maps: np.ndarray
+    maps: np.ndarray | None
     elements: tuple[str, ...]
     config: SRConfig
     history: list[dict]
@@ -142,6 +143,7 @@ def train(
     elements: Sequence[str] | None = None,
     negative: str = "error",
     checkpoint: CheckpointPlan | None = None,
+    infer: bool = True,
 ) -> Generator[TrainEvent, None, TrainResult | None]:
     """Validate the input now and return the training generator.
 
@@ -164,6 +166,10 @@ def train(
     checkpoint
         Save the run's state every ``checkpoint.every_seconds`` to ``checkpoint.path``
         and, with ``checkpoint.resume``, continue the run saved there.
+    infer
+        Compute the maps at the end. ``False`` returns only the model (``maps`` is
+        ``None``), for results too big for memory that the caller writes tile by tile
+        (:func:`~napari_maxrf_sr.core.inference.apply_model` with ``out``).
 
     Raises
     ------
@@ -182,7 +188,7 @@ def train(
                                       prepared.elements, cfg)
         resumed = load_checkpoint(checkpoint.path, fingerprint) if checkpoint.resume else None
         saver = _Saver(checkpoint, fingerprint, resumed)
-    return _run(prepared, cfg, device, stop or StopToken(), saver)
+    return _run(prepared, cfg, device, stop or StopToken(), saver, infer)
 
 
 # ----------------------------------------------------------------------------------------
@@ -335,6 +341,7 @@ def _validation_loss(model: ListaGenerator, data: TrainingData) -> float | None:
 def _run(
     prepared: PreparedInputs, cfg: SRConfig, device: torch.device, token: StopToken,
     saver: _Saver | None = None,
+    infer: bool = True,
 ) -> Generator[TrainEvent, None, TrainResult | None]:
     clock = _Clock()
     dev_name = describe_device(device)
@@ -611,10 +618,13 @@ def _run(
     if token.cancelled:
         return None
     seconds = clock.elapsed
-    yield event("finalise", step, 0, 0, None, "Computing the super-resolved maps")
-    t0 = time.perf_counter()
     model.eval()
-    maps = predict(model, normaliser, prepared.lr_maps, prepared.rgb, op, cfg, device=device)
+    t0 = time.perf_counter()
+    maps = None
+    if infer:
+        yield event("finalise", step, 0, 0, None, "Computing the super-resolved maps")
+        maps = predict(model, normaliser, prepared.lr_maps, prepared.rgb, op, cfg,
+                       device=device)
     inference_seconds = time.perf_counter() - t0
     trained = TrainedModel(
         generator=model.cpu(), normaliser=normaliser, config=cfg,

@@ -1,0 +1,103 @@
+"""Results bigger than memory: an element stack written tile by tile into a mapped file.
+
+A whole painting at photo resolution can exceed the computer's memory (20000 x 20000
+pixels x 21 elements is 31 GiB of float32). Such a result is never held in memory:
+the output TIFF is created on disk with its header first (same format as
+:func:`~napari_maxrf_sr.io.writers.write_element_stack`: an ImageJ hyperstack with
+element names), its pixel data are memory-mapped, and inference fills them band by
+band. The file is uncompressed and contiguous, so it can be memory-mapped again when
+it is read (:func:`open_element_stack_lazily`), and napari shows it without loading it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..core.validation import InputError
+from .atomic import atomic_path
+from .maps import STACK_FORMAT
+from .writers import _jsonable
+
+#: Results above this many bytes go to disk tile by tile instead of into memory.
+IN_MEMORY_LIMIT = 2 * 2**30
+
+
+def result_nbytes(n_maps: int, height: int, width: int) -> int:
+    """Bytes of a float32 ``(n_maps, height, width)`` result."""
+    return 4 * int(n_maps) * int(height) * int(width)
+
+
+@contextlib.contextmanager
+def element_stack_on_disk(
+    path: str | Path,
+    shape: tuple[int, int, int],
+    elements: Sequence[str],
+    *,
+    scale: Any = None,
+    role: str = "sr_map",
+    provenance: Mapping[str, Any] | None = None,
+    force: bool = False,
+) -> Iterator[np.memmap]:
+    """Create an element-stack TIFF and yield its pixels as a writable memory map.
+
+    The file appears at ``path`` only when the block ends without an error (it is
+    written under a temporary name, then renamed); an error or an interruption leaves
+    nothing behind.
+
+    Parameters
+    ----------
+    path
+        ``.tif`` file to create.
+    shape
+        ``(B, H, W)``.
+    elements
+        One name per map.
+    scale, role, provenance
+        As for :func:`~napari_maxrf_sr.io.writers.write_element_stack`.
+    force
+        Replace an existing file.
+    """
+    import tifffile
+
+    path = Path(path)
+    if path.suffix.lower() not in (".tif", ".tiff"):
+        raise InputError(f"An element stack is a TIFF file: use a .tif name, not {path.name!r}.")
+    names = [str(e) for e in elements]
+    if len(shape) != 3 or len(names) != shape[0]:
+        raise InputError(f"{len(names)} element names for maps of shape {tuple(shape)}.")
+    info = {"format": STACK_FORMAT, "version": 1, "elements": names, "layer_names": None,
+            "role": str(role), "scale": _jsonable(scale), "translate": None,
+            "provenance": _jsonable(provenance or {})}
+    with atomic_path(path, force=force) as tmp, warnings.catch_warnings():
+        # Above 4 GiB tifffile writes ImageJ's own large-file layout (one header, the
+        # pages back to back) and says so; ImageJ, Fiji and tifffile read it.
+        warnings.filterwarnings("ignore", message=".*truncat.*")
+        mm = tifffile.memmap(tmp, shape=tuple(int(n) for n in shape), dtype=np.float32,
+                             imagej=True,
+                             metadata={"axes": "CYX", "Labels": names, "Info": json.dumps(info)})
+        try:
+            yield mm
+            mm.flush()
+        finally:
+            del mm
+
+
+def open_element_stack_lazily(path: str | Path) -> np.memmap:
+    """The pixels of an uncompressed element-stack TIFF as a read-only memory map.
+
+    Raises
+    ------
+    ValueError
+        When the file's pixels cannot be memory-mapped (compressed or tiled).
+    """
+    import tifffile
+
+    mm = tifffile.memmap(path, mode="r")
+    return mm if mm.ndim == 3 else mm[None]
