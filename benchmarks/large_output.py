@@ -21,8 +21,6 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
-
 from napari_maxrf_sr.api import super_resolve
 from napari_maxrf_sr.core.inference import apply_model
 from napari_maxrf_sr.io.large import element_stack_on_disk, open_element_stack_lazily
@@ -58,6 +56,7 @@ class PeakAnon:
 
     @property
     def extra(self) -> float:
+        """Peak minus the memory in use at the start."""
         return self.peak - self.base
 
 
