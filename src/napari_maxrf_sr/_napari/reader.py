@@ -2,7 +2,9 @@
 
 :func:`get_reader` claims a path only when it holds element maps this plugin can
 read and returns ``None`` for anything else (an RGB photo, a text file named
-``.tif``, an empty folder), so napari's own readers take those. It never raises.
+``.tif``, an empty folder), so napari's own readers take those. It never raises:
+a file that is damaged, truncated or too large gets a warning that says so (napari
+shows it as a notification), and is then left to the other readers.
 """
 
 from __future__ import annotations
@@ -16,9 +18,12 @@ import numpy as np
 
 from ..core.validation import InputError
 from ..io.elements import element_name_from_path, is_element_name
+from ..io.filecheck import check_tiff
 from ..io.maps import (
+    NotElementMaps,
     folder_has_element_images,
     inspect_tiff,
+    npy_info,
     read_element_folder,
     read_element_stack,
     read_h5_maps,
@@ -90,6 +95,7 @@ def _loaded(result) -> ReaderFunction:
 
 
 def _tiff_reader(path: Path) -> ReaderFunction | None:
+    check_tiff(path)  # a truncated file: say so, rather than decline in silence
     desc = inspect_tiff(path)
     if desc["rgb"]:
         return None  # a photo: napari's builtin reader shows it as RGB
@@ -103,17 +109,17 @@ def _tiff_reader(path: Path) -> ReaderFunction | None:
 
 
 def _npy_reader(path: Path) -> ReaderFunction | None:
-    arr = np.load(path, mmap_mode="r", allow_pickle=False)
-    if not np.issubdtype(arr.dtype, np.number):
+    # The header only, checked against the file's size (a truncated file is an error).
+    arr_shape, dtype = npy_info(path, numbers_only=False)
+    if dtype.kind not in "biuf":
         return None
-    shape = (1, *arr.shape) if arr.ndim == 2 else tuple(arr.shape)
+    shape = (1, *arr_shape) if len(arr_shape) == 2 else tuple(arr_shape)
     if not _plausible_stack(shape) or shape[0] > min(shape[1:]):
         return None
     side = read_sidecar(path) or {}
     if not (side.get("elements") or is_element_name(element_name_from_path(path))):
-        if arr.ndim == 2:
+        if len(arr_shape) == 2:
             return None
-    del arr
     return _loaded(read_npy_maps(path))
 
 
@@ -191,8 +197,8 @@ def get_reader(path: str | list[str]) -> ReaderFunction | None:
     """Return a reader function if ``path`` holds element maps, else ``None``.
 
     Several paths are claimed only if every one of them is. Anything that goes
-    wrong while looking (unreadable, foreign or inconsistent files) means
-    "not ours", never an exception.
+    wrong while looking means "not ours", never an exception; when the file is
+    ours but damaged, truncated or too large, a warning says so first.
     """
     try:
         paths = [path] if isinstance(path, str | Path) else list(path)
@@ -204,7 +210,12 @@ def get_reader(path: str | list[str]) -> ReaderFunction | None:
             if r is None:
                 return None
             readers.append((p, r))
-    except Exception:  # foreign or broken files are simply not ours
+    except NotElementMaps:  # a photo, say: napari's own readers take it
+        return None
+    except InputError as exc:  # ours, but damaged or too large: say why, then step aside
+        warnings.warn(str(exc), UserWarning, stacklevel=2)
+        return None
+    except Exception:  # foreign files are simply not ours
         return None
     if len(readers) == 1:
         return readers[0][1]

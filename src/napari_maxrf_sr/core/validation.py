@@ -7,6 +7,7 @@ Every public entry point (API, CLI, widget) funnels its arrays through
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Literal
@@ -16,6 +17,14 @@ import numpy as np
 #: Largest HR image (pixels) the in-memory path accepts; above it the caller must
 #: tile or use the out-of-core path. 2**28 px x 24 channels x 4 bytes is 24 GiB.
 MAX_HR_PIXELS = 1 << 28
+#: Most values (B x h x w) a stack of element maps may hold: 2 GiB as float32. The
+#: largest scan that the in-memory path can use (24 maps of 4096 x 4096 at scale 4,
+#: which makes a photo of MAX_HR_PIXELS) holds 2**28.6 values. Readers check a
+#: file's header against it before they allocate anything.
+MAX_MAP_VALUES = 1 << 29
+#: Largest magnitude of a map value: the core computes in float32 (largest 3.4e38),
+#: and a super-resolved pixel may be several times brighter than any block mean.
+MAX_MAP_MAGNITUDE = 1e30
 
 
 class InputError(ValueError):
@@ -52,8 +61,53 @@ def default_element_names(n: int) -> tuple[str, ...]:
     return tuple(f"map {i + 1}" for i in range(n))
 
 
+def check_map_size(shape: tuple[int, ...], *, name: str = "element maps") -> None:
+    """Refuse a stack of maps with more than :data:`MAX_MAP_VALUES` values.
+
+    Called with the shape a file's header or an array declares, before anything of
+    that size is allocated.
+    """
+    n = int(np.prod([int(x) for x in shape], dtype=object)) if len(shape) else 1
+    if n > MAX_MAP_VALUES:
+        dims = " x ".join(str(int(x)) for x in shape)
+        raise InputError(
+            f"The {name} hold {dims} = {n:,} values ({n * 4 / 2**30:.1f} GiB as 32-bit "
+            f"floats), more than are loaded at once ({MAX_MAP_VALUES:,} values). Work on a "
+            "crop of the scan, or on fewer elements at a time."
+        )
+
+
+def stack_shape_hint(shape: tuple[int, ...]) -> str:
+    """What to do with maps whose shape is not ``(B, h, w)``."""
+    long_axes = [n for n in shape if n != 1]
+    if len(shape) > 3 and 2 <= len(long_axes) <= 3:
+        return "Drop the extra axes of length 1: np.squeeze(maps)."
+    if len(shape) < 2:
+        return "Reshape it to (B, h, w), e.g. maps.reshape(B, h, w)."
+    return "If the element axis is last, use np.moveaxis(maps, -1, 0)."
+
+
+def check_magnitude(arr: np.ndarray, *, name: str = "element maps") -> None:
+    """Refuse finite float values too large for the float32 computations of the core."""
+    if not np.issubdtype(arr.dtype, np.floating) or not arr.size:
+        return
+    finite = np.abs(arr[np.isfinite(arr)])
+    big = float(finite.max()) if finite.size else 0.0
+    if big > MAX_MAP_MAGNITUDE:
+        factor = 10.0 ** int(np.ceil(np.log10(big / 1e6)))
+        raise InputError(
+            f"The {name} have values up to {big:.3g}, too large to compute with in 32-bit "
+            f"floating point (at most {MAX_MAP_MAGNITUDE:.0e}). Rescale them, e.g. "
+            f"maps / {factor:.0e}, and multiply the result by the same factor."
+        )
+
+
 def check_lr_maps(
-    lr_maps, *, negative: Literal["error", "clip"] = "error", name: str = "element maps"
+    lr_maps,
+    *,
+    negative: Literal["error", "clip"] = "error",
+    name: str = "element maps",
+    labels: Sequence[str] | None = None,
 ) -> tuple[np.ndarray, list[str]]:
     """Validate element maps and return them as ``(B, h, w)`` float32.
 
@@ -66,6 +120,8 @@ def check_lr_maps(
         fitted peak areas whose noise dips a little below zero).
     name
         What to call the maps in messages.
+    labels
+        What to call each map in messages (default ``map 1 .. map B``).
 
     Returns
     -------
@@ -88,9 +144,11 @@ def check_lr_maps(
     if arr.ndim != 3:
         raise InputError(
             f"The {name} must be a stack shaped (B, h, w) (maps, rows, columns), "
-            f"got shape {arr.shape}. If the element axis is last, use np.moveaxis(maps, -1, 0)."
+            f"got shape {arr.shape}. {stack_shape_hint(arr.shape)}"
         )
     b, h, w = arr.shape
+    if labels is None or len(labels) != b:
+        labels = default_element_names(b)
     if b == 0:
         raise InputError(f"There are no {name} (B = 0): give at least one element map.")
     if h < 2 or w < 2:
@@ -103,30 +161,36 @@ def check_lr_maps(
             f"The {name} have shape {arr.shape}: more maps ({b}) than rows and columns. "
             "The element axis must come first: use np.moveaxis(maps, -1, 0)."
         )
+    check_map_size(arr.shape, name=name)  # before the float32 copy below
+    check_magnitude(arr, name=name)
+    if np.issubdtype(arr.dtype, np.inexact):
+        # On the caller's values: a float64 1e300 is finite, and must not be called NaN
+        # after the cast to float32 has turned it into inf.
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            per_map = bad.reshape(b, -1).sum(axis=1)
+            which = ", ".join(f"{labels[i]} ({n} px)" for i, n in enumerate(per_map) if n)
+            raise InputError(
+                f"The {name} contain {int(bad.sum())} NaN or infinite values ({which}). "
+                "Replace them before super-resolving, e.g. np.nan_to_num(maps, nan=0.0) "
+                "for pixels outside the scanned area."
+            )
     maps = arr.astype(np.float32, copy=True)  # never modify the caller's array
     if np.issubdtype(arr.dtype, np.integer) and arr.size:
-        big = float(np.abs(arr).max())
+        # As Python ints: exact, and abs() cannot overflow at the most negative int64.
+        big = max(abs(int(arr.min())), abs(int(arr.max())))
         if big > 2**24:  # float32 holds integers exactly only up to 2**24
             notes.append(
-                f"counts up to {big:.0f} exceed float32's exact integer range; "
+                f"counts up to {big} exceed float32's exact integer range; "
                 "values are rounded to about 7 significant digits"
             )
-    bad = ~np.isfinite(maps)
-    if bad.any():
-        per_map = bad.reshape(b, -1).sum(axis=1)
-        which = ", ".join(f"map {i + 1} ({n} px)" for i, n in enumerate(per_map) if n)
-        raise InputError(
-            f"The {name} contain {int(bad.sum())} NaN or infinite values ({which}). "
-            "Replace them before super-resolving, e.g. np.nan_to_num(maps, nan=0.0) "
-            "for pixels outside the scanned area."
-        )
     mins = maps.reshape(b, -1).min(axis=1)
     if (mins < 0).any():
         if negative == "clip":
             notes.append(f"{int((maps < 0).sum())} negative values set to 0")
             np.maximum(maps, 0, out=maps)
         else:
-            which = ", ".join(f"map {i + 1} (min {m:.4g})" for i, m in enumerate(mins) if m < 0)
+            which = ", ".join(f"{labels[i]} (min {m:.4g})" for i, m in enumerate(mins) if m < 0)
             raise InputError(
                 f"The {name} contain negative values: {which}. MA-XRF counts cannot be "
                 "negative. If these are fitted areas whose noise dips below zero, clip them "
@@ -155,8 +219,21 @@ def check_rgb(rgb, *, name: str = "photo") -> tuple[np.ndarray, list[str]]:
             "The method needs a colour (RGB) photo; if only a grey image exists, stack it "
             "three times: np.stack([grey] * 3, axis=-1)."
         )
+    if arr.ndim == 4 and arr.shape[0] == 1 and arr.shape[-1] in (3, 4):
+        raise InputError(
+            f"The {name} has shape {arr.shape}: a stack of one image. Give the image "
+            "itself, shaped (H, W, 3): rgb[0]."
+        )
     if arr.ndim != 3 or arr.shape[-1] not in (3, 4):
-        raise InputError(f"The {name} must be an (H, W, 3) RGB image, got shape {arr.shape}.")
+        raise InputError(
+            f"The {name} must be an (H, W, 3) RGB image, got shape {arr.shape}. Give a "
+            "colour photo (PNG, JPEG or TIFF) shaped (rows, columns, 3)."
+        )
+    if arr.size == 0:
+        raise InputError(
+            f"The {name} is empty (shape {arr.shape}): load the photo again, or check the "
+            "crop that produced it."
+        )
     if arr.shape[-1] == 4:
         alpha = arr[..., 3]
         full = np.iinfo(arr.dtype).max if np.issubdtype(arr.dtype, np.integer) else 1.0
@@ -175,8 +252,12 @@ def check_rgb(rgb, *, name: str = "photo") -> tuple[np.ndarray, list[str]]:
         out = arr.astype(np.float32) / 65535.0
     elif np.issubdtype(arr.dtype, np.floating):
         out = arr.astype(np.float32)
-        if not np.isfinite(out).all():
-            raise InputError(f"The {name} contains NaN or infinite values.")
+        if not np.isfinite(arr).all():
+            raise InputError(
+                f"The {name} contains {int((~np.isfinite(arr)).sum())} NaN or infinite "
+                "values. Replace them, e.g. np.nan_to_num(rgb, nan=0.0, posinf=1.0), or "
+                "export the photo again."
+            )
         lo, hi = float(out.min()), float(out.max())
         if lo < 0 or hi > 1:
             hint = (
@@ -196,7 +277,10 @@ def check_rgb(rgb, *, name: str = "photo") -> tuple[np.ndarray, list[str]]:
             "or floating point in [0, 1]."
         )
     else:
-        raise InputError(f"The {name} has an unsupported pixel type {arr.dtype}.")
+        raise InputError(
+            f"The {name} has an unsupported pixel type {arr.dtype}; convert it to 8-bit "
+            "(uint8), 16-bit (uint16) or floating point in [0, 1]."
+        )
     return np.ascontiguousarray(out), notes
 
 
@@ -246,6 +330,50 @@ def check_scale(scale, lr_shape: tuple[int, int], hr_shape: tuple[int, int]) -> 
     return s
 
 
+def _declared_shape(x, name: str) -> tuple[int, ...]:
+    """``np.shape(x)`` without copying an array; a ragged nested list is an InputError."""
+    try:
+        return tuple(int(n) for n in np.shape(x))
+    except ValueError:
+        raise InputError(
+            f"The {name} are nested lists of unequal lengths, not an array: give a NumPy "
+            "array (every row as long as the others)."
+        ) from None
+
+
+def _hr_pixels(shape: tuple[int, ...]) -> int:
+    """Pixels of a photo from its declared shape (channels last or first, or grey)."""
+    dims = [int(x) for x in shape]
+    if len(dims) == 3 and dims[-1] in (1, 3, 4):
+        return dims[0] * dims[1]
+    return int(np.prod(dims[-2:], dtype=object)) if len(dims) >= 2 else 0
+
+
+def _looks_swapped(lr_shape: tuple[int, ...], rgb_shape: tuple[int, ...]) -> bool:
+    """Maps shaped like a photo ``(H, W, 3)`` and a photo shaped like maps ``(B, h, w)``."""
+    lr_like_photo = len(lr_shape) == 3 and lr_shape[-1] in (3, 4) and min(lr_shape[:2]) > 4
+    rgb_like_maps = len(rgb_shape) == 2 or (
+        len(rgb_shape) == 3
+        and rgb_shape[-1] not in (3, 4)
+        and rgb_shape[0] < min(rgb_shape[1:])
+    )
+    return lr_like_photo and rgb_like_maps
+
+
+def _axis_last_hint(lr_shape: tuple[int, ...], hr_shape: tuple[int, int]) -> str:
+    """A hint when maps given as ``(h, w, B)`` would fit the photo as ``(B, h, w)``."""
+    if len(lr_shape) != 3:
+        return ""
+    try:
+        infer_scale(tuple(lr_shape[:2]), hr_shape)
+    except InputError:
+        return ""
+    return (
+        f" The maps' shape {tuple(lr_shape)} fits the photo if its last axis is the "
+        "element axis: pass np.moveaxis(maps, -1, 0)."
+    )
+
+
 def prepare_inputs(
     lr_maps,
     rgb,
@@ -255,19 +383,37 @@ def prepare_inputs(
     negative: Literal["error", "clip"] = "error",
     max_hr_pixels: int = MAX_HR_PIXELS,
 ) -> PreparedInputs:
-    """Validate maps, photo and scale together (see :class:`PreparedInputs`)."""
-    maps, notes = check_lr_maps(lr_maps, negative=negative)
-    photo, photo_notes = check_rgb(rgb)
-    notes += photo_notes
-    s = check_scale(scale, maps.shape[1:], photo.shape[:2])
-    big_h, big_w = photo.shape[:2]
-    if big_h * big_w > max_hr_pixels:
+    """Validate maps, photo and scale together (see :class:`PreparedInputs`).
+
+    Sizes are checked on the declared shapes first, so an enormous input is
+    refused before any copy of it is made.
+    """
+    lr_shape, rgb_shape = _declared_shape(lr_maps, "element maps"), _declared_shape(rgb, "photo")
+    if _looks_swapped(lr_shape, rgb_shape):
         raise InputError(
-            f"The photo has {big_h * big_w / 1e6:.0f} megapixels, more than this in-memory "
+            f"The element maps have shape {lr_shape}, like a photo, and the photo has shape "
+            f"{rgb_shape}, like element maps: the two seem swapped. Pass the maps first, "
+            "then the photo: super_resolve(lr_maps, rgb, ...)."
+        )
+    n_px = _hr_pixels(rgb_shape)
+    if n_px > max_hr_pixels:
+        raise InputError(
+            f"The photo has {n_px / 1e6:.0f} megapixels, more than this in-memory "
             f"path accepts ({max_hr_pixels / 1e6:.0f} MP). Work on a crop, or apply a "
             "model trained on a crop with napari_maxrf_sr.core.inference.predict(out=...) "
             "into a memory-mapped array."
         )
+    labels = None if elements is None else [str(e) for e in elements]
+    maps, notes = check_lr_maps(lr_maps, negative=negative, labels=labels)
+    photo, photo_notes = check_rgb(rgb)
+    notes += photo_notes
+    try:
+        s = check_scale(scale, maps.shape[1:], photo.shape[:2])
+    except InputError as exc:
+        hint = _axis_last_hint(lr_shape, photo.shape[:2])
+        if not hint:
+            raise
+        raise InputError(str(exc) + hint) from None
     if elements is None:
         names = default_element_names(maps.shape[0])
     else:
@@ -278,8 +424,18 @@ def prepare_inputs(
                 "give one name per map."
             )
     for i, m in enumerate(maps):
-        if not m.any():
-            notes.append(f"{names[i]} is all zero: its result will be all zero")
+        lo, hi = float(m.min()), float(m.max())
+        if hi == 0:
+            notes.append(
+                f"{names[i]} is all zero: its result will be all zero (if that is not "
+                "expected, check the file or the energy window, or leave the map out)"
+            )
+        elif lo == hi:
+            notes.append(
+                f"{names[i]} has the same value ({hi:.4g}) everywhere: nothing in it to "
+                "sharpen, so its detail comes from the photo alone (check that the right "
+                "map was loaded)"
+            )
     for note in notes:
         warnings.warn(note, UserWarning, stacklevel=3)
     return PreparedInputs(maps, photo, s, names, tuple(notes))

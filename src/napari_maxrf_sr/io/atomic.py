@@ -35,7 +35,16 @@ def check_writable_folder(folder: str | Path) -> Path:
 
 
 def refuse_overwrite(paths: Iterable[str | Path], force: bool) -> None:
-    """Raise :class:`FileExistsError` naming the files that exist, unless ``force``."""
+    """Raise :class:`FileExistsError` naming the files that exist, unless ``force``.
+
+    A folder in the way is refused even with ``force``: it cannot be replaced by a file.
+    """
+    for p in paths:
+        if Path(p).is_dir():
+            raise IsADirectoryError(
+                f"{str(p)!r} is a folder, not a file: give the name of a file to write "
+                "(a new name inside that folder, for example)."
+            )
     if force:
         return
     existing = [str(p) for p in paths if Path(p).exists()]

@@ -10,14 +10,24 @@ zero); the super-resolution entry points decide what to do with them.
 from __future__ import annotations
 
 import json
+import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..core import validation
 from ..core.validation import InputError, default_element_names
 from .elements import element_name_from_path, is_element_name, normalise_element_name
+from .filecheck import (
+    check_npy_data,
+    check_tiff,
+    damaged,
+    npy_header,
+    png_size,
+    unreadable,
+)
 
 #: Marker stored in the files this package writes (ImageJ "Info" / sidecar JSON).
 STACK_FORMAT = "napari-maxrf-sr element stack"
@@ -37,16 +47,21 @@ def _as_stack(arr: np.ndarray, source: str) -> np.ndarray:
     """``(h, w)`` or ``(B, h, w)`` numeric array -> ``(B, h, w)`` float32."""
     arr = np.asarray(arr)
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise InputError(f"{source} holds values of type {arr.dtype}, not numbers.")
+        raise InputError(
+            f"{source} holds values of type {arr.dtype}, not numbers. Save the maps as "
+            "numbers, e.g. maps.astype(np.float32)."
+        )
     if np.iscomplexobj(arr):
-        raise InputError(f"{source} holds complex numbers; store their magnitude.")
+        raise InputError(f"{source} holds complex numbers; store their magnitude (np.abs).")
     if arr.ndim == 2:
         arr = arr[None]
     if arr.ndim != 3:
         raise InputError(
             f"{source} holds an array of shape {arr.shape}; element maps must be (h, w) or "
-            "(B, h, w) (element, rows, columns)."
+            f"(B, h, w) (element, rows, columns). {validation.stack_shape_hint(arr.shape)}"
         )
+    # float64 values beyond float32's range would turn into inf in the cast below
+    validation.check_magnitude(arr, name=f"maps in {source}")
     return arr.astype(np.float32, copy=False)
 
 
@@ -177,25 +192,31 @@ def read_element_stack(path: str | Path) -> MapsResult:
     import tifffile
 
     path = Path(path)
+    check_tiff(path)  # truncated or lying headers: an error now, not garbage or a huge array
     try:
         desc = inspect_tiff(path)
     except InputError:
         raise
     except Exception as exc:
-        raise InputError(f"{str(path)!r} is not a readable TIFF file: {exc}") from exc
-    if desc["rgb"] and len(desc["shape"]) == 3 and desc["shape"][0] in (3, 4):
+        raise damaged(path, exc, "TIFF") from exc
+    validation.check_map_size(desc["shape"], name=f"maps in {path.name!r}")
+    if desc["rgb"]:
         with tifffile.TiffFile(path) as tif:
             planar = tif.pages[0].planarconfig == 2
-        if not planar:
+        # A colour image, (h, w, 3) or (3, h, w): refused unless it is named planes.
+        if not (planar and desc["names"]):
             raise NotElementMaps(
                 f"{str(path)!r} is a colour (RGB) image, not element maps. Open it as the "
                 "photo (napari_maxrf_sr.io.read_photo)."
             )
-    with tifffile.TiffFile(path) as tif:
-        if len(tif.series) > 1 and all(len(s.shape) == 2 for s in tif.series):
-            arr = np.stack([s.asarray() for s in tif.series])
-        else:
-            arr = np.squeeze(tif.series[0].asarray())
+    try:
+        with tifffile.TiffFile(path) as tif:
+            if len(tif.series) > 1 and all(len(s.shape) == 2 for s in tif.series):
+                arr = np.stack([s.asarray() for s in tif.series])
+            else:
+                arr = np.squeeze(tif.series[0].asarray())
+    except Exception as exc:  # a decoder error (zlib, LZW...) in damaged compressed data
+        raise damaged(path, exc, "TIFF") from exc
     if arr.ndim not in (2, 3):
         raise InputError(
             f"{str(path)!r} holds an image of shape {arr.shape}; element maps must be a "
@@ -226,13 +247,29 @@ def read_element_stack(path: str | Path) -> MapsResult:
 
 
 def _read_image_file(path: Path) -> np.ndarray:
-    if path.suffix.lower() in _TIFF:
-        import tifffile
+    """One image file's pixels; InputError for a damaged, unreadable or enormous file."""
+    try:
+        if path.suffix.lower() in _TIFF:
+            import tifffile
 
-        return tifffile.imread(path)
-    import imageio.v3 as iio
+            check_tiff(path)
+            with tifffile.TiffFile(path) as tif:
+                validation.check_map_size(tif.series[0].shape, name=repr(path.name))
+                return tif.series[0].asarray()
+        hw = png_size(path)
+        if hw is not None:
+            validation.check_map_size(hw, name=repr(path.name))
+        import imageio.v3 as iio
 
-    return iio.imread(path)
+        return iio.imread(path)
+    except InputError:
+        raise
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise damaged(path, exc, "TIFF or PNG image") from exc
+    except Exception as exc:  # Pillow reports broken PNG chunks as SyntaxError, and so on
+        raise damaged(path, exc, "TIFF or PNG image") from exc
 
 
 def list_element_images(folder: str | Path) -> list[Path]:
@@ -318,9 +355,10 @@ def read_element_folder(folder: str | Path, *, only_elements: bool = False) -> M
         names.append(name)
         shapes.setdefault(img.shape, []).append(p.name)
     if not maps:
+        skipped = f" ({'; '.join(notes)})" if notes else ""
         raise InputError(
-            f"No element maps found in {str(folder)!r}: expected single-channel TIFF or PNG "
-            "images named by element, such as 'Pb-L.tif' or 'Fe K.png'."
+            f"No element maps found in {str(folder)!r}{skipped}: expected single-channel "
+            "TIFF or PNG images named by element, such as 'Pb-L.tif' or 'Fe K.png'."
         )
     if len(shapes) > 1:
         desc = "; ".join(f"{s[0]} x {s[1]}: {', '.join(f[:3])}" for s, f in shapes.items())
@@ -348,7 +386,8 @@ def read_single_image(path: str | Path) -> MapsResult:
     img = np.squeeze(_read_image_file(path))
     if img.ndim != 2:
         raise NotElementMaps(
-            f"{str(path)!r} is a {img.shape} image, not a single-channel element map."
+            f"{str(path)!r} is a {img.shape} image, not a single-channel element map. If it "
+            "is the photo, give it as the photo; element maps are one grey image per element."
         )
     return (
         _as_stack(img, repr(str(path))),
@@ -363,7 +402,7 @@ def read_single_image(path: str | Path) -> MapsResult:
 def read_npy_maps(path: str | Path) -> MapsResult:
     """Read a ``.npy`` array ``(B, h, w)`` or ``(h, w)``; names from a sidecar ``<stem>.json``."""
     path = Path(path)
-    arr = np.load(path, allow_pickle=False)
+    arr = _load_npy(path)
     maps = _as_stack(arr, repr(str(path)))
     notes: list[str] = []
     side = read_sidecar(path) or {}
@@ -376,6 +415,66 @@ def read_npy_maps(path: str | Path) -> MapsResult:
         "notes": notes,
     }
     return maps, elements, meta
+
+
+def npy_info(path: str | Path, *, numbers_only: bool = True) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype of a ``.npy`` file, after checking its header against its size.
+
+    Raises
+    ------
+    InputError
+        For a damaged or truncated file, a header that promises more data than the
+        file holds, more values than fit in memory or (``numbers_only``) values that
+        are not numbers.
+    """
+    path = Path(path)
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as fh:
+            shape, dtype, head = npy_header(fh, repr(str(path)))
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise unreadable(path, exc) from exc
+    check_npy_data(shape, dtype, size - head, repr(str(path)), numbers_only=numbers_only)
+    return shape, dtype
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    npy_info(path)  # nothing is allocated before the header has been checked
+    try:
+        return np.load(path, allow_pickle=False)
+    except Exception as exc:
+        raise damaged(path, exc, "NumPy .npy") from exc
+
+
+def _load_npz(path: Path) -> dict[str, np.ndarray]:
+    """All arrays of a ``.npz``, each member's header checked before it is read."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            total = 0
+            for info in zf.infolist():
+                if not info.filename.endswith(".npy"):
+                    continue
+                source = f"{path.name}[{info.filename[:-4]!r}]"
+                with zf.open(info) as fh:
+                    shape, dtype, head = npy_header(fh, source)
+                check_npy_data(shape, dtype, info.file_size - head, source, numbers_only=False)
+                if dtype.kind in "biuf":
+                    total += int(np.prod(shape, dtype=object))
+            validation.check_map_size((total,), name=f"arrays in {path.name!r}")
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except InputError:
+        raise
+    except FileNotFoundError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
+        raise damaged(path, exc, "NumPy .npz (zip)") from exc
+    except Exception as exc:  # zlib.error, EOFError, CRC errors: a damaged archive
+        raise damaged(path, exc, "NumPy .npz (zip)") from exc
 
 
 _STACK_KEYS = ("maps", "lr_maps", "element_maps", "data")
@@ -391,8 +490,7 @@ def read_npz_maps(path: str | Path) -> MapsResult:
     """
     path = Path(path)
     notes: list[str] = []
-    with np.load(path, allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files}
+    arrays = _load_npz(path)
     names = next((arrays[k] for k in _NAME_KEYS if k in arrays), None)
     stack_key = next((k for k in _STACK_KEYS if k in arrays and arrays[k].ndim == 3), None)
     if stack_key is None:
@@ -467,6 +565,15 @@ def read_h5_maps(path: str | Path, *, dataset: str | None = None) -> MapsResult:
     """
     h5py = _import_h5py()
     path = Path(path)
+    try:
+        return _read_h5(h5py, path, dataset)
+    except (InputError, FileNotFoundError):
+        raise
+    except Exception as exc:  # h5py reports damaged files as OSError or KeyError
+        raise damaged(path, exc, "HDF5") from exc
+
+
+def _read_h5(h5py, path: Path, dataset: str | None) -> MapsResult:
     notes: list[str] = []
     with h5py.File(path, "r") as f:
         found: dict[str, Any] = {}
@@ -494,6 +601,7 @@ def read_h5_maps(path: str | Path, *, dataset: str | None = None) -> MapsResult:
                 )
         if chosen:
             ds = f[chosen[0]]
+            validation.check_map_size(ds.shape, name=f"maps in {path.name}:{chosen[0]}")
             maps = _as_stack(ds[()], f"{path.name}:{chosen[0]}")
             names = None
             for key in _NAME_KEYS:
@@ -522,6 +630,7 @@ def read_h5_maps(path: str | Path, *, dataset: str | None = None) -> MapsResult:
                     f"The 2-D datasets in {str(path)!r} have different shapes "
                     f"{sorted(shapes)}; choose one with dataset='...'."
                 )
+            validation.check_map_size((len(two), *shapes.pop()), name=f"maps in {path.name}")
             maps = np.stack([np.asarray(d[()], dtype=np.float32) for d in two.values()])
             elements = tuple(normalise_element_name(k.rsplit("/", 1)[-1]) for k in two)
             scale = None
@@ -553,7 +662,16 @@ def read_element_maps(path: str | Path, **kwargs: Any) -> MapsResult:
     """
     p = Path(path)
     if not p.exists():
-        raise FileNotFoundError(f"{str(p)!r} does not exist.")
+        raise FileNotFoundError(
+            f"{str(p)!r} does not exist. Check the path (and that the drive is connected)."
+        )
+    try:
+        return _dispatch(p, kwargs)
+    except PermissionError as exc:
+        raise unreadable(p, exc) from exc
+
+
+def _dispatch(p: Path, kwargs: dict[str, Any]) -> MapsResult:
     suffix = p.suffix.lower()
 
     def no_kwargs(kind: str) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.validation import InputError, check_rgb
+from .filecheck import check_photo_pixels, check_tiff, damaged, image_pixels, unreadable
 
 PHOTO_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 
@@ -40,26 +41,36 @@ def read_photo(path: str | Path, *, as_float: bool = False) -> tuple[np.ndarray,
     ------
     InputError
         For grey images, transparent alpha, unsupported pixel types (the checks
-        of :func:`napari_maxrf_sr.core.validation.check_rgb`).
+        of :func:`napari_maxrf_sr.core.validation.check_rgb`); for a damaged,
+        truncated or unreadable file; for element maps given as the photo; and for
+        a photo larger than ``MAX_HR_PIXELS``, before it is decoded.
+    FileNotFoundError
+        When ``path`` does not exist.
     """
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"The photo {str(path)!r} is a folder: choose the image file in it.")
     if not path.is_file():
-        raise FileNotFoundError(f"The photo {str(path)!r} does not exist.")
+        raise FileNotFoundError(
+            f"The photo {str(path)!r} does not exist. Check the path (and that the drive is "
+            "connected)."
+        )
     notes: list[str] = []
     suffix = path.suffix.lower()
     try:
         if suffix in (".tif", ".tiff"):
-            import tifffile
-
-            arr = tifffile.imread(path)
+            arr = _read_tiff_photo(path)
         else:
+            hw = image_pixels(path)
+            if hw is not None:
+                check_photo_pixels(path, *hw)
             import imageio.v3 as iio
 
             arr = iio.imread(path)
+    except InputError:
+        raise
     except Exception as exc:
-        raise InputError(
-            f"Cannot read the photo {str(path)!r} ({exc}). Use PNG, JPEG or TIFF."
-        ) from exc
+        raise _photo_error(path, exc) from exc
     png = _png_bit_depth(path) if suffix == ".png" else None
     if png and png[0] == 16 and png[1] in (2, 6) and arr.dtype == np.uint8:
         notes.append(
@@ -74,3 +85,41 @@ def read_photo(path: str | Path, *, as_float: bool = False) -> tuple[np.ndarray,
     if as_float:
         return rgb01, notes
     return np.ascontiguousarray(arr[..., :3]), notes
+
+
+def _photo_error(path: Path, exc: BaseException) -> InputError:
+    """Say why a photo could not be decoded, and what to do about it."""
+    if type(exc).__name__ == "DecompressionBombError":  # Pillow's size limit
+        return InputError(
+            f"The photo {str(path)!r} is larger than the PNG/JPEG reader accepts ({exc}). "
+            "Save it as a TIFF, or work on a crop of the painting."
+        )
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return unreadable(path, exc)
+    return damaged(path, exc, "PNG, JPEG or TIFF image")
+
+
+def _read_tiff_photo(path: Path) -> np.ndarray:
+    """A TIFF photo as ``(H, W, C)``, after checking its structure and size."""
+    import tifffile
+
+    from .maps import inspect_tiff
+
+    check_tiff(path)
+    desc = inspect_tiff(path)
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages[0]
+        check_photo_pixels(path, int(page.imagelength), int(page.imagewidth))
+        planar_rgb = int(page.photometric) == 2 and int(page.planarconfig) == 2
+        if not desc["rgb"] and desc["shape"][0] > 1 and (desc["names"] or desc["info"]):
+            names = desc["names"] or []
+            raise InputError(
+                f"{str(path)!r} holds {desc['shape'][0]} element maps"
+                + (f" ({', '.join(map(str, names[:4]))}...)" if names else "")
+                + ", not a colour photo. Give it as the element maps, and the colour "
+                "photo of the painting as the photo."
+            )
+        arr = tif.series[0].asarray()
+    if planar_rgb and arr.ndim == 3 and arr.shape[0] in (3, 4):
+        arr = np.moveaxis(arr, 0, -1)  # separate colour planes: (3, H, W) -> (H, W, 3)
+    return arr

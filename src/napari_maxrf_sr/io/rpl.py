@@ -39,6 +39,8 @@ _DTYPES = {
     ("float", 4): "f4", ("float", 8): "f8",
 }  # fmt: skip
 _REQUIRED = ("width", "height", "depth", "offset", "data-length", "data-type")
+#: A .rpl is a few hundred bytes of text; anything this large is not a header.
+_MAX_HEADER_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -105,11 +107,23 @@ def parse_rpl_header(path: str | Path) -> RplHeader:
     """
     path = Path(path)
     try:
+        size = os.path.getsize(path)
+        if size > _MAX_HEADER_BYTES:  # never read a multi-gigabyte .raw as text
+            raise InputError(
+                f"{str(path)!r} is {size / 2**20:.0f} MiB, far too large for a .rpl text "
+                "header: is it the .raw data? Give the small .rpl file that describes it."
+            )
         text = path.read_bytes().decode("latin-1")
     except OSError as exc:
-        raise InputError(f"Cannot read the header {str(path)!r}: {exc}") from exc
+        raise InputError(
+            f"Cannot read the header {str(path)!r}: {exc.strerror or exc}. Check the path and "
+            "the file's permissions."
+        ) from exc
     if "\x00" in text[:4096]:
-        raise InputError(f"{str(path)!r} is binary, not a text .rpl header.")
+        raise InputError(
+            f"{str(path)!r} is binary, not a text .rpl header. Give the .rpl file (the .raw "
+            "beside it holds the data)."
+        )
     fields: dict[str, str] = {}
     for raw_line in text.splitlines():
         line = raw_line.strip()
@@ -132,24 +146,29 @@ def parse_rpl_header(path: str | Path) -> RplHeader:
             int(fields[k]) for k in ("width", "height", "depth", "offset", "data-length")
         )
     except ValueError as exc:
-        raise InputError(f"The header {str(path)!r} has a non-integer size: {exc}") from exc
+        raise InputError(
+            f"The header {str(path)!r} has a size that is not a whole number ({exc}). Correct "
+            "the header: width, height, depth, offset and data-length are whole numbers."
+        ) from exc
     if min(width, height, depth) < 1 or offset < 0:
         raise InputError(
             f"The header {str(path)!r} gives impossible sizes: width {width}, height {height}, "
-            f"depth {depth}, offset {offset}."
+            f"depth {depth}, offset {offset}. Correct the header, or copy it again from the "
+            "scanner's export."
         )
     data_type = fields["data-type"].lower()
     if (data_type, length) not in _DTYPES:
         raise InputError(
             f"The header {str(path)!r} gives data-type {data_type!r} with data-length {length}; "
-            "supported are unsigned/signed with 1, 2, 4 or 8 bytes and float with 4 or 8."
+            "supported are unsigned/signed with 1, 2, 4 or 8 bytes and float with 4 or 8. "
+            "Correct the header."
         )
     notes: list[str] = []
     order = fields.get("byte-order", "dont-care").lower().replace("_", "-")
     if order not in ("little-endian", "big-endian", "dont-care"):
         raise InputError(
             f"The header {str(path)!r} gives byte-order {order!r}; expected little-endian, "
-            "big-endian or dont-care."
+            "big-endian or dont-care. Correct the header."
         )
     if order == "dont-care" and length > 1:
         notes.append("byte-order 'dont-care' with multi-byte values: assuming little-endian")
@@ -164,7 +183,7 @@ def parse_rpl_header(path: str | Path) -> RplHeader:
     if record_by not in ("vector", "image"):
         raise InputError(
             f"The header {str(path)!r} gives record-by {record_by!r}; expected vector, image "
-            "or dont-care."
+            "or dont-care. Correct the header."
         )
     known = {*_REQUIRED, "byte-order", "record-by"}
     extra = {k: v for k, v in fields.items() if k not in known}
@@ -179,7 +198,10 @@ def find_raw(rpl_path: str | Path, raw_path: str | Path | None = None) -> Path:
     if raw_path is not None:
         raw = Path(raw_path)
         if not raw.is_file():
-            raise InputError(f"The data file {str(raw)!r} does not exist.")
+            raise InputError(
+                f"The data file {str(raw)!r} does not exist. Check raw_path (the .raw that "
+                "belongs to the .rpl)."
+            )
         return raw
     for suffix in (".raw", ".RAW", ".Raw"):
         cand = rpl_path.with_suffix(suffix)
