@@ -116,12 +116,17 @@ def _provenance(args, diagnostics: dict, maps_shape, elements) -> dict:
     }
 
 
-def _check_output(path: Path, force: bool) -> None:
+def _check_output(path: Path, force: bool, *, tiff: bool = True) -> None:
     """Fail before any work when the output cannot be written."""
     from .io.atomic import check_writable_folder, refuse_overwrite
 
     refuse_overwrite([path], force)
     check_writable_folder(path.parent)
+    if tiff and path.suffix.lower() not in (".tif", ".tiff"):
+        raise ValueError(
+            f"The maps are written as a multi-page TIFF: give --out a .tif name, not "
+            f"{path.name!r} (e.g. {path.with_suffix('.tif').name!r})."
+        )
 
 
 def checkpoint_path(out: Path) -> Path:
@@ -163,7 +168,7 @@ def cmd_run(args) -> int:
     out = Path(args.out)
     _check_output(out, args.force)
     if args.save_model:
-        _check_output(Path(args.save_model), args.force)
+        _check_output(Path(args.save_model), args.force, tiff=False)
     plan = _checkpoint_plan(args, out)
     if plan is not None and plan.resume:
         info = read_checkpoint_info(plan.path)
@@ -340,6 +345,21 @@ def cmd_methods(args) -> int:
 
 
 # -- parser -----------------------------------------------------------------------------------
+def _whole_number(text: str) -> int:
+    """Argparse type of ``--scale``: a whole number of photo pixels per scan pixel."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value.is_integer() or value < 1:
+        raise argparse.ArgumentTypeError(
+            f"the scale must be a whole number such as 2, 4 or 8, got {text}. Resample the "
+            "photo so that it is exactly that many times the maps' size, or leave --scale "
+            "out to detect it"
+        )
+    return int(value)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for the docs and tests)."""
     p = argparse.ArgumentParser(
@@ -370,7 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     common_io(r, "where to write the super-resolved maps (multi-page float32 TIFF, "
                  "one page per element, in the input's units)")
-    r.add_argument("--scale", type=int, default=None,
+    r.add_argument("--scale", type=_whole_number, default=None,
                    help="photo pixels per scan pixel along each side (2, 3, 4, 8 ...); "
                         "detected from the sizes when left out")
     r.add_argument("--method", default="adun",

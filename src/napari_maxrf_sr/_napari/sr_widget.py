@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import threading
 import warnings
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -57,7 +58,12 @@ from napari_maxrf_sr._napari.settings import load_settings, save_settings
 from napari_maxrf_sr.core.checkpoint import DEFAULT_EVERY_SECONDS, CheckpointError
 from napari_maxrf_sr.core.config import FIELD_HELP, PRESETS, SRConfig, config_from_preset
 from napari_maxrf_sr.core.control import format_mmss
-from napari_maxrf_sr.core.validation import InputError, infer_scale, prepare_inputs
+from napari_maxrf_sr.core.validation import (
+    InputError,
+    check_map_size,
+    infer_scale,
+    prepare_inputs,
+)
 
 if TYPE_CHECKING:
     import napari
@@ -157,6 +163,12 @@ class _Run:
         return ended
 
 
+def _abort_held_run(holder: list) -> None:
+    """End the run a widget held when the widget was garbage-collected."""
+    if holder[0] is not None:
+        holder[0].abort(10.0)
+
+
 def _drive(gen, done: threading.Event):
     """Worker body: iterate the core generator and hand on its return value."""
     try:
@@ -243,10 +255,16 @@ class SuperResolutionWidget(QWidget):
             "For simulated data: compare each result with the layer named "
             "'<element> (truth)' and show error maps and PSNR/SSIM."
         )
+        self.clip_check = QCheckBox("Clip negative values to zero")
+        self.clip_check.setToolTip(
+            "For fitted peak areas whose noise dips below zero (background-subtracted "
+            "maps): set negative values to zero instead of stopping with an error."
+        )
         self.scale_label = QLabel()
         self.scale_label.setWordWrap(True)
         form.addRow("Element maps", self.maps_list)
         form.addRow("Photo", self.photo_combo)
+        form.addRow(self.clip_check)
         form.addRow(self.truth_check)
         form.addRow("Scale", self.scale_label)
         self.maps_list.itemChanged.connect(self._update_scale_label)
@@ -409,9 +427,11 @@ class SuperResolutionWidget(QWidget):
         ev.inserted.connect(self.refresh_layers)
         ev.removed.connect(self.refresh_layers)
         ev.reordered.connect(self.refresh_layers)
-        # The lambda must not use `self`: it runs after the C++ widget is gone.
+        # When the widget object goes away without a close event, end its run. Not a slot
+        # on our own `destroyed` signal: a Python slot there can run after the wrapper is
+        # gone and crash the interpreter; a finalizer holds no reference to the widget.
         holder = self._run_holder = [None]
-        self.destroyed.connect(lambda *_: holder[0] is not None and holder[0].abort(10.0))
+        weakref.finalize(self, _abort_held_run, holder)
 
     def event(self, event: QEvent) -> bool:  # noqa: D102 - Qt override
         if event.type() == QEvent.ParentChange:
@@ -564,6 +584,7 @@ class SuperResolutionWidget(QWidget):
             styles.extend([style] * stack.shape[0])
         if len(set(elements)) != len(elements):
             raise InputError("Two selected maps have the same element name; rename one layer.")
+        check_map_size((len(planes), *lr_shape))  # before np.stack copies them all
         photo = self._layer(self.photo_combo.currentText())
         rgb = np.asarray(photo.data)
         grid = res.Grid(tuple(map(float, photo.scale[-2:])),
@@ -645,6 +666,10 @@ class SuperResolutionWidget(QWidget):
             device=self.device_combo.currentText(),
         )
 
+    def negative_mode(self) -> str:
+        """``"clip"`` when negative map values are to be set to zero, else ``"error"``."""
+        return "clip" if self.clip_check.isChecked() else "error"
+
     def _settings_dict(self) -> dict[str, Any]:
         adv = {}
         for name, w in self.advanced_fields.items():
@@ -657,6 +682,7 @@ class SuperResolutionWidget(QWidget):
             "seed": self.seed_spin.value(),
             "device": self.device_combo.currentText(),
             "compare_truth": self.truth_check.isChecked(),
+            "clip_negative": self.clip_check.isChecked(),
             "advanced": adv,
         }
 
@@ -678,6 +704,7 @@ class SuperResolutionWidget(QWidget):
             if self.device_combo.findText(str(s.get("device"))) >= 0:
                 self.device_combo.setCurrentText(str(s["device"]))
             self.truth_check.setChecked(bool(s.get("compare_truth", False)))
+            self.clip_check.setChecked(bool(s.get("clip_negative", False)))
             for name, value in (s.get("advanced") or {}).items():
                 w = self.advanced_fields.get(name)
                 if isinstance(w, QCheckBox):
@@ -740,9 +767,10 @@ class SuperResolutionWidget(QWidget):
         token = StopToken()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            plan = self._checkpoint_plan(inputs, config, resume)
+            plan = self._checkpoint_plan(inputs, config, resume, self.negative_mode())
             gen = train(inputs.lr_maps, inputs.rgb, config, scale=inputs.scale, stop=token,
-                        elements=inputs.elements, checkpoint=plan)  # validates now
+                        elements=inputs.elements, negative=self.negative_mode(),
+                        checkpoint=plan)  # validates now
         run = _Run(ADUN, inputs, config.to_dict(), token=token,
                    checkpoint=None if plan is None else plan.path)
         self.loss_plot.clear()
@@ -755,7 +783,8 @@ class SuperResolutionWidget(QWidget):
         ))
 
     @staticmethod
-    def _checkpoint_plan(inputs: RunInputs, config: SRConfig, resume: bool) -> Any:
+    def _checkpoint_plan(inputs: RunInputs, config: SRConfig, resume: bool,
+                         negative: str = "error") -> Any:
         """Where this run keeps its checkpoint (one file per inputs-and-settings)."""
         from napari_maxrf_sr.core.checkpoint import (
             CheckpointPlan,
@@ -765,7 +794,7 @@ class SuperResolutionWidget(QWidget):
 
         folder = default_checkpoint_folder()
         path = checkpoint_file_for(folder, inputs.lr_maps, inputs.rgb, inputs.scale,
-                                   inputs.elements, config)
+                                   inputs.elements, config, negative=negative)
         if resume and not path.is_file():
             raise InputError(
                 "No interrupted run of these maps, photo and settings was found. Select "
@@ -784,12 +813,12 @@ class SuperResolutionWidget(QWidget):
         from napari_maxrf_sr.baselines import run_baseline
 
         prepared = prepare_inputs(inputs.lr_maps, inputs.rgb, inputs.scale,
-                                  elements=inputs.elements)
+                                  elements=inputs.elements, negative=self.negative_mode())
         self._start_function(method, inputs, settings, run_baseline, method,
                              prepared.lr_maps, prepared.rgb, prepared.scale)
 
     def _start_function(self, method: str, inputs: RunInputs, settings: dict,
-                        fn: Callable, *args: Any) -> None:
+                        fn: Callable, *args: Any, **kwargs: Any) -> None:
         from napari.qt.threading import create_worker
         from superqt.utils import FunctionWorker
 
@@ -798,7 +827,8 @@ class SuperResolutionWidget(QWidget):
         self.progress.setFormat(f"{method}: running...")
         self._set_status(f"Running {method}...")
         self._begin(run, create_worker(
-            _call, fn, run.done, *args, _worker_class=FunctionWorker, _start_thread=False,
+            _call, fn, run.done, *args, **kwargs, _worker_class=FunctionWorker,
+            _start_thread=False,
             _connect=self._slots(),
         ))
 
@@ -898,6 +928,9 @@ class SuperResolutionWidget(QWidget):
             from napari_maxrf_sr.core.train import TrainingDiverged
         except ImportError:  # pragma: no cover - core not installed completely
             TrainingDiverged = ()  # type: ignore[assignment]  # noqa: N806
+        if isinstance(exc, InputError) and "contain negative values" in str(exc):
+            return (f"{exc} In this panel: tick 'Clip negative values to zero' above, then "
+                    "press Start again.")
         if isinstance(exc, (InputError, CheckpointError)):
             return str(exc)
         if TrainingDiverged and isinstance(exc, TrainingDiverged):
@@ -1118,7 +1151,7 @@ class SuperResolutionWidget(QWidget):
             return
         settings = {"model_file": str(path), **model.config.to_dict()}
         self._start_function(APPLY, inputs, settings, apply_model, model, inputs.lr_maps,
-                             inputs.rgb)
+                             inputs.rgb, negative=self.negative_mode())
         self._update_enabled()
 
     # ======================================================================== diagnostics

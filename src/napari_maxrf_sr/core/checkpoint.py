@@ -166,7 +166,7 @@ def default_checkpoint_folder() -> Path:
 
 
 def checkpoint_file_for(folder: str | os.PathLike, lr_maps, rgb, scale: int | None,
-                        elements, config: SRConfig) -> Path:
+                        elements, config: SRConfig, negative: str = "error") -> Path:
     """The checkpoint file of the run with these inputs and settings in ``folder``.
 
     The napari widget keeps one file per run, named by its fingerprint, so that
@@ -174,5 +174,5 @@ def checkpoint_file_for(folder: str | os.PathLike, lr_maps, rgb, scale: int | No
     """
     from .validation import prepare_inputs
 
-    p = prepare_inputs(lr_maps, rgb, scale, elements=elements)
+    p = prepare_inputs(lr_maps, rgb, scale, elements=elements, negative=negative)
     return Path(folder) / f"{run_fingerprint(p.lr_maps, p.rgb, p.scale, p.elements, config)}.pt"
