@@ -67,3 +67,25 @@ def test_failure_while_filling_leaves_no_file(tmp_path):
             element_stack_on_disk(target, (2, 8, 8), ("Pb L", "Hg L")):
         pass
     assert target.read_bytes() == b"precious"
+
+
+def test_napari_reader_maps_big_results_without_loading_them(tmp_path, monkeypatch):
+    from napari.components import ViewerModel
+
+    from napari_maxrf_sr._napari.reader import get_reader
+
+    rng = np.random.default_rng(0)
+    maps = rng.gamma(2.0, 10.0, (2, 32, 24)).astype(np.float32)
+    path = tmp_path / "big_sr.tif"
+    with element_stack_on_disk(path, maps.shape, ("Pb L", "Hg L"), scale=4) as mm:
+        mm[:] = maps
+    monkeypatch.setattr(large, "IN_MEMORY_LIMIT", 0)  # this file counts as "big"
+    layers = get_reader(str(path))(str(path))
+    assert [kw["name"] for _, kw, _ in layers] == ["Pb L", "Hg L"]
+    for (data, kwargs, kind), expected in zip(layers, maps, strict=True):
+        assert isinstance(data, np.memmap) and kind == "image"
+        np.testing.assert_array_equal(data, expected)
+        ViewerModel().add_image(data, **kwargs)  # napari takes the mapped array as it is
+    monkeypatch.setattr(large, "IN_MEMORY_LIMIT", 2**40)
+    small = get_reader(str(path))(str(path))
+    assert not isinstance(small[0][0], np.memmap)  # small files are read into memory

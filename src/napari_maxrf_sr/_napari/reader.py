@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..core.validation import InputError
+from ..io import large
 from ..io.elements import element_name_from_path, is_element_name
 from ..io.filecheck import check_tiff
 from ..io.maps import (
@@ -105,7 +106,9 @@ def _tiff_reader(path: Path) -> ReaderFunction | None:
     named = desc["names"] is not None
     if not (named or shape[0] >= 2 or is_element_name(element_name_from_path(path))):
         return None  # one unnamed grey image: nothing says it is an element map
-    return _loaded(read_element_stack(path))
+    # Results bigger than memory (written band by band) are shown without loading them.
+    lazy = 4 * int(np.prod(shape, dtype=np.int64)) > large.IN_MEMORY_LIMIT
+    return _loaded(read_element_stack(path, lazy=lazy))
 
 
 def _npy_reader(path: Path) -> ReaderFunction | None:

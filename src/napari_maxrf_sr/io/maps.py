@@ -175,12 +175,29 @@ def inspect_tiff(path: str | Path) -> dict[str, Any]:
     }
 
 
-def read_element_stack(path: str | Path) -> MapsResult:
+def _mapped_pixels(path: Path) -> np.ndarray | None:
+    """The file's float32 pixels as a read-only memory map, or ``None`` if not mappable."""
+    import tifffile
+
+    try:
+        mm = tifffile.memmap(path, mode="r")
+    except (ValueError, OSError):  # compressed, tiled, or pages not back to back
+        return None
+    if mm.dtype != np.dtype(np.float32) or mm.ndim not in (2, 3):
+        return None
+    return mm if mm.ndim == 3 else mm[None]
+
+
+def read_element_stack(path: str | Path, *, lazy: bool = False) -> MapsResult:
     """Read a multi-page TIFF of element maps.
 
     Names come, in this order, from this package's own metadata, ImageJ slice
     labels, OME channel names or a sidecar ``<name>.json`` with an
     ``"elements"`` list; otherwise maps are called ``map 1 .. map B``.
+
+    With ``lazy``, an uncompressed float32 stack (as written by
+    :mod:`napari_maxrf_sr.io.large` for results bigger than memory) is returned as a
+    read-only memory map: nothing is loaded, and there is no size limit.
 
     Returns
     -------
@@ -199,7 +216,9 @@ def read_element_stack(path: str | Path) -> MapsResult:
         raise
     except Exception as exc:
         raise damaged(path, exc, "TIFF") from exc
-    validation.check_map_size(desc["shape"], name=f"maps in {path.name!r}")
+    mapped = _mapped_pixels(path) if lazy and not desc["rgb"] else None
+    if mapped is None:
+        validation.check_map_size(desc["shape"], name=f"maps in {path.name!r}")
     if desc["rgb"]:
         with tifffile.TiffFile(path) as tif:
             planar = tif.pages[0].planarconfig == 2
@@ -209,20 +228,23 @@ def read_element_stack(path: str | Path) -> MapsResult:
                 f"{str(path)!r} is a colour (RGB) image, not element maps. Open it as the "
                 "photo (napari_maxrf_sr.io.read_photo)."
             )
-    try:
-        with tifffile.TiffFile(path) as tif:
-            if len(tif.series) > 1 and all(len(s.shape) == 2 for s in tif.series):
-                arr = np.stack([s.asarray() for s in tif.series])
-            else:
-                arr = np.squeeze(tif.series[0].asarray())
-    except Exception as exc:  # a decoder error (zlib, LZW...) in damaged compressed data
-        raise damaged(path, exc, "TIFF") from exc
-    if arr.ndim not in (2, 3):
-        raise InputError(
-            f"{str(path)!r} holds an image of shape {arr.shape}; element maps must be a "
-            "stack of 2-D maps (B, h, w)."
-        )
-    maps = _as_stack(arr, repr(str(path)))
+    if mapped is not None:
+        maps = mapped
+    else:
+        try:
+            with tifffile.TiffFile(path) as tif:
+                if len(tif.series) > 1 and all(len(s.shape) == 2 for s in tif.series):
+                    arr = np.stack([s.asarray() for s in tif.series])
+                else:
+                    arr = np.squeeze(tif.series[0].asarray())
+        except Exception as exc:  # a decoder error (zlib, LZW...) in damaged compressed data
+            raise damaged(path, exc, "TIFF") from exc
+        if arr.ndim not in (2, 3):
+            raise InputError(
+                f"{str(path)!r} holds an image of shape {arr.shape}; element maps must be a "
+                "stack of 2-D maps (B, h, w)."
+            )
+        maps = _as_stack(arr, repr(str(path)))
     notes: list[str] = []
     info = desc["info"] or {}
     sidecar = desc["sidecar"] or {}
