@@ -393,3 +393,59 @@ def test_interrupted_run_resumes_from_its_checkpoint(vm, qtbot, monkeypatch, tmp
     ref = run_to_end(train(inputs.lr_maps, inputs.rgb, w2.current_config(), scale=inputs.scale,
                            elements=inputs.elements))
     np.testing.assert_array_equal(viewer.layers["Pb L (SR)"].data, ref.maps[0])
+
+
+def test_gpu_out_of_memory_trains_again_on_the_cpu(vm, qtbot, monkeypatch):
+    import napari_maxrf_sr.core.train as core_train
+
+    real_train = core_train.train
+    devices = []
+
+    def train_that_runs_out_of_memory_once(*args, **kwargs):
+        config = args[2]
+        devices.append(config.device)
+        gen = real_train(*args, **kwargs)
+        if len(devices) > 1:
+            return gen
+
+        def failing():
+            yield next(gen)
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return failing()
+
+    monkeypatch.setattr(core_train, "train", train_that_runs_out_of_memory_once)
+    viewer = vm
+    _scene(viewer)
+    w = _widget(viewer, qtbot, **TINY)
+    w.device_combo.setCurrentText("auto")
+    w.start()
+    qtbot.waitUntil(lambda: len(devices) == 2, timeout=30_000)
+    _wait_idle(qtbot, w)
+    assert devices == ["auto", "cpu"]
+    assert "Pb L (SR)" in viewer.layers, w.status_label.text()
+    assert w.progress.format() == "finished"
+
+
+def test_training_that_diverges_reports_and_frees_the_panel(vm, qtbot, monkeypatch):
+    import napari_maxrf_sr.core.train as core_train
+
+    real_train = core_train.train
+
+    def diverging(*args, **kwargs):
+        gen = real_train(*args, **kwargs)
+
+        def run():
+            yield next(gen)
+            raise core_train.TrainingDiverged("Training diverged in stage 1 at step 3.")
+        return run()
+
+    monkeypatch.setattr(core_train, "train", diverging)
+    viewer = vm
+    _scene(viewer)
+    before = _layer_names(viewer)
+    w = _widget(viewer, qtbot, **TINY)
+    w.start()
+    _wait_idle(qtbot, w, timeout=20_000)  # a RuntimeError must not leave it "running"
+    assert "diverged" in w.status_label.text() and "learning rates" in w.status_label.text()
+    assert w.progress.format() == "failed" and w.start_btn.isEnabled()
+    assert _layer_names(viewer) == before

@@ -150,6 +150,7 @@ class _Run:
     cancelled: bool = False
     failed: bool = False
     checkpoint: Path | None = None
+    retry_on_cpu: bool = False
     started: str = field(default_factory=lambda: datetime.now().isoformat(timespec="seconds"))
 
     def abort(self, wait_s: float = 10.0) -> bool:
@@ -169,10 +170,25 @@ def _abort_held_run(holder: list) -> None:
         holder[0].abort(10.0)
 
 
+class _WorkerError(Exception):
+    """Carries an exception out of a worker thread to the ``errored`` signal.
+
+    superqt's generator worker takes a RuntimeError for a deleted Qt object: it only
+    warns, and emits neither ``errored`` nor ``finished``, so the panel would wait
+    forever. torch's out-of-memory error and TrainingDiverged are RuntimeErrors.
+    """
+
+    def __init__(self, original: BaseException) -> None:
+        super().__init__(str(original))
+        self.original = original
+
+
 def _drive(gen, done: threading.Event):
     """Worker body: iterate the core generator and hand on its return value."""
     try:
         return (yield from gen)
+    except RuntimeError as exc:
+        raise _WorkerError(exc) from exc
     finally:
         done.set()
 
@@ -757,13 +773,16 @@ class SuperResolutionWidget(QWidget):
             return
         self._update_enabled()
 
-    def _start_training(self, inputs: RunInputs, resume: bool = False) -> None:
+    def _start_training(self, inputs: RunInputs, resume: bool = False,
+                        device: str | None = None) -> None:
         from napari.qt.threading import create_worker
         from superqt.utils import GeneratorWorker
 
         from napari_maxrf_sr.core.train import StopToken, train
 
         config = self.current_config()
+        if device is not None:
+            config = config.replace(device=device)
         token = StopToken()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -847,8 +866,22 @@ class SuperResolutionWidget(QWidget):
         worker.start()
 
     def _on_error(self, exc: BaseException) -> None:
-        if self._run is not None:
-            self._run.failed = True
+        from napari_maxrf_sr.core.device import is_out_of_memory
+
+        exc = getattr(exc, "original", exc)
+        run = self._run
+        if run is not None:
+            run.failed = True
+            if (run.method == ADUN and not self._closing and not run.cancelled
+                    and is_out_of_memory(exc) and run.settings.get("device") != "cpu"):
+                run.retry_on_cpu = True  # started again in _on_finished, once this one ended
+                self._set_status("The GPU ran out of memory: training again on the CPU, "
+                                 "which is slower (from the last checkpoint, if any). To stay "
+                                 "on the GPU, lower the batch or patch size under Advanced.")
+                from napari.utils.notifications import show_warning
+
+                show_warning("GPU out of memory: training continues on the CPU.")
+                return
         if not self._closing:
             self.report_error(exc)
 
@@ -1036,6 +1069,16 @@ class SuperResolutionWidget(QWidget):
             self.progress.setFormat("finished")
         self.loss_plot.flush()
         self._update_enabled()
+        if run is not None and run.retry_on_cpu and not run.cancelled:
+            # The GPU ran out of memory: the same run on the CPU, from its checkpoint if
+            # it saved one (the checkpoint does not depend on the device).
+            resume = run.checkpoint is not None and run.checkpoint.is_file()
+            try:
+                self._start_training(run.inputs, resume=resume, device="cpu")
+            except (InputError, ValueError) as exc:
+                self._run = None
+                self.report_error(exc)
+            self._update_enabled()
 
     def _update_enabled(self, *_: Any) -> None:
         running = self._run is not None
