@@ -68,12 +68,12 @@ class SRConfig:
         choices=("ista", "random"),
     )
     # -- stage 1: self-supervised pretraining --------------------------------------------
-    stage1_steps: int = _f(3000, "Stage 1 (pretraining) iterations.", min=0)
+    stage1_steps: int = _f(12000, "Stage 1 (pretraining) iterations.", min=0)
     stage1_lr: float = _f(
         1e-2, "Stage 1 Adam learning rate (ours: the paper only says Adam).", min=0.0
     )
     stage1_batch_pixels: int = _f(
-        8192,
+        2048,
         "Stage 1 pixels per batch (the generator is per-pixel, so batches are pixels).",
         min=16,
     )
