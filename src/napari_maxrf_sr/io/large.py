@@ -12,7 +12,6 @@ it is read (:func:`open_element_stack_lazily`), and napari shows it without load
 from __future__ import annotations
 
 import contextlib
-import json
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -22,8 +21,8 @@ import numpy as np
 
 from ..core.validation import InputError
 from .atomic import atomic_path
-from .maps import STACK_FORMAT
-from .writers import _jsonable
+from .maps import mapped_pixels
+from .writers import check_stack_path, stack_metadata
 
 #: Results above this many bytes go to disk tile by tile instead of into memory.
 IN_MEMORY_LIMIT = 2 * 2**30
@@ -66,22 +65,17 @@ def element_stack_on_disk(
     """
     import tifffile
 
-    path = Path(path)
-    if path.suffix.lower() not in (".tif", ".tiff"):
-        raise InputError(f"An element stack is a TIFF file: use a .tif name, not {path.name!r}.")
+    path = check_stack_path(path)
     names = [str(e) for e in elements]
     if len(shape) != 3 or len(names) != shape[0]:
         raise InputError(f"{len(names)} element names for maps of shape {tuple(shape)}.")
-    info = {"format": STACK_FORMAT, "version": 1, "elements": names, "layer_names": None,
-            "role": str(role), "scale": _jsonable(scale), "translate": None,
-            "provenance": _jsonable(provenance or {})}
+    metadata = stack_metadata(names, scale=scale, role=role, provenance=provenance)
     with atomic_path(path, force=force) as tmp, warnings.catch_warnings():
         # Above 4 GiB tifffile writes ImageJ's own large-file layout (one header, the
         # pages back to back) and says so; ImageJ, Fiji and tifffile read it.
         warnings.filterwarnings("ignore", message=".*truncat.*")
         mm = tifffile.memmap(tmp, shape=tuple(int(n) for n in shape), dtype=np.float32,
-                             imagej=True,
-                             metadata={"axes": "CYX", "Labels": names, "Info": json.dumps(info)})
+                             imagej=True, metadata=metadata)
         try:
             yield mm
             mm.flush()
@@ -95,9 +89,9 @@ def open_element_stack_lazily(path: str | Path) -> np.memmap:
     Raises
     ------
     ValueError
-        When the file's pixels cannot be memory-mapped (compressed or tiled).
+        When the file's pixels cannot be memory-mapped (compressed, tiled, not float32).
     """
-    import tifffile
-
-    mm = tifffile.memmap(path, mode="r")
-    return mm if mm.ndim == 3 else mm[None]
+    mm = mapped_pixels(Path(path))
+    if mm is None:
+        raise ValueError(f"{str(path)!r} holds no uncompressed float32 stack to map.")
+    return mm

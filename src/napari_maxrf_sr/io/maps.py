@@ -175,7 +175,7 @@ def inspect_tiff(path: str | Path) -> dict[str, Any]:
     }
 
 
-def _mapped_pixels(path: Path) -> np.ndarray | None:
+def mapped_pixels(path: Path) -> np.ndarray | None:
     """The file's float32 pixels as a read-only memory map, or ``None`` if not mappable."""
     import tifffile
 
@@ -216,7 +216,7 @@ def read_element_stack(path: str | Path, *, lazy: bool = False) -> MapsResult:
         raise
     except Exception as exc:
         raise damaged(path, exc, "TIFF") from exc
-    mapped = _mapped_pixels(path) if lazy and not desc["rgb"] else None
+    mapped = mapped_pixels(path) if lazy and not desc["rgb"] else None
     if mapped is None:
         validation.check_map_size(desc["shape"], name=f"maps in {path.name!r}")
     if desc["rgb"]:

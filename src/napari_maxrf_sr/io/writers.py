@@ -101,28 +101,48 @@ def write_element_stack(
     """
     import tifffile
 
+    path = check_stack_path(path)
+    arr, names = _check_maps(maps, elements)
+    metadata = stack_metadata(names, scale=scale, translate=translate,
+                              layer_names=layer_names, role=role, provenance=provenance)
+    with atomic_path(path, force=force) as tmp:
+        tifffile.imwrite(tmp, arr, imagej=True, metadata=metadata)
+    return path
+
+
+def check_stack_path(path: str | Path) -> Path:
+    """``path`` as a Path, if it names a TIFF file (element stacks are TIFFs)."""
     path = Path(path)
     if path.suffix.lower() not in (".tif", ".tiff"):
         raise InputError(f"An element stack is a TIFF file: use a .tif name, not {path.name!r}.")
-    arr, names = _check_maps(maps, elements)
+    return path
+
+
+def stack_metadata(
+    elements: Sequence[str],
+    *,
+    scale=None,
+    translate=None,
+    layer_names: Sequence[str] | None = None,
+    role: str = "lr_map",
+    provenance: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The ImageJ metadata of an element stack: axes, slice labels, and our "Info" JSON.
+
+    :func:`~napari_maxrf_sr.io.maps.read_element_stack` restores names, scale,
+    translate, role and provenance from it.
+    """
     info = {
         "format": STACK_FORMAT,
         "version": 1,
-        "elements": list(names),
+        "elements": list(elements),
         "layer_names": list(layer_names) if layer_names is not None else None,
         "role": str(role),
         "scale": _jsonable(scale),
         "translate": _jsonable(translate),
         "provenance": _jsonable(provenance or {}),
     }
-    with atomic_path(path, force=force) as tmp:
-        tifffile.imwrite(
-            tmp,
-            arr,
-            imagej=True,
-            metadata={"axes": "CYX", "Labels": list(names), "Info": json.dumps(info)},
-        )
-    return path
+    return {"axes": "CYX", "Labels": list(elements), "Info": json.dumps(info)}
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
