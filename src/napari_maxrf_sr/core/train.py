@@ -221,17 +221,24 @@ class _Saver:
         self.last = elapsed
 
 
+def _cpu_copy(value):
+    """``value`` with every tensor in it replaced by a CPU copy.
+
+    Safe to save while training goes on; dicts, lists and tuples are copied, anything
+    else is kept as it is.
+    """
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().clone()
+    if isinstance(value, dict):
+        return {k: _cpu_copy(x) for k, x in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_cpu_copy(x) for x in value)
+    return value
+
+
 def _cpu_state(module_or_opt) -> dict:
-    """A state dict whose tensors are CPU copies (safe to save while training goes on)."""
-    def copy_(v):
-        if isinstance(v, torch.Tensor):
-            return v.detach().cpu().clone()
-        if isinstance(v, dict):
-            return {k: copy_(x) for k, x in v.items()}
-        if isinstance(v, (list, tuple)):
-            return type(v)(copy_(x) for x in v)
-        return v
-    return copy_(module_or_opt.state_dict())
+    """The state dict of a module or optimiser, as CPU copies."""
+    return _cpu_copy(module_or_opt.state_dict())
 
 
 class _Meter:
@@ -434,12 +441,13 @@ def _run(
         start1 = int(resumed["step1"]) + 1 if phase == "stage 1" else n1 + 1
     t_stage1 = t_stage
 
-    def snapshot(phase: str, step1: int, step2: int, step: int, **extra) -> dict:
+    def snapshot(phase: str, step1: int, step2: int, step: int, t_stage2: float = 0.0,
+                 **extra) -> dict:
         """Everything needed to continue the run exactly from here."""
         return {"phase": phase, "step": step, "total": total, "step1": step1, "step2": step2,
-                "elapsed": clock.elapsed, "t_stage1": t_stage1, "t_stage2": extra.pop("t2", 0.0),
+                "elapsed": clock.elapsed, "t_stage1": t_stage1, "t_stage2": t_stage2,
                 "model": _cpu_state(model), "final_sigmoid": bool(model.final_sigmoid),
-                "best_state": {k: v.detach().cpu().clone() for k, v in best_state.items()},
+                "best_state": _cpu_copy(best_state),
                 "best_val": best_val, "initial_val": initial_val, "since_best": since_best,
                 "history": list(history), "notes": list(notes), "rng": gen.get_state(),
                 "torch_rng": torch.get_rng_state(), **extra}
@@ -532,7 +540,7 @@ def _run(
         t_stage2 = t_stage
 
         def snapshot2(step2: int) -> dict:
-            return snapshot("stage 2", n1, step2, step, t2=t_stage2, disc=_cpu_state(disc),
+            return snapshot("stage 2", n1, step2, step, t_stage2, disc=_cpu_state(disc),
                             opt_g=_cpu_state(opt_g), opt_d=_cpu_state(opt_d))
 
         if saver is not None and phase == "stage 1":
