@@ -33,6 +33,22 @@ def toy():
     return toy_painting()
 
 
+def write_toy_files(folder, size: int = 32):
+    """A toy painting as files: ``maps.tif`` (Pb L, Hg L, Cu K) and ``photo.png``.
+
+    Returns ``(maps path, photo path, lr_maps)``.
+    """
+    import imageio.v3 as iio
+
+    from napari_maxrf_sr.io import write_element_stack
+
+    _, lr, rgb = toy_painting(size=size)
+    xrf = write_element_stack(folder / "maps.tif", lr, ("Pb L", "Hg L", "Cu K"))
+    photo = folder / "photo.png"
+    iio.imwrite(photo, (rgb * 255).round().astype(np.uint8))
+    return xrf, photo, lr
+
+
 @pytest.fixture(autouse=True)
 def _isolated_settings(tmp_path, monkeypatch):
     """Never read or write the user's real settings file from a test."""

@@ -22,9 +22,9 @@ from napari_maxrf_sr.core.checkpoint import (
 )
 from napari_maxrf_sr.core.config import config_from_preset
 from napari_maxrf_sr.core.train import train
-from napari_maxrf_sr.io import read_element_stack, write_element_stack
+from napari_maxrf_sr.io import read_element_stack
 
-from .conftest import toy_painting
+from .conftest import toy_painting, write_toy_files
 
 CFG = config_from_preset("fast", stage1_steps=40, stage2_steps=6, check_every=10,
                          device="cpu", seed=3)
@@ -122,13 +122,7 @@ def test_malicious_checkpoint_is_refused_without_running_code(painting, tmp_path
 # -- the command line: kill a real process, then resume ---------------------------------------
 @pytest.fixture
 def cli_files(tmp_path):
-    import imageio.v3 as iio
-
-    _, lr, rgb = toy_painting(size=64)
-    xrf = write_element_stack(tmp_path / "maps.tif", lr, ("Pb L", "Hg L", "Cu K"))
-    photo = tmp_path / "photo.png"
-    iio.imwrite(photo, (rgb * 255).round().astype(np.uint8))
-    return xrf, photo
+    return write_toy_files(tmp_path, size=64)[:2]
 
 
 def test_cli_run_killed_then_resumed(cli_files, tmp_path, capsys):

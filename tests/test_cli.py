@@ -12,20 +12,14 @@ import tifffile
 
 from napari_maxrf_sr.cli import main
 from napari_maxrf_sr.core.operators import block_mean_np
-from napari_maxrf_sr.io import read_element_stack, write_element_stack
+from napari_maxrf_sr.io import read_element_stack
 
-from .conftest import toy_painting
+from .conftest import write_toy_files
 
 
 @pytest.fixture
 def files(tmp_path):
-    import imageio.v3 as iio
-
-    _, lr, rgb = toy_painting()
-    xrf = write_element_stack(tmp_path / "maps.tif", lr, ("Pb L", "Hg L", "Cu K"))
-    photo = tmp_path / "photo.png"
-    iio.imwrite(photo, (rgb * 255).round().astype(np.uint8))
-    return xrf, photo, lr
+    return write_toy_files(tmp_path)
 
 
 def test_run_bicubic_writes_named_float_stack(files, tmp_path, capsys):

@@ -10,18 +10,12 @@ from napari_maxrf_sr.core.operators import block_mean_np
 from napari_maxrf_sr.io import large, read_element_stack, write_element_stack
 from napari_maxrf_sr.io.large import element_stack_on_disk, open_element_stack_lazily
 
-from .conftest import toy_painting
+from .conftest import write_toy_files
 
 
 @pytest.fixture
 def files(tmp_path):
-    import imageio.v3 as iio
-
-    _, lr, rgb = toy_painting(size=64)
-    xrf = write_element_stack(tmp_path / "maps.tif", lr, ("Pb L", "Hg L", "Cu K"))
-    photo = tmp_path / "photo.png"
-    iio.imwrite(photo, (rgb * 255).round().astype(np.uint8))
-    return xrf, photo, lr
+    return write_toy_files(tmp_path, size=64)
 
 
 def test_cli_writes_big_results_to_disk_with_the_same_maps(files, tmp_path, monkeypatch,
