@@ -60,6 +60,7 @@ from napari_maxrf_sr.core.config import FIELD_HELP, PRESETS, SRConfig, config_fr
 from napari_maxrf_sr.core.control import format_mmss
 from napari_maxrf_sr.core.validation import (
     InputError,
+    NegativeValuesError,
     check_map_size,
     infer_scale,
     prepare_inputs,
@@ -961,7 +962,7 @@ class SuperResolutionWidget(QWidget):
             from napari_maxrf_sr.core.train import TrainingDiverged
         except ImportError:  # pragma: no cover - core not installed completely
             TrainingDiverged = ()  # type: ignore[assignment]  # noqa: N806
-        if isinstance(exc, InputError) and "contain negative values" in str(exc):
+        if isinstance(exc, NegativeValuesError):
             return (f"{exc} In this panel: tick 'Clip negative values to zero' above, then "
                     "press Start again.")
         if isinstance(exc, (InputError, CheckpointError)):

@@ -31,6 +31,10 @@ class InputError(ValueError):
     """Input that cannot be used as it is; the message says what is wrong and how to fix it."""
 
 
+class NegativeValuesError(InputError):
+    """Element maps with negative values (each entry point names its own way to clip them)."""
+
+
 @dataclass(frozen=True)
 class PreparedInputs:
     """Validated arrays in the form the core expects.
@@ -191,7 +195,7 @@ def check_lr_maps(
             np.maximum(maps, 0, out=maps)
         else:
             which = ", ".join(f"{labels[i]} (min {m:.4g})" for i, m in enumerate(mins) if m < 0)
-            raise InputError(
+            raise NegativeValuesError(
                 f"The {name} contain negative values: {which}. MA-XRF counts cannot be "
                 "negative. If these are fitted areas whose noise dips below zero, clip them "
                 "(negative='clip' in the API, --clip-negative on the command line)."
