@@ -31,7 +31,9 @@ def inputs(size: int, n_maps: int, scale: int, seed: int = 0):
     """Smooth random maps and a photo correlated with them (content does not matter here)."""
     rng = np.random.default_rng(seed)
     h = size // scale
-    lr = rng.gamma(2.0, 20.0, (n_maps, h, h)).astype(np.float32)
+    lr = np.empty((n_maps, h, h), dtype=np.float32)
+    for k in range(n_maps):  # map by map: no float64 copy of a whole-painting stack
+        lr[k] = rng.gamma(2.0, 20.0, (h, h))
     rgb = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
     return lr, rgb
 

@@ -36,6 +36,8 @@ from .run import PeakRSS
 #: 20 ms per stage-1 step, 120 ms per stage-2 step), split 70/30 as a time budget would.
 LONG_STAGE1 = round(0.7 * 1800 / 0.020)
 LONG_STAGE2 = round(0.3 * 1800 / 0.120)
+#: The same with the default 2,048-pixel batches (about 6 ms per stage-1 step).
+LONG_STAGE1_2048 = round(0.7 * 1800 / 0.006)
 _PREVIOUS = {"stage1_batch_pixels": 8192, "stage1_steps": 3000}
 
 #: Named settings: config overrides, or a time budget in seconds under "max_seconds".
@@ -46,6 +48,7 @@ RUNS: dict[str, dict] = {
     "previous-default-no-adversarial": {**_PREVIOUS, "adversarial": False},
     "long-30min-8192": {"stage1_batch_pixels": 8192, "stage1_steps": LONG_STAGE1,
                         "stage2_steps": LONG_STAGE2},
+    "long-30min": {"stage1_steps": LONG_STAGE1_2048, "stage2_steps": LONG_STAGE2},
     "long-budget": {"stage1_steps": 10**7, "stage2_steps": 10**7, "max_seconds": 1800.0},
     "no-adversarial": {"adversarial": False},
     "lr3e-3": {"stage1_lr": 3e-3},

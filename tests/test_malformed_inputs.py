@@ -32,6 +32,7 @@ import re
 import struct
 import tracemalloc
 import warnings
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,6 +113,14 @@ def _tiff_head(height: int, width: int, spp: int, bits: int, nbytes: int) -> byt
         packed = struct.pack("<HH", value, 0) if typ == 3 else struct.pack("<I", value)
         out += struct.pack("<HHI", tag, typ, 1) + packed
     return bytes(out + struct.pack("<I", 0))
+
+
+def _png_head(height: int, width: int) -> bytes:
+    """A PNG signature and header chunk (IHDR) declaring an 8-bit RGB image."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    return (b"\x89PNG\r\n\x1a\n" + struct.pack(">I", len(ihdr)) + chunk
+            + struct.pack(">I", zlib.crc32(chunk)))
 
 
 def _write_maps(path: Path, maps: np.ndarray) -> Path:
@@ -396,13 +405,12 @@ CASES: list[Case] = [
          widget_config={**TINY, "stage2_steps": 2},
          expect=accepted(r"Stage 2 patches are 8 px \(whole scan pixels\), not \d+", None,
                          entries=("api", "cli"), widget=Expect(None, None, accepted=True))),
-    Case("enormous photo", maps=lambda: np.broadcast_to(np.float32(5), (1, 4200, 4200)),
-         photo=lambda: _huge_broadcast_photo(16800), max_alloc_mib=200,
+    Case("enormous photo", maps=lambda: np.broadcast_to(np.float32(5), (1, 12500, 12500)),
+         photo=lambda: _huge_broadcast_photo(50000), max_alloc_mib=200,
          files=lambda tmp: {
-             "xrf": _sparse(tmp / "maps.npy", _npy_head((1, 420, 420)), 420 * 420 * 4),
-             "rgb": _sparse(tmp / "photo.tif", _tiff_head(16800, 16800, 3, 8, 16800**2 * 3),
-                            16800**2 * 3)},
-         expect=refused(r"282 megapixels", r"Work on a crop",
+             "xrf": _sparse(tmp / "maps.npy", _npy_head((1, 1250, 1250)), 1250 * 1250 * 4),
+             "rgb": _sparse(tmp / "photo.png", _png_head(50000, 50000), 1000)},
+         expect=refused(r"2500 megapixels", r"Work on a crop",
                         entries=("api", "cli", "reader", "widget"))),
     Case("enormous maps", maps=lambda: np.broadcast_to(np.float32(5), (24, 4800, 4800)),
          photo=lambda: _huge_broadcast_photo(4800), scale=1, max_alloc_mib=50,

@@ -35,9 +35,10 @@ def test_good_conversions():
     rgba = np.full((32, 32, 4), 255, np.uint8)
     with pytest.warns(UserWarning, match="alpha"):
         p = prepare_inputs(LR, rgba, 4)
-    assert p.rgb.shape == (32, 32, 3) and p.rgb.dtype == np.float32
+    assert p.rgb.shape == (32, 32, 3) and p.rgb.raw.dtype == np.uint8  # kept 8-bit
+    assert np.asarray(p.rgb).dtype == np.float32 and np.asarray(p.rgb).max() == 1.0
     p16 = prepare_inputs(LR.astype(np.uint16), np.full((32, 32, 3), 65535, np.uint16), 4)
-    assert p16.rgb.max() == pytest.approx(1.0)
+    assert p16.rgb[:4].max() == pytest.approx(1.0) and p16.rgb[:4].dtype == np.float32
     assert p16.lr_maps.dtype == np.float32
     clipped = prepare_inputs(-LR, RGB, 4, negative="clip")
     assert clipped.lr_maps.min() == 0

@@ -129,7 +129,7 @@ def super_resolve(
         )
     prepared = prepare_inputs(lr_maps, rgb, scale, elements=elements, negative=negative)
     t0 = time.perf_counter()
-    maps = METHODS[method](prepared.lr_maps, prepared.rgb, prepared.scale,
+    maps = METHODS[method](prepared.lr_maps, np.asarray(prepared.rgb), prepared.scale,
                            seed=0 if seed is None else seed)
     return SRResult(
         np.asarray(maps, dtype=np.float32),

@@ -62,6 +62,7 @@ from napari_maxrf_sr.core.validation import (
     InputError,
     NegativeValuesError,
     check_map_size,
+    check_photo_size,
     infer_scale,
     prepare_inputs,
 )
@@ -601,8 +602,10 @@ class SuperResolutionWidget(QWidget):
             styles.extend([style] * stack.shape[0])
         if len(set(elements)) != len(elements):
             raise InputError("Two selected maps have the same element name; rename one layer.")
-        check_map_size((len(planes), *lr_shape))  # before np.stack copies them all
         photo = self._layer(self.photo_combo.currentText())
+        # Sizes first, before np.stack copies the maps.
+        check_photo_size(tuple(photo.data.shape))
+        check_map_size((len(planes), *lr_shape))
         rgb = np.asarray(photo.data)
         grid = res.Grid(tuple(map(float, photo.scale[-2:])),
                         tuple(map(float, photo.translate[-2:])))

@@ -27,6 +27,7 @@ import torch
 
 from .. import __version__
 from .config import SRConfig
+from .photo import PhotoPixels
 
 FORMAT = "napari-maxrf-sr-checkpoint"
 FORMAT_VERSION = 1
@@ -59,7 +60,7 @@ class CheckpointPlan:
     resume: bool = False
 
 
-def run_fingerprint(lr_maps: np.ndarray, rgb: np.ndarray, scale: int,
+def run_fingerprint(lr_maps: np.ndarray, rgb: PhotoPixels | np.ndarray, scale: int,
                     elements: tuple[str, ...], config: SRConfig) -> str:
     """A short hash identifying one run: its prepared inputs and training settings.
 
@@ -72,7 +73,7 @@ def run_fingerprint(lr_maps: np.ndarray, rgb: np.ndarray, scale: int,
     """
     h = hashlib.blake2b(digest_size=12)
     for arr in (lr_maps, rgb):
-        arr = np.ascontiguousarray(arr)
+        arr = np.ascontiguousarray(arr.raw if isinstance(arr, PhotoPixels) else arr)
         h.update(f"{arr.dtype.str}{arr.shape}".encode())
         h.update(memoryview(arr).cast("B"))
     h.update(f"scale={int(scale)};elements={list(elements)}".encode())

@@ -68,27 +68,27 @@ def _bands(h: int, rows: int) -> Iterator[tuple[int, int]]:
 @torch.no_grad()
 def predict_normalised_band(
     generator: ListaGenerator,
-    y_pad: torch.Tensor,
+    lr_band: torch.Tensor,
     rgb_band: torch.Tensor,
-    r0: int,
-    r1: int,
     scale: int,
 ) -> torch.Tensor:
-    """Network output for LR rows ``[r0, r1)``: ``(B, s (r1 - r0), W)`` normalised maps.
+    """Network output for a band of LR rows: ``(B, s (r1 - r0), W)`` normalised maps.
 
     Parameters
     ----------
-    y_pad
-        ``(B, h + 2, w + 2)`` normalised LR maps, replicate-padded by one pixel
-        (so a band's upsampling equals the full image's exactly).
+    lr_band
+        ``(B, r1 - r0 + 2, w + 2)`` normalised LR maps of the band's rows with one
+        pixel of halo all round, replicated at the scan's borders (so the band's
+        upsampling equals the full image's exactly); see :func:`padded_lr_band`.
     rgb_band
         ``(3, s (r1 - r0), W)`` normalised photo rows of the band.
     """
     s = scale
-    n_maps = y_pad.shape[0]
-    lr = y_pad[:, r0 : r1 + 2, :]  # padded coordinates: one halo row on each side
-    up = F.interpolate(lr[None], scale_factor=s, mode="bilinear", align_corners=False)[0]
-    up = up[:, s : s * (1 + r1 - r0), s : up.shape[-1] - s]
+    n_maps = lr_band.shape[0]
+    r_count = lr_band.shape[1] - 2
+    up = F.interpolate(lr_band[None], scale_factor=s, mode="bilinear",
+                       align_corners=False)[0]
+    up = up[:, s : s * (1 + r_count), s : up.shape[-1] - s]
     x0 = torch.cat([up, rgb_band], dim=0)
     c, hh, ww = x0.shape
     pix = x0.reshape(c, -1).t()
@@ -96,6 +96,19 @@ def predict_normalised_band(
     for k in range(0, pix.shape[0], _CHUNK_PIXELS):
         out[k : k + _CHUNK_PIXELS] = generator(pix[k : k + _CHUNK_PIXELS])[:, :n_maps]
     return out.t().reshape(n_maps, hh, ww)
+
+
+def padded_lr_band(normaliser: MapNormaliser, lr_maps: np.ndarray, r0: int,
+                   r1: int) -> np.ndarray:
+    """Normalised LR rows ``[r0 - 1, r1 + 1)`` and one column each side, border replicated.
+
+    Only the band is normalised and padded, so applying a network needs no
+    normalised copy of the whole scan.
+    """
+    h = lr_maps.shape[1]
+    rows = np.clip(np.arange(r0 - 1, r1 + 1), 0, h - 1)
+    band = normaliser.forward(lr_maps[:, rows])
+    return np.pad(band, ((0, 0), (0, 0), (1, 1)), mode="edge")
 
 
 @torch.no_grad()
@@ -120,7 +133,8 @@ def predict(
     lr_maps
         ``(B, h, w)`` validated float32 maps in input units.
     rgb01
-        ``(H, W, 3)`` validated photo in ``[0, 1]``.
+        ``(H, W, 3)`` validated photo whose row slices are float in ``[0, 1]`` (a
+        :class:`~napari_maxrf_sr.core.photo.PhotoPixels`, or a float array).
     op
         Acquisition operator (its scale must be ``H / h``).
     config
@@ -148,16 +162,14 @@ def predict(
     generator = generator.to(dev).eval()
     if out is None:
         out = np.empty((n_maps, big_h, big_w), dtype=np.float32)
-    y_n = torch.from_numpy(normaliser.forward(lr_maps)).to(dev)
-    y_pad = F.pad(y_n[None], (1, 1, 1, 1), mode="replicate")[0]
     gains = torch.from_numpy(normaliser.gains.astype(np.float64)).to(dev)
     band_rows = max(1, config.tile_pixels // max(1, s * big_w))
     whole_image_projection = project and not op.is_block
     for r0, r1 in _bands(h, band_rows):
         rgb_band = normalise_rgb(rgb01[s * r0 : s * r1], config.rgb_low, config.rgb_high)
-        pred = predict_normalised_band(
-            generator, y_pad, torch.from_numpy(rgb_band).to(dev), r0, r1, s
-        )
+        lr_band = torch.from_numpy(padded_lr_band(normaliser, lr_maps, r0, r1)).to(dev)
+        pred = predict_normalised_band(generator, lr_band, torch.from_numpy(rgb_band).to(dev),
+                                       s)
         # Back to input units in float64, where the projection is exact to rounding.
         maps = (pred.double() - normaliser.zero_level) / gains[:, None, None]
         if project and op.is_block:

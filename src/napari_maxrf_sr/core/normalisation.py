@@ -50,8 +50,10 @@ class MapNormaliser:
 
     def forward(self, maps: np.ndarray) -> np.ndarray:
         """Input units to normalised units, for ``(B, ...)`` arrays."""
-        g = self.gains.reshape(-1, *([1] * (maps.ndim - 1)))
-        return (self.zero_level + maps * g).astype(np.float32)
+        out = np.empty(maps.shape, dtype=np.float32)
+        for i, gain in enumerate(self.gains):  # map by map: no float64 copy of the stack
+            out[i] = self.zero_level + maps[i] * gain
+        return out
 
     def inverse(self, maps: np.ndarray) -> np.ndarray:
         """Normalised units back to the input's units, for ``(B, ...)`` arrays."""

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from .operators import AcquisitionOperator, gaussian_kernel1d, upsample_bilinear
+from .photo import PhotoPixels
 
 
 @dataclass
@@ -40,15 +41,26 @@ class HRBatch:
     y_window: torch.Tensor | None = None
 
 
+#: Largest table of down-problem pixels (inputs and targets) built in memory; bigger
+#: scans compute each batch's pixels from the LR maps instead (same values, to rounding).
+DOWN_TABLE_BYTES = 256 << 20
+#: Photo pixels converted to float at a time when the photo is brought onto the scan grid.
+BAND_PIXELS = 1 << 22
+
+
 class TrainingData:
     """Normalised LR maps and photo, with samplers for both training problems.
+
+    Memory: the LR maps, the photo in its own pixel type (8-bit stays 8-bit), and
+    small LR-sized tables; nothing of size ``B x H x W``.
 
     Parameters
     ----------
     y_lr
         ``(B, h, w)`` normalised LR maps.
-    rgb
-        ``(3, H, W)`` normalised photo, ``H = s h``.
+    photo
+        The photo, ``H = s h``: a :class:`~napari_maxrf_sr.core.photo.PhotoPixels`
+        or an ``(H, W, 3)`` float32 array in ``[0, 1]``.
     op
         The acquisition operator ``U``.
     device
@@ -57,70 +69,124 @@ class TrainingData:
         Share of the down-problem pixels held out for the stage 1 check.
     seed
         Seeds the held-out split.
+    rgb_range
+        ``(low, high)``: the photo's ``[0, 1]`` is mapped onto it (the network's input).
     """
 
     def __init__(
         self,
         y_lr: np.ndarray,
-        rgb: np.ndarray,
+        photo: PhotoPixels | np.ndarray,
         op: AcquisitionOperator,
         device: torch.device,
         validation_fraction: float = 0.05,
         seed: int = 0,
+        rgb_range: tuple[float, float] = (0.1, 0.9),
     ) -> None:
         self.op = op
         self.s = op.scale
         self.device = device
         self.y_lr = torch.from_numpy(np.ascontiguousarray(y_lr)).to(device)
-        self.rgb = torch.from_numpy(np.ascontiguousarray(rgb)).to(device)
+        if not isinstance(photo, PhotoPixels):
+            photo = PhotoPixels(np.asarray(photo, dtype=np.float32))
+        raw, self._rgb_unit = photo.channels_first_tensor()
+        self._rgb_raw = raw.to(device)  # (3, H, W), 8-bit for 8-bit photos
+        self._rgb_low, self._rgb_high = (float(v) for v in rgb_range)
         self.n_maps, self.h, self.w = self.y_lr.shape
         # Context needed around a block for U: the Gaussian's radius, in whole LR pixels.
         radius = 0 if op.is_block else (gaussian_kernel1d(op.psf_sigma).numel() - 1) // 2
         self.margin = -(-radius // self.s)
-        # Replicate-padded LR maps: windows of it interpolate exactly like the full image.
-        pad = 1
-        self._pad = pad
-        self._y_pad = F.pad(self.y_lr[None], (pad, pad, pad, pad), mode="replicate")[0]
+        self._pad = 1  # LR halo for the bilinear upsampling (replicated at the borders)
+        self.rgb_lr = self._photo_down()
         self._build_down_problem(validation_fraction, seed)
+
+    # -- the photo -----------------------------------------------------------------------
+    def rgb_values(self, raw: torch.Tensor) -> torch.Tensor:
+        """Raw photo values (any shape) as the network's normalised float input."""
+        z = raw.float()
+        if self._rgb_unit != 1.0:
+            z = z / self._rgb_unit
+        return self._rgb_low + (self._rgb_high - self._rgb_low) * z
+
+    def _photo_down(self) -> torch.Tensor:
+        """``U Z``: the normalised photo on the scan's grid, ``(3, h, w)``, band by band.
+
+        Each band of LR rows reads ``margin`` more rows on each side, the blur's reach,
+        so the bands join exactly.
+        """
+        s, m = self.s, self.margin
+        out = torch.empty(3, self.h, self.w, device=self.device)
+        rows = max(1, BAND_PIXELS // (s * s * self.w))
+        with torch.no_grad():
+            for r0 in range(0, self.h, rows):
+                r1 = min(self.h, r0 + rows)
+                a, b = max(0, r0 - m), min(self.h, r1 + m)
+                z = self.rgb_values(self._rgb_raw[:, s * a : s * b])
+                out[:, r0:r1] = self.op.down(z)[:, r0 - a : r1 - a]
+        return out
 
     # -- the one-scale-down copy -----------------------------------------------------------
     def _build_down_problem(self, validation_fraction: float, seed: int) -> None:
-        """Input ``[up(U Y_lr); U Z]`` on the LR grid, target ``Y_lr`` (answer known)."""
+        """Input ``[up(U Y_lr); U Z]`` on the LR grid, target ``Y_lr`` (answer known).
+
+        Small scans keep the whole table of pixels; large ones keep only ``U Y_lr``
+        (``s^2`` times smaller than the scan) and interpolate the drawn pixels.
+        """
         s = self.s
         hc, wc = (self.h // s) * s, (self.w // s) * s  # crop to whole blocks
+        self._wc = wc
         self.has_down_problem = hc >= 2 * s and wc >= 2 * s
+        self.down_x = self.down_y = None
         if not self.has_down_problem:
-            self.down_x = self.down_y = None
             self.train_idx = self.val_idx = torch.zeros(0, dtype=torch.long)
             return
-        y = self.y_lr[:, :hc, :wc]
         with torch.no_grad():
-            y_down = self.op.down(y)
-            y_down_up = upsample_bilinear(y_down, s)
-            z_down = self.op.down(self.rgb)
-            z_down = z_down[:, :hc, :wc]
-        x = torch.cat([y_down_up, z_down], dim=0)  # (C, hc, wc)
-        self.down_x = x.reshape(x.shape[0], -1).t().contiguous()  # (n, C)
-        self.down_y = y.reshape(self.n_maps, -1).t().contiguous()  # (n, B)
-        n = self.down_x.shape[0]
+            self._y_down = self.op.down(self.y_lr[:, :hc, :wc])  # (B, hc / s, wc / s)
+        n = hc * wc
+        if n * (2 * self.n_maps + 3) * 4 <= DOWN_TABLE_BYTES:
+            with torch.no_grad():
+                y_down_up = upsample_bilinear(self._y_down, s)
+            x = torch.cat([y_down_up, self.rgb_lr[:, :hc, :wc]], dim=0)  # (C, hc, wc)
+            self.down_x = x.reshape(x.shape[0], -1).t().contiguous()  # (n, C)
+            self.down_y = self.y_lr[:, :hc, :wc].reshape(self.n_maps, -1).t().contiguous()
+        else:
+            self._row_weights = _bilinear_taps(hc, s, self.device)
+            self._col_weights = _bilinear_taps(wc, s, self.device)
         rng = np.random.default_rng(seed + 7919)
         perm = torch.from_numpy(rng.permutation(n))
         n_val = int(round(validation_fraction * n))
         n_val = min(n_val, n - 1)
         self.val_idx = perm[:n_val].to(self.device)
         self.train_idx = perm[n_val:].to(self.device)
+        self._val = None
+
+    def _down_at(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Inputs ``(n, C)`` and targets ``(n, B)`` of down-problem pixels ``idx``."""
+        if self.down_x is not None:
+            return self.down_x[idx], self.down_y[idx]
+        r, c = idx // self._wc, idx % self._wc
+        r0, r1, lr = (t[r] for t in self._row_weights)
+        c0, c1, lc = (t[c] for t in self._col_weights)
+        g = self._y_down
+        top = g[:, r0, c0] * (1 - lc) + g[:, r0, c1] * lc
+        bottom = g[:, r1, c0] * (1 - lc) + g[:, r1, c1] * lc
+        up = top * (1 - lr) + bottom * lr  # (B, n)
+        x = torch.cat([up, self.rgb_lr[:, r, c]], dim=0).t().contiguous()
+        return x, self.y_lr[:, r, c].t().contiguous()
 
     def down_pixels(
         self, n: int, generator: torch.Generator
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``n`` random pixels of the down problem: inputs ``(n, C)``, targets ``(n, B)``."""
-        pick = torch.randint(len(self.train_idx), (n,), generator=generator)
-        idx = self.train_idx[pick.to(self.device)]
-        return self.down_x[idx], self.down_y[idx]
+        pick = torch.randint(len(self.train_idx), (n,), generator=generator,
+                             device=generator.device)
+        return self._down_at(self.train_idx[pick.to(self.device)])
 
     def down_validation(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The held-out pixels of the down problem."""
-        return self.down_x[self.val_idx], self.down_y[self.val_idx]
+        if self._val is None:
+            self._val = self._down_at(self.val_idx)
+        return self._val
 
     # -- the HR problem ------------------------------------------------------------------
     def random_lr_corners(
@@ -133,8 +199,9 @@ class TrainingData:
                 f"patches of {size} scan pixels do not fit in maps of {self.h} x {self.w}; "
                 "use a smaller patch size"
             )
-        i = torch.randint(self.h - size + 1, (n,), generator=generator)
-        j = torch.randint(self.w - size + 1, (n,), generator=generator)
+        # Drawn where the generator lives: a GPU generator needs no copy (and no wait).
+        i = torch.randint(self.h - size + 1, (n,), generator=generator, device=generator.device)
+        j = torch.randint(self.w - size + 1, (n,), generator=generator, device=generator.device)
         return i, j
 
     def hr_patches(self, i: torch.Tensor, j: torch.Tensor, p: int) -> HRBatch:
@@ -150,10 +217,11 @@ class TrainingData:
         s, m, pad = self.s, self.margin, self._pad
         size = p + 2 * m  # LR window without halo
         win = size + 2 * pad
-        ar = torch.arange(win, device=self.device)
-        rows = (i.to(self.device)[:, None] + ar[None, :])  # padded coordinates
-        cols = (j.to(self.device)[:, None] + ar[None, :])
-        lr_win = self._y_pad[:, rows[:, :, None], cols[:, None, :]]  # (B, N, win, win)
+        ar = torch.arange(win, device=self.device) - pad
+        # Clamped indices replicate the border, as padding the whole image would.
+        rows = (i.to(self.device)[:, None] + ar[None, :]).clamp_(0, self.h - 1)
+        cols = (j.to(self.device)[:, None] + ar[None, :]).clamp_(0, self.w - 1)
+        lr_win = self.y_lr[:, rows[:, :, None], cols[:, None, :]]  # (B, N, win, win)
         lr_win = lr_win.permute(1, 0, 2, 3)
         up = F.interpolate(lr_win, scale_factor=s, mode="bilinear", align_corners=False)
         up = up[..., s * pad : s * (pad + size), s * pad : s * (pad + size)]
@@ -161,7 +229,8 @@ class TrainingData:
         hr_ar = torch.arange(big, device=self.device)
         hr_rows = (i.to(self.device) * s)[:, None] + hr_ar[None, :]
         hr_cols = (j.to(self.device) * s)[:, None] + hr_ar[None, :]
-        z = self.rgb[:, hr_rows[:, :, None], hr_cols[:, None, :]].permute(1, 0, 2, 3)
+        z = self.rgb_values(self._rgb_raw[:, hr_rows[:, :, None], hr_cols[:, None, :]])
+        z = z.permute(1, 0, 2, 3)
         x0 = torch.cat([up, z], dim=1)
         inner = torch.arange(p, device=self.device)
         lr_rows = (i.to(self.device) + m)[:, None] + inner[None, :]
@@ -183,14 +252,28 @@ class TrainingData:
         return x0.permute(0, 2, 3, 1).reshape(-1, x0.shape[1])
 
 
+def _bilinear_taps(n_out: int, s: int, device) -> tuple[torch.Tensor, ...]:
+    """Source pixels and weights of an upsampling by ``s`` to ``n_out`` pixels.
+
+    ``(i0, i1, weight of i1)`` per output pixel, under the same convention as
+    ``F.interpolate(..., mode="bilinear", align_corners=False)`` (block centres,
+    replicated borders).
+    """
+    n_in = n_out // s
+    src = ((torch.arange(n_out, dtype=torch.float64) + 0.5) / s - 0.5).clamp_(min=0)
+    i0 = src.floor().long().clamp_(max=n_in - 1)
+    i1 = (i0 + 1).clamp_(max=n_in - 1)
+    w1 = (src - i0).float()
+    return i0.to(device), i1.to(device), w1.to(device)
+
+
 def flip_batch(batch: HRBatch, generator: torch.Generator) -> HRBatch:
     """Random horizontal and vertical flips, the same for the input and the LR target."""
     x0, y, win = batch.x0, batch.y_lr, batch.y_window
     for dim in (-1, -2):
-        flip = torch.rand(x0.shape[0], generator=generator) < 0.5
-        if bool(flip.any()):
-            f = flip.to(x0.device)[:, None, None, None]
-            x0 = torch.where(f, x0.flip(dim), x0)
-            y = torch.where(f, y.flip(dim), y)
-            win = None if win is None else torch.where(f, win.flip(dim), win)
+        flip = torch.rand(x0.shape[0], generator=generator, device=generator.device) < 0.5
+        f = flip.to(x0.device)[:, None, None, None]
+        x0 = torch.where(f, x0.flip(dim), x0)
+        y = torch.where(f, y.flip(dim), y)
+        win = None if win is None else torch.where(f, win.flip(dim), win)
     return HRBatch(x0, y, batch.margin, win)

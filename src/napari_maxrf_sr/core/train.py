@@ -41,7 +41,7 @@ from .losses import (
     pseudo_real_patches,
 )
 from .model import ListaGenerator, PatchDiscriminator
-from .normalisation import MapNormaliser, normalise_rgb
+from .normalisation import MapNormaliser
 from .operators import AcquisitionOperator
 from .sampling import TrainingData, flip_batch
 from .validation import PreparedInputs, prepare_inputs
@@ -267,6 +267,14 @@ class _Meter:
         return {k: float(v) / self.counts[k] for k, v in self.sums.items()}
 
 
+def _adam(params, lr: float, device: torch.device) -> torch.optim.Adam:
+    """Adam; on a GPU its fused form, one kernel for all parameters.
+
+    The network is small, so a step's cost on a GPU is mostly kernel launches.
+    """
+    return torch.optim.Adam(params, lr=lr, fused=device.type == "cuda")
+
+
 def _lr_factor(schedule: str, progress: float) -> float:
     """Learning-rate multiplier at ``progress`` in [0, 1] of a stage (cosine to 5 %)."""
     if schedule == "constant":
@@ -359,12 +367,17 @@ def _run(
     notes = list(prepared.notes)
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
+    # Batches are drawn by a generator on the GPU itself: a CPU draw would be copied to
+    # the GPU, and each copy waits for the GPU's queue to empty.
+    gen_batch = (torch.Generator(device=device).manual_seed(cfg.seed)
+                 if device.type == "cuda" else gen)
     s = prepared.scale
     op = AcquisitionOperator(s, cfg.operator, cfg.psf_sigma)
     normaliser = MapNormaliser.fit(prepared.lr_maps, cfg.zero_level, cfg.peak_level)
     y_n = normaliser.forward(prepared.lr_maps)
-    rgb_n = normalise_rgb(prepared.rgb, cfg.rgb_low, cfg.rgb_high)
-    data = TrainingData(y_n, rgb_n, op, device, cfg.validation_fraction, cfg.seed)
+    data = TrainingData(y_n, prepared.rgb, op, device, cfg.validation_fraction, cfg.seed,
+                        rgb_range=(cfg.rgb_low, cfg.rgb_high))
+    del y_n  # shared with the tensor in data
     b = data.n_maps
     if not data.has_down_problem:
         notes.append(
@@ -419,7 +432,7 @@ def _run(
         model.final_sigmoid = cfg.stage1_final_sigmoid
 
     # -------------------------------- stage 1 --------------------------------------------
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.stage1_lr)
+    opt = _adam(model.parameters(), cfg.stage1_lr, device)
     phase = "stage 1"
     start1 = 1
     if resumed is None:
@@ -434,6 +447,8 @@ def _run(
         if phase == "stage 1":
             opt.load_state_dict(resumed["opt"])
         gen.set_state(resumed["rng"])
+        if gen_batch is not gen and resumed.get("rng_batch") is not None:
+            gen_batch.set_state(resumed["rng_batch"])
         torch.set_rng_state(resumed["torch_rng"])
         clock.start = time.perf_counter() - float(resumed["elapsed"])
         history[:] = resumed["history"]
@@ -461,6 +476,7 @@ def _run(
                 # history has them too.
                 "history": list(history), "pending": (step, phase, meter.peek()),
                 "notes": list(notes), "rng": gen.get_state(),
+                "rng_batch": gen_batch.get_state() if gen_batch is not gen else None,
                 "torch_rng": torch.get_rng_state(), **extra}
 
     last_event = time.perf_counter()
@@ -477,7 +493,7 @@ def _run(
         lr = cfg.stage1_lr * _lr_factor(cfg.lr_schedule, progress)
         for group in opt.param_groups:
             group["lr"] = lr
-        loss, terms = _stage1_batch_loss(model, data, cfg, gen)
+        loss, terms = _stage1_batch_loss(model, data, cfg, gen_batch)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -533,11 +549,11 @@ def _run(
     # -------------------------------- stage 2 --------------------------------------------
     if run_stage2 and not stopped:
         disc = PatchDiscriminator().to(device)
-        opt_g = torch.optim.Adam(model.parameters(), lr=cfg.lr_g)
-        opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.lr_d)
+        opt_g = _adam(model.parameters(), cfg.lr_g, device)
+        opt_d = _adam(disc.parameters(), cfg.lr_d, device)
         with torch.no_grad():
-            rgb_lr = op.down(data.rgb) if data.h * s == data.rgb.shape[1] else data.rgb
-            guide, sign = best_guide_channels(data.y_lr, rgb_lr, cfg.abs_correlation_guide)
+            guide, sign = best_guide_channels(data.y_lr, data.rgb_lr,
+                                              cfg.abs_correlation_guide)
         guide, sign = guide.to(device), sign.to(device)
         start2 = 1
         if phase == "stage 2":
@@ -570,10 +586,10 @@ def _run(
                                 _progress(step2, n2, clock.elapsed - t_stage, budget2))
             for group in opt_g.param_groups:
                 group["lr"] = cfg.lr_g * factor
-            i, j = data.random_lr_corners(cfg.batch_size, p_lr, gen)
+            i, j = data.random_lr_corners(cfg.batch_size, p_lr, gen_batch)
             batch = data.hr_patches(i, j, p_lr)
             if cfg.flips:
-                batch = flip_batch(batch, gen)  # flips inputs and scan values together
+                batch = flip_batch(batch, gen_batch)  # flips inputs and scan values together
             out = model.forward_image(batch.x0)
             y_hat, z_hat = out[:, :b], out[:, b:]
             down = op.down(y_hat)[..., m : m + p_lr, m : m + p_lr]
@@ -585,7 +601,8 @@ def _run(
                 y_proj = op.project(y_hat, batch.y_lr)
             else:
                 y_proj = op.project(y_hat, batch.y_window, cg_iters=30)
-            channels = torch.randint(b, (cfg.batch_size,), generator=gen).to(device)
+            channels = torch.randint(b, (cfg.batch_size,), generator=gen_batch,
+                                     device=gen_batch.device).to(device)
             beta = float(torch.rand((), generator=gen)) * cfg.beta_max
             rows = torch.arange(cfg.batch_size, device=device)
             fake = y_proj[rows, channels].unsqueeze(1)
@@ -605,7 +622,7 @@ def _run(
                      "adv_g": adv.detach(), "d_fake": d_fake.detach(),
                      "d_real": d_real.detach()}
             if cfg.stage2_down_weight > 0 and data.has_down_problem:
-                x, y = data.down_pixels(cfg.stage1_batch_pixels // 4, gen)
+                x, y = data.down_pixels(cfg.stage1_batch_pixels // 4, gen_batch)
                 down_xrf = F.mse_loss(model(x)[:, :b], y)
                 loss = loss + cfg.stage2_down_weight * down_xrf
                 terms["down_xrf"] = down_xrf.detach()
@@ -641,6 +658,7 @@ def _run(
         return None
     seconds = clock.elapsed
     model.eval()
+    del data  # its tables are not needed to apply the network
     t0 = time.perf_counter()
     maps = None
     if infer:

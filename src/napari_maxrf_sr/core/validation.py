@@ -14,13 +14,17 @@ from typing import Literal
 
 import numpy as np
 
-#: Largest HR image (pixels) the in-memory path accepts; above it the caller must
-#: tile or use the out-of-core path. 2**28 px x 24 channels x 4 bytes is 24 GiB.
-MAX_HR_PIXELS = 1 << 28
-#: Most values (B x h x w) a stack of element maps may hold: 2 GiB as float32. The
-#: largest scan that the in-memory path can use (24 maps of 4096 x 4096 at scale 4,
-#: which makes a photo of MAX_HR_PIXELS) holds 2**28.6 values. Readers check a
-#: file's header against it before they allocate anything.
+from .photo import PhotoPixels
+
+#: Largest photo (pixels) accepted: 2**31 px is 6 GiB as 8-bit RGB. The core keeps the
+#: photo in its own pixel type and never builds an H x W array per element except the
+#: result (written band by band to disk when it is large), so the scan's size
+#: (MAX_MAP_VALUES) is what bounds the memory in practice.
+MAX_HR_PIXELS = 1 << 31
+#: Most values (B x h x w) a stack of element maps may hold: 2 GiB as float32 (21 maps
+#: of 5000 x 5000, e.g. a 20000 x 20000 photo at scale 4). Training holds about three
+#: float32 copies of the scan. Readers check a file's header against it before they
+#: allocate anything.
 MAX_MAP_VALUES = 1 << 29
 #: Largest magnitude of a map value: the core computes in float32 (largest 3.4e38),
 #: and a super-resolved pixel may be several times brighter than any block mean.
@@ -44,7 +48,8 @@ class PreparedInputs:
     lr_maps
         ``(B, h, w)`` float32, finite, non-negative, in the input's units.
     rgb
-        ``(H, W, 3)`` float32 in ``[0, 1]``.
+        The ``(H, W, 3)`` photo in its own pixel type; indexing it (``rgb[r0:r1]``)
+        or ``np.asarray(rgb)`` gives float32 in ``[0, 1]``.
     scale
         Integer ratio ``H / h == W / w``.
     elements
@@ -54,7 +59,7 @@ class PreparedInputs:
     """
 
     lr_maps: np.ndarray
-    rgb: np.ndarray
+    rgb: PhotoPixels
     scale: int
     elements: tuple[str, ...]
     notes: tuple[str, ...] = ()
@@ -210,6 +215,19 @@ def check_rgb(rgb, *, name: str = "photo") -> tuple[np.ndarray, list[str]]:
     ``[0, 1]``. A fully opaque alpha channel is dropped with a note; a
     transparent one is refused (the colour under it is undefined).
     """
+    raw, notes = check_rgb_pixels(rgb, name=name)
+    return np.ascontiguousarray(np.asarray(PhotoPixels(raw))), notes
+
+
+def check_rgb_pixels(rgb, *, name: str = "photo") -> tuple[np.ndarray, list[str]]:
+    """Validate an RGB photo as :func:`check_rgb` does, without converting it.
+
+    Returns
+    -------
+    raw, notes
+        ``(H, W, 3)`` uint8 or uint16 (a view of the input where possible), or
+        float32 in ``[0, 1]``; and notes on what was changed.
+    """
     notes: list[str] = []
     arr = np.asarray(rgb)
     if arr.ndim == 3 and arr.shape[0] in (3, 4) and arr.shape[-1] not in (3, 4):
@@ -250,15 +268,14 @@ def check_rgb(rgb, *, name: str = "photo") -> tuple[np.ndarray, list[str]]:
                 "pixels is undefined. Flatten it onto a background in an image editor, or "
                 "drop alpha if it does not matter: rgb[..., :3]."
             )
-    if arr.dtype == np.uint8:
-        out = arr.astype(np.float32) / 255.0
-    elif arr.dtype == np.uint16:
-        out = arr.astype(np.float32) / 65535.0
+    if arr.dtype in (np.uint8, np.uint16):
+        out = arr
     elif np.issubdtype(arr.dtype, np.floating):
-        out = arr.astype(np.float32)
-        if not np.isfinite(arr).all():
+        out = arr.astype(np.float32, copy=False)
+        n_bad = sum(int((~np.isfinite(band)).sum()) for band in _row_bands(arr))
+        if n_bad:
             raise InputError(
-                f"The {name} contains {int((~np.isfinite(arr)).sum())} NaN or infinite "
+                f"The {name} contains {n_bad} NaN or infinite "
                 "values. Replace them, e.g. np.nan_to_num(rgb, nan=0.0, posinf=1.0), or "
                 "export the photo again."
             )
@@ -285,7 +302,13 @@ def check_rgb(rgb, *, name: str = "photo") -> tuple[np.ndarray, list[str]]:
             f"The {name} has an unsupported pixel type {arr.dtype}; convert it to 8-bit "
             "(uint8), 16-bit (uint16) or floating point in [0, 1]."
         )
-    return np.ascontiguousarray(out), notes
+    return out, notes
+
+
+def _row_bands(arr: np.ndarray, rows: int = 1024):
+    """Bands of rows, so that a check on a huge image makes no full-size temporary."""
+    for r0 in range(0, arr.shape[0], rows):
+        yield arr[r0 : r0 + rows]
 
 
 def infer_scale(lr_shape: tuple[int, int], hr_shape: tuple[int, int]) -> int:
@@ -378,6 +401,17 @@ def _axis_last_hint(lr_shape: tuple[int, ...], hr_shape: tuple[int, int]) -> str
     )
 
 
+def check_photo_size(shape: tuple[int, ...], max_hr_pixels: int = MAX_HR_PIXELS) -> None:
+    """Refuse a photo of more than ``max_hr_pixels`` pixels, from its declared shape."""
+    n_px = _hr_pixels(shape)
+    if n_px > max_hr_pixels:
+        raise InputError(
+            f"The photo has {n_px / 1e6:.0f} megapixels, more than are accepted "
+            f"({max_hr_pixels / 1e6:.0f} MP). Work on a crop of the painting (crop the "
+            "photo and the scan to the same area)."
+        )
+
+
 def prepare_inputs(
     lr_maps,
     rgb,
@@ -399,17 +433,11 @@ def prepare_inputs(
             f"{rgb_shape}, like element maps: the two seem swapped. Pass the maps first, "
             "then the photo: super_resolve(lr_maps, rgb, ...)."
         )
-    n_px = _hr_pixels(rgb_shape)
-    if n_px > max_hr_pixels:
-        raise InputError(
-            f"The photo has {n_px / 1e6:.0f} megapixels, more than this in-memory "
-            f"path accepts ({max_hr_pixels / 1e6:.0f} MP). Work on a crop, or apply a "
-            "model trained on a crop with napari_maxrf_sr.core.inference.predict(out=...) "
-            "into a memory-mapped array."
-        )
+    check_photo_size(rgb_shape, max_hr_pixels)
     labels = None if elements is None else [str(e) for e in elements]
     maps, notes = check_lr_maps(lr_maps, negative=negative, labels=labels)
-    photo, photo_notes = check_rgb(rgb)
+    raw_photo, photo_notes = check_rgb_pixels(rgb)
+    photo = PhotoPixels(raw_photo)  # kept 8/16-bit: converted band by band where used
     notes += photo_notes
     try:
         s = check_scale(scale, maps.shape[1:], photo.shape[:2])

@@ -265,11 +265,11 @@ def image_pixels(path: str | Path) -> tuple[int, int] | None:
 
 
 def check_photo_pixels(path: str | Path, height: int, width: int) -> None:
-    """Refuse a photo larger than the in-memory path accepts, before decoding it."""
+    """Refuse a photo larger than the core accepts, before decoding it."""
     n = height * width
     if n > validation.MAX_HR_PIXELS:
         raise InputError(
             f"The photo {str(path)!r} is {width} x {height} px ({n / 1e6:.0f} megapixels), "
-            f"more than the in-memory path accepts ({validation.MAX_HR_PIXELS / 1e6:.0f} MP). "
+            f"more than are accepted ({validation.MAX_HR_PIXELS / 1e6:.0f} MP). "
             "Work on a crop of the painting (crop the photo and the scan to the same area)."
         )

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.validation import InputError, check_rgb
+from ..core import validation
+from ..core.photo import PhotoPixels
+from ..core.validation import InputError, check_rgb_pixels
 from .filecheck import check_photo_pixels, check_tiff, damaged, image_pixels, unreadable
 
 PHOTO_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
@@ -64,9 +66,7 @@ def read_photo(path: str | Path, *, as_float: bool = False) -> tuple[np.ndarray,
             hw = image_pixels(path)
             if hw is not None:
                 check_photo_pixels(path, *hw)
-            import imageio.v3 as iio
-
-            arr = iio.imread(path)
+            arr = _read_with_pillow_limit(path, checked=hw is not None)
     except InputError:
         raise
     except Exception as exc:
@@ -80,11 +80,29 @@ def read_photo(path: str | Path, *, as_float: bool = False) -> tuple[np.ndarray,
     arr = np.asarray(arr)
     if arr.ndim == 4 and arr.shape[0] == 1:  # single-frame stacks from some TIFF writers
         arr = arr[0]
-    rgb01, check_notes = check_rgb(arr, name=f"photo {path.name!r}")
+    raw, check_notes = check_rgb_pixels(arr, name=f"photo {path.name!r}")
     notes += check_notes
     if as_float:
-        return rgb01, notes
+        return np.asarray(PhotoPixels(raw)), notes
     return np.ascontiguousarray(arr[..., :3]), notes
+
+
+def _read_with_pillow_limit(path: Path, *, checked: bool) -> np.ndarray:
+    """Decode a PNG/JPEG; its size was checked against ours, so Pillow's is lifted."""
+    import imageio.v3 as iio
+
+    if not checked:
+        return iio.imread(path)
+    from PIL import Image
+
+    # Pillow refuses images above 179 MP as possible "decompression bombs"; the header's
+    # size was already checked against MAX_HR_PIXELS, so allow up to that.
+    before = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = max(before or 0, validation.MAX_HR_PIXELS)
+    try:
+        return iio.imread(path)
+    finally:
+        Image.MAX_IMAGE_PIXELS = before
 
 
 def _photo_error(path: Path, exc: BaseException) -> InputError:

@@ -1,0 +1,128 @@
+"""Training batches and tiled inference equal their whole-image definitions.
+
+The core never builds ``X0 = [up(Y_lr); Z]`` for the whole painting: training gathers
+windows and pixels of it, and inference works in bands of rows. These tests build the
+whole-image quantities for a small painting and compare.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from napari_maxrf_sr.core import sampling
+from napari_maxrf_sr.core.config import config_from_preset
+from napari_maxrf_sr.core.inference import predict
+from napari_maxrf_sr.core.model import ListaGenerator
+from napari_maxrf_sr.core.normalisation import MapNormaliser, normalise_rgb
+from napari_maxrf_sr.core.operators import AcquisitionOperator, upsample_bilinear
+from napari_maxrf_sr.core.photo import PhotoPixels
+from napari_maxrf_sr.core.sampling import TrainingData
+
+S = 4
+H_LR, W_LR = 9, 11
+
+
+def _inputs(seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.random((3, H_LR, W_LR)).astype(np.float32)
+    photo = rng.integers(0, 256, (S * H_LR, S * W_LR, 3), dtype=np.uint8)
+    return y, photo
+
+
+def _whole_x0(y, photo):
+    """The network input for the whole painting, ``(C, H, W)``."""
+    up = upsample_bilinear(torch.from_numpy(y), S)
+    z = torch.from_numpy(normalise_rgb(photo.astype(np.float32) / 255.0))
+    return torch.cat([up, z])
+
+
+@pytest.mark.parametrize("operator", ["block", "gaussian"])
+def test_patches_are_windows_of_the_whole_image_input(operator):
+    y, photo = _inputs()
+    op = AcquisitionOperator(S, operator, 1.5)
+    data = TrainingData(y, PhotoPixels(photo), op, torch.device("cpu"))
+    assert data._rgb_raw.dtype == torch.uint8  # the photo is not copied as floats
+    x0 = _whole_x0(y, photo)
+    size = 2 + 2 * data.margin
+    i = torch.tensor([0, H_LR - size, 3])  # both borders and the inside
+    j = torch.tensor([W_LR - size, 0, 4])
+    batch = data.hr_patches(i, j, 2)
+    for k in range(3):
+        r, c = int(i[k]) * S, int(j[k]) * S
+        want = x0[:, r : r + S * size, c : c + S * size]
+        torch.testing.assert_close(batch.x0[k], want, rtol=0, atol=1e-6)
+        m = data.margin
+        want_lr = torch.from_numpy(y)[:, i[k] + m : i[k] + m + 2, j[k] + m : j[k] + m + 2]
+        torch.testing.assert_close(batch.y_lr[k], want_lr, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("operator", ["block", "gaussian"])
+def test_photo_on_the_scan_grid_is_computed_band_by_band_exactly(operator, monkeypatch):
+    y, photo = _inputs(1)
+    op = AcquisitionOperator(S, operator, 2.0)
+    whole = op.down(torch.from_numpy(normalise_rgb(photo.astype(np.float32) / 255.0)))
+    monkeypatch.setattr(sampling, "BAND_PIXELS", 1)  # one LR row per band
+    data = TrainingData(y, PhotoPixels(photo), op, torch.device("cpu"))
+    torch.testing.assert_close(data.rgb_lr, whole, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("table", [True, False])
+def test_down_problem_pixels_match_the_whole_image_definition(table, monkeypatch):
+    """Small scans keep a table of pixels; large ones interpolate each batch."""
+    if not table:
+        monkeypatch.setattr(sampling, "DOWN_TABLE_BYTES", 0)
+    y, photo = _inputs(2)
+    op = AcquisitionOperator(S)
+    data = TrainingData(y, PhotoPixels(photo), op, torch.device("cpu"))
+    assert (data.down_x is not None) == table
+    hc, wc = (H_LR // S) * S, (W_LR // S) * S
+    yt = torch.from_numpy(y)[:, :hc, :wc]
+    z = op.down(torch.from_numpy(normalise_rgb(photo.astype(np.float32) / 255.0)))
+    want_x = torch.cat([upsample_bilinear(op.down(yt), S), z[:, :hc, :wc]])
+    want_x = want_x.reshape(want_x.shape[0], -1).t()
+    want_y = yt.reshape(3, -1).t()
+    idx = torch.arange(hc * wc)
+    x, t = data._down_at(idx)
+    torch.testing.assert_close(x, want_x, rtol=0, atol=1e-6)
+    torch.testing.assert_close(t, want_y, rtol=0, atol=0)
+    xv, tv = data.down_validation()
+    torch.testing.assert_close(xv, want_x[data.val_idx], rtol=0, atol=1e-6)
+    gen = torch.Generator().manual_seed(0)
+    xb, tb = data.down_pixels(50, gen)
+    assert xb.shape == (50, 6) and tb.shape == (50, 3)
+
+
+def test_float_and_8bit_photos_give_the_same_batches():
+    y, photo = _inputs(3)
+    op = AcquisitionOperator(S)
+    a = TrainingData(y, PhotoPixels(photo), op, torch.device("cpu"))
+    b = TrainingData(y, photo.astype(np.float32) / 255.0, op, torch.device("cpu"))
+    i, j = torch.tensor([0, 5]), torch.tensor([2, 7])
+    torch.testing.assert_close(a.hr_patches(i, j, 1).x0, b.hr_patches(i, j, 1).x0,
+                               rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("tile_pixels", [1024, 1 << 20])  # bands of 5 rows; one band
+def test_inference_in_bands_equals_the_whole_image(tile_pixels):
+    y, photo = _inputs(4)
+    gen = torch.Generator().manual_seed(0)
+    model = ListaGenerator(6, 16, 3)
+    x0 = _whole_x0(y, photo)
+    model.init_random(x0.reshape(6, -1).t()[:500], gen)
+    normaliser = MapNormaliser.fit(y * 100, 0.05, 0.95)
+    lr = y * 100
+    yn = torch.from_numpy(normaliser.forward(lr))
+    x0n = torch.cat([upsample_bilinear(yn, S), x0[3:]])
+    with torch.no_grad():
+        out = model.forward_image(x0n)[:3].double()
+    gains = torch.from_numpy(normaliser.gains)[:, None, None]
+    want = (out - normaliser.zero_level) / gains
+    cfg = config_from_preset("fast", tile_pixels=tile_pixels)
+    op = AcquisitionOperator(S)
+    got = predict(model, normaliser, lr, PhotoPixels(photo), op, cfg, project=False)
+    np.testing.assert_allclose(got, want.float().numpy(), rtol=1e-5, atol=1e-4)
+    projected = predict(model, normaliser, lr, PhotoPixels(photo), op, cfg)
+    np.testing.assert_allclose(op.down(torch.from_numpy(projected)).numpy(), lr, rtol=1e-5)
+    assert projected.min() >= 0
