@@ -250,6 +250,26 @@ def test_truth_requested_but_missing(vm, qtbot):
     assert not w.running and "No ground-truth layers" in w.status_label.text()
 
 
+def test_result_larger_than_free_memory_is_refused_before_training(vm, qtbot, monkeypatch):
+    from napari_maxrf_sr.io import large
+
+    viewer = vm
+    _scene(viewer)
+    names = [layer.name for layer in viewer.layers]
+    monkeypatch.setattr(large, "available_memory", lambda: 1000)  # bytes
+    w = _widget(viewer, qtbot, **TINY)
+    w.start()
+    assert not w.running
+    text = w.status_label.text()
+    assert "more than the free memory" in text and "maxrf-sr run" in text
+    assert [layer.name for layer in viewer.layers] == names
+    monkeypatch.setattr(large, "available_memory", lambda: None)  # unknown: not refused
+    w.start()
+    assert w.running, w.status_label.text()
+    w.cancel()
+    qtbot.waitUntil(lambda: not w.running, timeout=30000)
+
+
 def test_invalid_advanced_value_gives_a_message(vm, qtbot):
     viewer = vm
     _scene(viewer)

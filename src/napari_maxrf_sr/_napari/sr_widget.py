@@ -66,6 +66,7 @@ from napari_maxrf_sr.core.validation import (
     infer_scale,
     prepare_inputs,
 )
+from napari_maxrf_sr.io.large import check_result_fits
 
 if TYPE_CHECKING:
     import napari
@@ -606,6 +607,7 @@ class SuperResolutionWidget(QWidget):
         # Sizes first, before np.stack copies the maps.
         check_photo_size(tuple(photo.data.shape))
         check_map_size((len(planes), *lr_shape))
+        check_result_fits(len(planes), *hr_shape)  # results are layers, held in memory
         rgb = np.asarray(photo.data)
         grid = res.Grid(tuple(map(float, photo.scale[-2:])),
                         tuple(map(float, photo.translate[-2:])))

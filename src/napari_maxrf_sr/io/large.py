@@ -33,6 +33,35 @@ def result_nbytes(n_maps: int, height: int, width: int) -> int:
     return 4 * int(n_maps) * int(height) * int(width)
 
 
+def available_memory() -> int | None:
+    """Bytes of memory free for new allocations now, or ``None`` where unknown."""
+    try:
+        import psutil  # a napari dependency; optional for the core
+    except ImportError:
+        return None
+    return int(psutil.virtual_memory().available)
+
+
+def check_result_fits(n_maps: int, height: int, width: int, *, copies: float = 2.0) -> None:
+    """Refuse, before training, a result that memory cannot hold ``copies`` times.
+
+    For the napari widget, whose results become layers in memory: running out of
+    memory there would end napari, and the user's unsaved work with it.
+    """
+    need = copies * result_nbytes(n_maps, height, width)
+    free = available_memory()
+    if free is None or need <= free:
+        return
+    raise InputError(
+        f"The result would be {n_maps} maps of {width} x {height} px "
+        f"({result_nbytes(n_maps, height, width) / 2**30:.1f} GiB), more than the free "
+        f"memory ({free / 2**30:.1f} GiB) can hold in napari. Run it from the command line, "
+        "which writes results of any size to disk band by band (maxrf-sr run MAPS PHOTO "
+        "--out result.tif), then open result.tif in napari: it opens without loading. Or "
+        "select fewer elements, or work on a crop of the painting."
+    )
+
+
 @contextlib.contextmanager
 def element_stack_on_disk(
     path: str | Path,
