@@ -63,19 +63,20 @@ def best_guide_channels(
         ``(B,)`` index into the photo channels, ``(B,)`` +1 or -1 (always +1
         unless ``use_abs``).
     """
-    y = y_up.reshape(y_up.shape[0], -1).double()
     z = rgb.reshape(3, -1).double()
-    y = y - y.mean(1, keepdim=True)
     z = z - z.mean(1, keepdim=True)
-    cov = y @ z.t()
-    denom = y.norm(dim=1, keepdim=True) * z.norm(dim=1).unsqueeze(0)
-    corr = cov / denom.clamp_min(1e-12)
+    z_norm = z.norm(dim=1)
+    corr = torch.empty(y_up.shape[0], 3, dtype=torch.float64, device=z.device)
+    for b in range(y_up.shape[0]):  # map by map: a float64 copy of one map, not of all
+        y = y_up[b].reshape(1, -1).double()
+        y = y - y.mean()
+        corr[b] = (y @ z.t())[0] / (y.norm() * z_norm).clamp_min(1e-12)
     if use_abs:
         idx = corr.abs().argmax(dim=1)
         sign = torch.sign(corr.gather(1, idx[:, None]).squeeze(1))
         sign[sign == 0] = 1.0
         return idx, sign.float()
-    return corr.argmax(dim=1), torch.ones(y.shape[0])
+    return corr.argmax(dim=1), torch.ones(y_up.shape[0])
 
 
 def pseudo_real_patches(

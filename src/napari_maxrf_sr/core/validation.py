@@ -100,8 +100,10 @@ def check_magnitude(arr: np.ndarray, *, name: str = "element maps") -> None:
     """Refuse finite float values too large for the float32 computations of the core."""
     if not np.issubdtype(arr.dtype, np.floating) or not arr.size:
         return
-    finite = np.abs(arr[np.isfinite(arr)])
-    big = float(finite.max()) if finite.size else 0.0
+    big = 0.0
+    for m in arr.reshape(-1, *arr.shape[-2:]) if arr.ndim >= 2 else [arr]:
+        finite = np.abs(m[np.isfinite(m)])  # one map at a time: no copy of the stack
+        big = max(big, float(finite.max()) if finite.size else 0.0)
     if big > MAX_MAP_MAGNITUDE:
         factor = 10.0 ** int(np.ceil(np.log10(big / 1e6)))
         raise InputError(
@@ -175,12 +177,11 @@ def check_lr_maps(
     if np.issubdtype(arr.dtype, np.inexact):
         # On the caller's values: a float64 1e300 is finite, and must not be called NaN
         # after the cast to float32 has turned it into inf.
-        bad = ~np.isfinite(arr)
-        if bad.any():
-            per_map = bad.reshape(b, -1).sum(axis=1)
+        per_map = [int((~np.isfinite(m)).sum()) for m in arr]  # map by map
+        if any(per_map):
             which = ", ".join(f"{labels[i]} ({n} px)" for i, n in enumerate(per_map) if n)
             raise InputError(
-                f"The {name} contain {int(bad.sum())} NaN or infinite values ({which}). "
+                f"The {name} contain {sum(per_map)} NaN or infinite values ({which}). "
                 "Replace them before super-resolving, e.g. np.nan_to_num(maps, nan=0.0) "
                 "for pixels outside the scanned area."
             )
