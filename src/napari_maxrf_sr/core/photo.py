@@ -40,14 +40,6 @@ class PhotoPixels:
         """``(H, W, 3)``."""
         return self.raw.shape
 
-    @property
-    def nbytes(self) -> int:
-        """Bytes held (the photo in its own pixel type)."""
-        return self.raw.nbytes
-
-    def __len__(self) -> int:
-        return self.raw.shape[0]
-
     def __getitem__(self, key) -> np.ndarray:
         return to_unit_float(self.raw[key], self.unit)
 
@@ -75,8 +67,3 @@ def to_unit_float(values: np.ndarray, unit: float) -> np.ndarray:
     if unit != 1.0:
         out /= np.float32(unit)
     return out
-
-
-def as_unit_float(rgb) -> np.ndarray:
-    """Any accepted photo (a :class:`PhotoPixels` or a float array) as float32 in [0, 1]."""
-    return np.asarray(rgb, dtype=np.float32)

@@ -97,11 +97,11 @@ def stack_shape_hint(shape: tuple[int, ...]) -> str:
 
 
 def check_magnitude(arr: np.ndarray, *, name: str = "element maps") -> None:
-    """Refuse finite float values too large for the float32 computations of the core."""
+    """Refuse finite float values of a ``(B, h, w)`` stack too large for the core's float32."""
     if not np.issubdtype(arr.dtype, np.floating) or not arr.size:
         return
     big = 0.0
-    for m in arr.reshape(-1, *arr.shape[-2:]) if arr.ndim >= 2 else [arr]:
+    for m in arr:
         finite = np.abs(m[np.isfinite(m)])  # one map at a time: no copy of the stack
         big = max(big, float(finite.max()) if finite.size else 0.0)
     if big > MAX_MAP_MAGNITUDE:
