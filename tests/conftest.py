@@ -54,3 +54,4 @@ def _isolated_settings(tmp_path, monkeypatch):
     """Never read or write the user's real settings file from a test."""
     monkeypatch.setenv("NAPARI_MAXRF_SR_SETTINGS", str(tmp_path / "settings.json"))
     monkeypatch.setenv("MAXRF_SR_CHECKPOINTS", str(tmp_path / "checkpoints"))
+    monkeypatch.setenv("MAXRF_SR_LOGS", str(tmp_path / "logs"))
