@@ -103,3 +103,18 @@ def test_discriminator_scores_one_per_patch():
     d = PatchDiscriminator()
     assert d(torch.rand(5, 1, 32, 32)).shape == (5,)
     assert d(torch.rand(2, 1, 16, 16)).shape == (2,)
+
+
+def test_ista_initialisation_is_the_same_every_time():
+    """The same seed must give the same maps: the least-squares fit once varied run to run."""
+    from napari_maxrf_sr.core.init import ista_initialisation
+
+    x = torch.rand(4096, 6, generator=torch.Generator().manual_seed(0))
+    states = []
+    for _ in range(8):
+        model = ListaGenerator(6, 16, 3)
+        ista_initialisation(model, x, torch.Generator().manual_seed(1))
+        states.append({k: v.clone() for k, v in model.state_dict().items()})
+    for state in states[1:]:
+        for name, value in state.items():
+            assert torch.equal(value, states[0][name]), name

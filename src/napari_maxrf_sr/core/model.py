@@ -183,11 +183,12 @@ class ListaGenerator(nn.Module):
         assert a is not None
         # Output layer: least-squares fit of the pixels from the final codes,
         # kept non-negative and within the bound, then the bias absorbs the offset.
-        a_c = a - a.mean(0)
-        x_c = x_sample - x_sample.mean(0)
-        sol = torch.linalg.lstsq(
-            torch.cat([a_c, 1e-2 * torch.eye(m)]), torch.cat([x_c, torch.zeros(m, x_c.shape[1])])
-        ).solution  # (M, C)
+        # Ridge normal equations in float64: lstsq's LAPACK driver gave different
+        # answers from run to run on the same input (the same seed must give the same maps).
+        a_c = (a - a.mean(0)).double()
+        x_c = (x_sample - x_sample.mean(0)).double()
+        gram = a_c.t() @ a_c + 1e-4 * torch.eye(m, dtype=torch.float64)
+        sol = torch.linalg.solve(gram, a_c.t() @ x_c).float()  # (M, C)
         dmat = sol.t().clamp(0.0, 1.0)
         self.D_raw.copy_(dmat.sqrt())
         self.lam_out.copy_((a @ self.dictionary.t()).mean(0) - x_sample.mean(0))
