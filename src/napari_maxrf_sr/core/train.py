@@ -6,14 +6,10 @@ it to run; each item is a :class:`TrainEvent`; its return value
 (``StopIteration.value``, napari's ``returned`` signal) is a :class:`TrainResult`, or
 ``None`` when the run was cancelled.
 
-Stage 1 (self-supervised pretraining, no final sigmoid, weights bounded): each batch
-holds pixels of the one-scale-down copy of the problem (input ``[up(Y_lr U); Z U]``,
-target ``Y_lr``) and ``s x s`` blocks of the real problem, whose block means must
-match the scan, plus ``alpha1`` times the photo reconstruction. The generator is
-per-pixel, so batches are pixels, not patches: far more signal per second on a CPU.
-Stage 2 (adversarial): ``patch_size`` patches with flips, the projection onto the
-scan inside the loss, pseudo-real patches, and the misclassification-focused
-least-squares GAN of :mod:`napari_maxrf_sr.core.losses`.
+The two stages' steps live in :mod:`~napari_maxrf_sr.core.stages`; the loop's own
+state (counters, clocks, best state, random generators, history) in
+:mod:`~napari_maxrf_sr.core.run_state`. This module reads top to bottom: prepare the
+data, build the network, run stage 1, hand over, run stage 2, compute the maps.
 """
 
 from __future__ import annotations
@@ -23,10 +19,10 @@ import math
 import time
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .checkpoint import CheckpointPlan, load_checkpoint, run_fingerprint, save_checkpoint
 from .config import SRConfig, config_from_preset
@@ -34,22 +30,21 @@ from .control import StopToken
 from .device import describe_device, resolve_device
 from .inference import TrainedModel, predict
 from .init import ista_initialisation
-from .losses import (
-    best_guide_channels,
-    discriminator_loss,
-    generator_adversarial_loss,
-    pseudo_real_patches,
-)
-from .model import ListaGenerator, PatchDiscriminator
+from .model import ListaGenerator
 from .normalisation import MapNormaliser
 from .operators import AcquisitionOperator
-from .sampling import TrainingData, flip_batch
+from .run_state import RunState, cpu_copy
+from .sampling import TrainingData
+from .stages import AdversarialStage, PretrainingStage, validation_loss
 from .validation import PreparedInputs, prepare_inputs
 
 #: Seconds between progress events (a GUI needs no more than a few per second).
 EVENT_INTERVAL = 0.1
 #: A loss above this (on maps normalised to [0, 1]) means training has blown up.
 DIVERGENCE_LIMIT = 1e4
+
+Stage = PretrainingStage | AdversarialStage
+
 
 
 class TrainingDiverged(RuntimeError):
@@ -191,104 +186,274 @@ def train(
     return _run(prepared, cfg, device, stop or StopToken(), saver, infer)
 
 
-# ----------------------------------------------------------------------------------------
-class _Clock:
-    """Training time that excludes pauses."""
+# ----------------------------------------------------------------------------- the loop
+def _run(
+    prepared: PreparedInputs, cfg: SRConfig, device: torch.device, token: StopToken,
+    saver: _Saver | None, infer: bool,
+) -> Generator[TrainEvent, None, TrainResult | None]:
+    problem = _Problem.build(prepared, cfg, device)
+    state = problem.new_state()
+    resumed = saver.resumed if saver is not None else None
+    report = _Reporter(state, describe_device(device))
+    yield report.event("prepare", 0, 0, None,
+                       f"Initialising the network on {report.device}" if resumed is None else
+                       f"Resuming from step {resumed['step']} of {resumed['total']} on "
+                       f"{report.device}")
+    model, x_sample = _build_network(problem, state, cfg, device, resumed)
+    stage1 = PretrainingStage(model, problem.data, cfg, device)
+    if resumed is None:
+        state.best_val = state.initial_val = validation_loss(model, problem.data)
+        state.best_state = copy.deepcopy(model.state_dict())
+        state.t_stage1 = state.elapsed
+    else:
+        state.load_state_dict(resumed, device)
+        model.final_sigmoid = bool(resumed["final_sigmoid"])
+        if state.phase == "stage 1":
+            stage1.load_state_dict(resumed["stage1"])
+    loop = _StageLoop(state, report, cfg, token, saver, model, problem.data)
 
-    def __init__(self) -> None:
-        self.start = time.perf_counter()
-        self.paused = 0.0
+    # -- stage 1 --
+    ended = None
+    if state.phase == "stage 1":
+        ended = yield from loop.run(stage1, problem.n1, problem.budget1, problem.eta1)
+        if ended == "cancel":
+            return None
+        if state.best_val is not None:
+            model.load_state_dict(state.best_state)  # the best held-out state of stage 1
+    stopped = ended == "stop"
 
-    @property
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.start - self.paused
+    # -- hand-over and stage 2 --
+    if problem.n2 and not stopped:
+        if state.phase == "stage 1" and not model.final_sigmoid:
+            change = model.calibrate_sigmoid_output(x_sample.to(device))
+            state.notes.append(
+                "Adversarial stage: the network's bounded (sigmoid) output was switched on; "
+                f"the maps moved by at most {change['max_change']:.2g} on a 0-1 scale "
+                f"(mean {change['mean_change']:.1g})."
+            )
+        stage2 = AdversarialStage(model, problem.data, cfg, device, problem.op, problem.p_lr)
+        if state.phase == "stage 2":
+            stage2.load_state_dict(resumed["stage2"])
+        else:
+            state.phase, state.t_stage2 = "stage 2", state.elapsed
+            if saver is not None:
+                saver.save(state, model, stage2)  # the hand-over is worth keeping
+        budget2 = None if cfg.max_seconds is None else max(0.0, cfg.max_seconds
+                                                           - state.t_stage2)
+        yield report.event("stage 2", state.step2, problem.n2, None, "Adversarial stage")
+        ended = yield from loop.run(stage2, problem.n2, budget2, problem.eta2)
+        if ended == "cancel":
+            return None
+        stopped = ended == "stop"
+        del stage2
 
-
-class _Saver:
-    """Writes checkpoints at most every ``plan.every_seconds`` and holds a state to resume."""
-
-    def __init__(self, plan: CheckpointPlan, fingerprint: str, resumed: dict | None) -> None:
-        self.plan = plan
-        self.fingerprint = fingerprint
-        self.resumed = resumed
-        self.last = float(resumed["elapsed"]) if resumed else 0.0
-
-    def due(self, elapsed: float) -> bool:
-        return elapsed - self.last >= self.plan.every_seconds
-
-    def save(self, elapsed: float, state: dict) -> None:
-        save_checkpoint(self.plan.path, self.fingerprint, state)
-        self.last = elapsed
-
-
-def _cpu_copy(value):
-    """``value`` with every tensor in it replaced by a CPU copy.
-
-    Safe to save while training goes on; dicts, lists and tuples are copied, anything
-    else is kept as it is.
-    """
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().clone()
-    if isinstance(value, dict):
-        return {k: _cpu_copy(x) for k, x in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_cpu_copy(x) for x in value)
-    return value
-
-
-def _cpu_state(module_or_opt) -> dict:
-    """The state dict of a module or optimiser, as CPU copies."""
-    return _cpu_copy(module_or_opt.state_dict())
-
-
-class _Meter:
-    """Running means of the loss terms between two events.
-
-    Terms may be detached tensors: they are summed where they live and read once per
-    event, because reading a GPU value every step would stall the GPU's queue.
-    """
-
-    def __init__(self) -> None:
-        self.sums: dict[str, float | torch.Tensor] = {}
-        self.counts: dict[str, int] = {}
-
-    def add(self, terms: dict[str, float | torch.Tensor]) -> None:
-        for k, v in terms.items():
-            self.sums[k] = self.sums.get(k, 0.0) + v
-            self.counts[k] = self.counts.get(k, 0) + 1  # terms may be logged at other rates
-
-    def pop(self) -> dict[str, float]:
-        out = self.peek()
-        self.sums, self.counts = {}, {}
-        return out
-
-    def peek(self) -> dict[str, float]:
-        """The means so far, without starting a new interval."""
-        return {k: float(v) / self.counts[k] for k, v in self.sums.items()}
-
-
-def _adam(params, lr: float, device: torch.device) -> torch.optim.Adam:
-    """Adam; on a GPU its fused form, one kernel for all parameters.
-
-    The network is small, so a step's cost on a GPU is mostly kernel launches.
-    """
-    return torch.optim.Adam(params, lr=lr, fused=device.type == "cuda")
-
-
-def _lr_factor(schedule: str, progress: float) -> float:
-    """Learning-rate multiplier at ``progress`` in [0, 1] of a stage (cosine to 5 %)."""
-    if schedule == "constant":
-        return 1.0
-    p = min(max(progress, 0.0), 1.0)
-    return 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * p))
-
-
-def _control(token: StopToken, clock: _Clock) -> str | None:
-    """Wait out a pause, then report ``"cancel"``, ``"stop"`` or ``None`` (go on)."""
-    clock.paused += token.wait_while_paused()
+    # -- the maps --
     if token.cancelled:
-        return "cancel"
-    return "stop" if token.should_end else None
+        return None
+    seconds = state.elapsed
+    model.eval()
+    del stage1, loop
+    problem.data = None  # its tables are not needed to apply the network
+    t0 = time.perf_counter()
+    maps = None
+    if infer:
+        yield report.event("finalise", 0, 0, None, "Computing the super-resolved maps")
+        maps = predict(model, problem.normaliser, prepared.lr_maps, prepared.rgb, problem.op,
+                       cfg, device=device)
+    inference_seconds = time.perf_counter() - t0
+    if stopped:
+        state.notes.append(f"Stopped by the user after {state.step} of {state.total} steps.")
+    yield report.event("done", 0, 0, 0.0, "Done")
+    return _result(state, problem, prepared, cfg, model, maps, report.device, seconds,
+                   inference_seconds, stopped)
+
+
+# ------------------------------------------------------------------------ the pieces
+@dataclass
+class _Problem:
+    """What a run trains on: the operator, normalised data and the stages' plan."""
+
+    op: AcquisitionOperator
+    normaliser: MapNormaliser
+    data: TrainingData | None
+    p_lr: int
+    n1: int
+    n2: int
+    budget1: float | None
+    notes: list[str]
+    seed: int
+    device: torch.device
+    cfg: SRConfig
+
+    @classmethod
+    def build(cls, prepared: PreparedInputs, cfg: SRConfig, device: torch.device) -> _Problem:
+        """Normalise the input, build the samplers and plan both stages."""
+        notes = list(prepared.notes)
+        s = prepared.scale
+        op = AcquisitionOperator(s, cfg.operator, cfg.psf_sigma)
+        normaliser = MapNormaliser.fit(prepared.lr_maps, cfg.zero_level, cfg.peak_level)
+        data = TrainingData(normaliser.forward(prepared.lr_maps), prepared.rgb, op, device,
+                            cfg.validation_fraction, cfg.seed,
+                            rgb_range=(cfg.rgb_low, cfg.rgb_high))
+        if not data.has_down_problem:
+            notes.append(
+                "The scan is too small for the one-scale-down copy of the problem "
+                f"(needs at least {2 * s} x {2 * s} scan pixels); stage 1 uses the scan only."
+            )
+        # Stage 2 patch geometry: whole blocks, inside the scan.
+        p_lr = max(1, round(cfg.patch_size / s))
+        p_lr = min(p_lr, data.h - 2 * data.margin, data.w - 2 * data.margin)
+        wanted2 = cfg.adversarial and cfg.stage2_steps > 0
+        if wanted2 and p_lr < 1:
+            notes.append("The scan is smaller than one patch: the adversarial stage was skipped.")
+        if wanted2 and p_lr >= 1 and p_lr * s != cfg.patch_size:
+            notes.append(f"Stage 2 patches are {p_lr * s} px (whole scan pixels), not "
+                         f"{cfg.patch_size}.")
+        n2 = cfg.stage2_steps if wanted2 and p_lr >= 1 else 0
+        budget = cfg.max_seconds
+        budget1 = None if budget is None else budget * (cfg.stage1_time_share if n2 else 1.0)
+        return cls(op, normaliser, data, p_lr, cfg.stage1_steps, n2, budget1, notes, cfg.seed,
+                   device, cfg)
+
+    def new_state(self) -> RunState:
+        """A fresh run state with seeded generators."""
+        torch.manual_seed(self.seed)
+        gen = torch.Generator().manual_seed(self.seed)
+        # Batches are drawn by a generator on the GPU itself: a CPU draw would be copied
+        # to the GPU, and each copy waits for the GPU's queue to empty.
+        gen_batch = (torch.Generator(device=self.device).manual_seed(self.seed)
+                     if self.device.type == "cuda" else gen)
+        return RunState(total=self.n1 + self.n2, rng=gen, rng_batch=gen_batch,
+                        notes=list(self.notes))
+
+    def eta1(self, per_step: float, k: int) -> float:
+        """Seconds left from step ``k`` of stage 1, stage 2 included."""
+        cfg = self.cfg
+        # A stage-2 step costs about 5 stage-1 steps of 8192 pixels when its batch holds
+        # 32 x 32 x 32 pixels (measured on a CPU); scale by the pixels.
+        ratio = 5.0 * (8192 / cfg.stage1_batch_pixels) * (
+            cfg.batch_size * cfg.patch_size**2 / 32768)
+        return per_step * (self.n1 - k) + per_step * ratio * self.n2
+
+    def eta2(self, per_step: float, k: int) -> float:
+        """Seconds left from step ``k`` of stage 2."""
+        return per_step * (self.n2 - k)
+
+
+def _build_network(problem: _Problem, state: RunState, cfg: SRConfig, device: torch.device,
+                   resumed: dict | None) -> tuple[ListaGenerator, torch.Tensor]:
+    """The generator, initialised (or restored) on the CPU and moved to ``device``.
+
+    The initialisation sample is drawn even when resuming: the hand-over uses it.
+    """
+    data = problem.data
+    model = ListaGenerator(data.n_maps + 3, cfg.n_atoms, cfg.n_layers)
+    x_sample = data.sample_pixels_for_init(16384, state.rng)
+    if resumed is not None:
+        model.load_state_dict(resumed["model"])
+    elif cfg.init == "ista":
+        info = ista_initialisation(model, x_sample.cpu(), state.rng)
+        state.notes.append(
+            f"ISTA initialisation, NMF relative error {info['nmf_relative_error']:.3f}")
+    else:
+        model.init_random(x_sample.cpu(), state.rng)
+    model.to(device)
+    if resumed is None:
+        model.clamp_weights(cfg.stage1_weight_bound)
+        model.final_sigmoid = cfg.stage1_final_sigmoid
+    return model, x_sample
+
+
+class _Reporter:
+    """Builds progress events from the run state, and decides when one is due."""
+
+    def __init__(self, state: RunState, device: str) -> None:
+        self.state, self.device = state, device
+        self.last = time.perf_counter()
+
+    def due(self) -> bool:
+        """True when the last progress event is :data:`EVENT_INTERVAL` seconds old."""
+        return time.perf_counter() - self.last >= EVENT_INTERVAL
+
+    def mark(self) -> None:
+        """Start the interval to the next progress event now."""
+        self.last = time.perf_counter()
+
+    def event(self, stage: str, stage_step: int, stage_total: int, eta: float | None,
+              message: str = "") -> TrainEvent:
+        """An event with the loss means since the previous one."""
+        s = self.state
+        losses = s.log_event(stage)
+        return TrainEvent(stage, s.step, s.total, stage_step, stage_total, losses, s.elapsed,
+                          eta, self.device, message)
+
+
+class _StageLoop:
+    """The loop both stages share: control, step, checks, checkpoints and events."""
+
+    def __init__(self, state: RunState, report: _Reporter, cfg: SRConfig, token: StopToken,
+                 saver: _Saver | None, model: ListaGenerator, data: TrainingData) -> None:
+        self.state, self.report, self.cfg = state, report, cfg
+        self.token, self.saver, self.model, self.data = token, saver, model, data
+
+    def run(self, stage: Stage, n: int, budget: float | None, eta_fn
+            ) -> Generator[TrainEvent, None, str | None]:
+        """Steps of ``stage`` until its end, its time budget, a plateau or a request.
+
+        Returns ``"cancel"``, ``"stop"`` or ``None`` (the stage ended by itself).
+        """
+        state, cfg = self.state, self.cfg
+        first = stage.name == "stage 1"
+        t_stage = state.t_stage1 if first else state.t_stage2
+        start = (state.step1 if first else state.step2) + 1
+        self.report.mark()
+        for k in range(start, n + 1):
+            state.clock.paused += self.token.wait_while_paused()
+            if self.token.cancelled:
+                return "cancel"
+            if self.token.should_end:
+                return "stop"
+            progress = _progress(k, n, state.elapsed - t_stage, budget)
+            if first:
+                terms = stage.step(progress, state.rng_batch)
+                state.step1 = k
+            else:
+                terms = stage.step(progress, state.rng_batch, state.rng)
+                state.step2 = k
+            state.meter.add(terms)
+            if (k % cfg.check_every == 0 or k == n) and self._check(first, k):
+                return None
+            if self.saver is not None and self.saver.due(state.elapsed):
+                self.saver.save(state, self.model, stage)
+            out_of_time = budget is not None and state.elapsed - t_stage >= budget
+            if k == n or out_of_time or self.report.due():
+                self.report.mark()
+                per_step = (state.elapsed - t_stage) / max(1, k)
+                eta = eta_fn(per_step, k)
+                if cfg.max_seconds is not None:
+                    eta = min(eta, max(0.0, cfg.max_seconds - state.elapsed))
+                ev = self.report.event(stage.name, k, n, eta)
+                _check_finite(ev, stage.lr(progress))
+                yield ev
+            if out_of_time:
+                state.notes.append(f"{stage.name.capitalize()} used its time budget after "
+                                   f"{k} of {n} steps.")
+                return None
+        return None
+
+    def _check(self, first: bool, k: int) -> bool:
+        """The held-out check; True when stage 1 should end (a plateau)."""
+        state, cfg = self.state, self.cfg
+        val = validation_loss(self.model, self.data)
+        if val is not None:
+            state.meter.add({"validation": val})
+            if first:
+                state.record_validation(val, self.model)
+        if first and cfg.plateau_patience and state.since_best >= cfg.plateau_patience:
+            state.notes.append(f"Stage 1 stopped at step {k}: the held-out loss stopped "
+                               "improving.")
+            return True
+        return False
 
 
 def _progress(step: int, steps: int, spent: float, budget: float | None) -> float:
@@ -308,377 +473,44 @@ def _check_finite(event: TrainEvent, lr: float) -> None:
         )
 
 
-def _stage1_batch_loss(
-    model: ListaGenerator, data: TrainingData, cfg: SRConfig, gen: torch.Generator
-) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Stage 1 loss on one batch of down-problem pixels and HR blocks."""
-    b = data.n_maps
-    s = data.s
-    n_total = cfg.stage1_batch_pixels
-    terms: dict[str, float] = {}
-    loss = torch.zeros((), device=data.device)
-    n_down = n_total // 2 if data.has_down_problem and cfg.down_weight > 0 else 0
-    if n_down:
-        x, y = data.down_pixels(n_down, gen)
-        out = model(x)
-        xrf = F.mse_loss(out[:, :b], y)
-        rgb = F.mse_loss(out[:, b:], x[:, b:])
-        loss = loss + cfg.down_weight * xrf + cfg.alpha1 * rgb
-        terms["down_xrf"] = xrf.detach()
-        terms["down_rgb"] = rgb.detach()
-    # The real problem: whole s x s blocks (with the operator's margin), whose
-    # block means must reproduce the scan.
-    n_blocks = max(1, (n_total - n_down) // (s * s * (1 + 2 * data.margin) ** 2))
-    i, j = data.random_lr_corners(n_blocks, 1, gen)
-    batch = data.hr_patches(i, j, 1)
-    out = model.forward_image(batch.x0)
-    m = batch.margin
-    y_down = data.op.down(out[:, :b])[..., m : m + 1, m : m + 1]
-    cons = F.mse_loss(y_down, batch.y_lr)
-    rgb_hr = F.mse_loss(out[:, b:], batch.x0[:, b:])
-    loss = loss + cfg.consistency_weight * cons + cfg.alpha1 * rgb_hr
-    terms["consistency"] = cons.detach()
-    terms["rgb"] = rgb_hr.detach()
-    terms["total"] = loss.detach()
-    return loss, terms
+class _Saver:
+    """Writes checkpoints at most every ``plan.every_seconds`` and holds a state to resume."""
 
+    def __init__(self, plan: CheckpointPlan, fingerprint: str, resumed: dict | None) -> None:
+        self.plan = plan
+        self.fingerprint = fingerprint
+        self.resumed = resumed
+        self.last = float(resumed["elapsed"]) if resumed else 0.0
 
-@torch.no_grad()
-def _validation_loss(model: ListaGenerator, data: TrainingData) -> float | None:
-    """Held-out MSE of the down problem (answer known), or ``None`` without one."""
-    if not data.has_down_problem or len(data.val_idx) == 0:
-        return None
-    x, y = data.down_validation()
-    total, n = 0.0, 0
-    for k in range(0, x.shape[0], 1 << 15):
-        out = model(x[k : k + (1 << 15)])[:, : data.n_maps]
-        total += float(((out - y[k : k + (1 << 15)]) ** 2).sum())
-        n += out.numel()
-    return total / max(1, n)
+    def due(self, elapsed: float) -> bool:
+        """True when a checkpoint is due."""
+        return elapsed - self.last >= self.plan.every_seconds
 
-
-def _run(
-    prepared: PreparedInputs, cfg: SRConfig, device: torch.device, token: StopToken,
-    saver: _Saver | None = None,
-    infer: bool = True,
-) -> Generator[TrainEvent, None, TrainResult | None]:
-    clock = _Clock()
-    dev_name = describe_device(device)
-    notes = list(prepared.notes)
-    torch.manual_seed(cfg.seed)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    # Batches are drawn by a generator on the GPU itself: a CPU draw would be copied to
-    # the GPU, and each copy waits for the GPU's queue to empty.
-    gen_batch = (torch.Generator(device=device).manual_seed(cfg.seed)
-                 if device.type == "cuda" else gen)
-    s = prepared.scale
-    op = AcquisitionOperator(s, cfg.operator, cfg.psf_sigma)
-    normaliser = MapNormaliser.fit(prepared.lr_maps, cfg.zero_level, cfg.peak_level)
-    y_n = normaliser.forward(prepared.lr_maps)
-    data = TrainingData(y_n, prepared.rgb, op, device, cfg.validation_fraction, cfg.seed,
-                        rgb_range=(cfg.rgb_low, cfg.rgb_high))
-    del y_n  # shared with the tensor in data
-    b = data.n_maps
-    if not data.has_down_problem:
-        notes.append(
-            "The scan is too small for the one-scale-down copy of the problem "
-            f"(needs at least {2 * s} x {2 * s} scan pixels); stage 1 uses the scan only."
-        )
-
-    # Stage 2 patch geometry: whole blocks, inside the scan.
-    p_lr = max(1, round(cfg.patch_size / s))
-    p_lr = min(p_lr, data.h - 2 * data.margin, data.w - 2 * data.margin)
-    run_stage2 = cfg.adversarial and cfg.stage2_steps > 0 and p_lr >= 1
-    if cfg.adversarial and cfg.stage2_steps > 0 and not run_stage2:
-        notes.append("The scan is smaller than one patch: the adversarial stage was skipped.")
-    if run_stage2 and p_lr * s != cfg.patch_size:
-        notes.append(f"Stage 2 patches are {p_lr * s} px (whole scan pixels), not "
-                     f"{cfg.patch_size}.")
-
-    n1 = cfg.stage1_steps
-    n2 = cfg.stage2_steps if run_stage2 else 0
-    total = n1 + n2
-    budget = cfg.max_seconds
-    budget1 = None if budget is None else (budget * (cfg.stage1_time_share if n2 else 1.0))
-    history: list[dict] = []
-    meter = _Meter()
-
-    def event(stage: str, step: int, stage_step: int, stage_total: int, eta, msg="") -> TrainEvent:
-        losses = meter.pop()
-        if losses:
-            history.append({"step": step, "stage": stage, "elapsed": clock.elapsed, **losses})
-        return TrainEvent(stage, step, total, stage_step, stage_total, losses,
-                          clock.elapsed, eta, dev_name, msg)
-
-    resumed = saver.resumed if saver is not None else None
-    yield event("prepare", 0, 0, 0, None,
-                f"Initialising the network on {dev_name}" if resumed is None else
-                f"Resuming from step {resumed['step']} of {resumed['total']} on {dev_name}")
-
-    # Initialise on the CPU (the seeded generator lives there), then move to the device.
-    # The init sample is drawn even when resuming: the hand-over to stage 2 uses it.
-    model = ListaGenerator(b + 3, cfg.n_atoms, cfg.n_layers)
-    x_sample = data.sample_pixels_for_init(16384, gen)
-    if resumed is not None:
-        model.load_state_dict(resumed["model"])
-    elif cfg.init == "ista":
-        info = ista_initialisation(model, x_sample.cpu(), gen)
-        notes.append(f"ISTA initialisation, NMF relative error {info['nmf_relative_error']:.3f}")
-    else:
-        model.init_random(x_sample.cpu(), gen)
-    model.to(device)
-    if resumed is None:
-        model.clamp_weights(cfg.stage1_weight_bound)
-        model.final_sigmoid = cfg.stage1_final_sigmoid
-
-    # -------------------------------- stage 1 --------------------------------------------
-    opt = _adam(model.parameters(), cfg.stage1_lr, device)
-    phase = "stage 1"
-    start1 = 1
-    if resumed is None:
-        best_val = initial_val = _validation_loss(model, data)
-        best_state = copy.deepcopy(model.state_dict())
-        since_best = 0
-        t_stage = clock.elapsed
-    else:
-        # Everything the rest of the run depends on, as it was when the state was saved.
-        phase = resumed["phase"]
-        model.final_sigmoid = bool(resumed["final_sigmoid"])
-        if phase == "stage 1":
-            opt.load_state_dict(resumed["opt"])
-        gen.set_state(resumed["rng"])
-        if gen_batch is not gen and resumed.get("rng_batch") is not None:
-            gen_batch.set_state(resumed["rng_batch"])
-        torch.set_rng_state(resumed["torch_rng"])
-        clock.start = time.perf_counter() - float(resumed["elapsed"])
-        history[:] = resumed["history"]
-        pending_step, pending_stage, pending = resumed.get("pending", (0, phase, {}))
-        if pending:
-            history.append({"step": pending_step, "stage": pending_stage,
-                            "elapsed": float(resumed["elapsed"]), **pending})
-        notes[:] = [*resumed["notes"], f"Resumed from a checkpoint at step {resumed['step']}."]
-        best_val, initial_val = resumed["best_val"], resumed["initial_val"]
-        best_state = {k: v.to(device) for k, v in resumed["best_state"].items()}
-        since_best = int(resumed["since_best"])
-        t_stage = float(resumed["t_stage1"])
-        start1 = int(resumed["step1"]) + 1 if phase == "stage 1" else n1 + 1
-    t_stage1 = t_stage
-
-    def snapshot(phase: str, step1: int, step2: int, step: int, t_stage2: float = 0.0,
-                 **extra) -> dict:
+    def save(self, state: RunState, model: ListaGenerator, stage: Stage) -> None:
         """Everything needed to continue the run exactly from here."""
-        return {"phase": phase, "step": step, "total": total, "step1": step1, "step2": step2,
-                "elapsed": clock.elapsed, "t_stage1": t_stage1, "t_stage2": t_stage2,
-                "model": _cpu_state(model), "final_sigmoid": bool(model.final_sigmoid),
-                "best_state": _cpu_copy(best_state),
-                "best_val": best_val, "initial_val": initial_val, "since_best": since_best,
-                # Losses of the steps since the last event, so that a resumed run's
-                # history has them too.
-                "history": list(history), "pending": (step, phase, meter.peek()),
-                "notes": list(notes), "rng": gen.get_state(),
-                "rng_batch": gen_batch.get_state() if gen_batch is not gen else None,
-                "torch_rng": torch.get_rng_state(), **extra}
+        payload = {**state.state_dict(), "model": cpu_copy(model.state_dict()),
+                   "final_sigmoid": bool(model.final_sigmoid), stage.name.replace(" ", ""):
+                   stage.state_dict()}
+        save_checkpoint(self.plan.path, self.fingerprint, payload)
+        self.last = state.elapsed
 
-    last_event = time.perf_counter()
-    step = 0 if resumed is None else int(resumed["step"])
-    stopped = False
-    for step1 in range(start1, n1 + 1):
-        request = _control(token, clock)
-        if request == "cancel":
-            return None
-        if request == "stop":
-            stopped = True
-            break
-        progress = _progress(step1, n1, clock.elapsed - t_stage, budget1)
-        lr = cfg.stage1_lr * _lr_factor(cfg.lr_schedule, progress)
-        for group in opt.param_groups:
-            group["lr"] = lr
-        loss, terms = _stage1_batch_loss(model, data, cfg, gen_batch)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        model.clamp_weights(cfg.stage1_weight_bound)
-        meter.add(terms)
-        step = step1
-        if step1 % cfg.check_every == 0 or step1 == n1:
-            val = _validation_loss(model, data)
-            if val is not None:
-                meter.add({"validation": val})
-                if best_val is None or val < best_val:
-                    best_val, since_best = val, 0
-                    best_state = copy.deepcopy(model.state_dict())
-                else:
-                    since_best += 1
-            if cfg.plateau_patience and since_best >= cfg.plateau_patience:
-                notes.append(f"Stage 1 stopped at step {step1}: the held-out loss stopped "
-                             "improving.")
-                break
-        if saver is not None and saver.due(clock.elapsed):
-            saver.save(clock.elapsed, snapshot("stage 1", step1, 0, step, opt=_cpu_state(opt)))
-        out_of_time = budget1 is not None and clock.elapsed - t_stage >= budget1
-        now = time.perf_counter()
-        if now - last_event >= EVENT_INTERVAL or step1 == n1 or out_of_time:
-            last_event = now
-            per_step = (clock.elapsed - t_stage) / max(1, step1)
-            # A stage-2 step costs about 5 stage-1 steps of 8192 pixels when its batch
-            # holds 32 x 32 x 32 pixels (measured on a CPU); scale by the pixels.
-            ratio = 5.0 * (8192 / cfg.stage1_batch_pixels) * (
-                cfg.batch_size * cfg.patch_size**2 / 32768)
-            eta = per_step * (n1 - step1) + per_step * ratio * n2
-            if budget is not None:
-                eta = min(eta, max(0.0, budget - clock.elapsed))
-            ev = event("stage 1", step, step1, n1, eta)
-            _check_finite(ev, lr)
-            yield ev
-        if out_of_time:
-            notes.append(f"Stage 1 used its time budget after {step1} of {n1} steps.")
-            break
-    # Keep the best held-out state of stage 1 (the last one if never checked).
-    if best_val is not None and phase == "stage 1":
-        model.load_state_dict(best_state)
 
-    # ----------------------------- hand-over ---------------------------------------------
-    if phase == "stage 1" and not model.final_sigmoid and (run_stage2 and not stopped):
-        change = model.calibrate_sigmoid_output(x_sample.to(device))
-        notes.append(
-            "Adversarial stage: the network's bounded (sigmoid) output was switched on; "
-            f"the maps moved by at most {change['max_change']:.2g} on a 0-1 scale "
-            f"(mean {change['mean_change']:.1g})."
-        )
-
-    # -------------------------------- stage 2 --------------------------------------------
-    if run_stage2 and not stopped:
-        disc = PatchDiscriminator().to(device)
-        opt_g = _adam(model.parameters(), cfg.lr_g, device)
-        opt_d = _adam(disc.parameters(), cfg.lr_d, device)
-        with torch.no_grad():
-            guide, sign = best_guide_channels(data.y_lr, data.rgb_lr,
-                                              cfg.abs_correlation_guide)
-        guide, sign = guide.to(device), sign.to(device)
-        start2 = 1
-        if phase == "stage 2":
-            disc.load_state_dict(resumed["disc"])
-            opt_g.load_state_dict(resumed["opt_g"])
-            opt_d.load_state_dict(resumed["opt_d"])
-            start2 = int(resumed["step2"]) + 1
-            t_stage = float(resumed["t_stage2"])
-        else:
-            t_stage = clock.elapsed
-        t_stage2 = t_stage
-
-        def snapshot2(step2: int) -> dict:
-            return snapshot("stage 2", n1, step2, step, t_stage2, disc=_cpu_state(disc),
-                            opt_g=_cpu_state(opt_g), opt_d=_cpu_state(opt_d))
-
-        if saver is not None and phase == "stage 1":
-            saver.save(clock.elapsed, snapshot2(0))  # the hand-over is worth keeping
-        budget2 = None if budget is None else max(0.0, budget - t_stage)
-        m = data.margin
-        yield event("stage 2", step, start2 - 1, n2, None, "Adversarial stage")
-        for step2 in range(start2, n2 + 1):
-            request = _control(token, clock)
-            if request == "cancel":
-                return None
-            if request == "stop":
-                stopped = True
-                break
-            factor = _lr_factor(cfg.lr_schedule,
-                                _progress(step2, n2, clock.elapsed - t_stage, budget2))
-            for group in opt_g.param_groups:
-                group["lr"] = cfg.lr_g * factor
-            i, j = data.random_lr_corners(cfg.batch_size, p_lr, gen_batch)
-            batch = data.hr_patches(i, j, p_lr)
-            if cfg.flips:
-                batch = flip_batch(batch, gen_batch)  # flips inputs and scan values together
-            out = model.forward_image(batch.x0)
-            y_hat, z_hat = out[:, :b], out[:, b:]
-            down = op.down(y_hat)[..., m : m + p_lr, m : m + p_lr]
-            cons = F.mse_loss(down, batch.y_lr)
-            rgb_term = F.mse_loss(z_hat, batch.x0[:, b:])
-            # Proj(g(X0)) on the patch: exact for the block mean; for a wide beam
-            # the whole window's scan values are needed (a few CG steps).
-            if op.is_block:
-                y_proj = op.project(y_hat, batch.y_lr)
-            else:
-                y_proj = op.project(y_hat, batch.y_window, cg_iters=30)
-            channels = torch.randint(b, (cfg.batch_size,), generator=gen_batch,
-                                     device=gen_batch.device).to(device)
-            beta = float(torch.rand((), generator=gen)) * cfg.beta_max
-            rows = torch.arange(cfg.batch_size, device=device)
-            fake = y_proj[rows, channels].unsqueeze(1)
-            real = pseudo_real_patches(
-                batch.x0[:, :b], batch.x0[:, b:], channels, guide, sign, beta,
-                (cfg.rgb_low, cfg.rgb_high),
-            )
-            # Discriminator step (generator output detached).
-            d_fake, d_real = discriminator_loss(disc(real), disc(fake.detach()))
-            opt_d.zero_grad(set_to_none=True)
-            (d_fake + d_real).backward()
-            opt_d.step()
-            # Generator step.
-            adv = generator_adversarial_loss(disc(fake))
-            loss = cfg.consistency_weight * cons + cfg.alpha1 * rgb_term + cfg.alpha2 * adv
-            terms = {"consistency": cons.detach(), "rgb": rgb_term.detach(),
-                     "adv_g": adv.detach(), "d_fake": d_fake.detach(),
-                     "d_real": d_real.detach()}
-            if cfg.stage2_down_weight > 0 and data.has_down_problem:
-                x, y = data.down_pixels(cfg.stage1_batch_pixels // 4, gen_batch)
-                down_xrf = F.mse_loss(model(x)[:, :b], y)
-                loss = loss + cfg.stage2_down_weight * down_xrf
-                terms["down_xrf"] = down_xrf.detach()
-            terms["total"] = loss.detach()
-            opt_g.zero_grad(set_to_none=True)
-            loss.backward()
-            opt_g.step()
-            meter.add(terms)
-            step = n1 + step2
-            if step2 % cfg.check_every == 0 or step2 == n2:
-                val = _validation_loss(model, data)
-                if val is not None:
-                    meter.add({"validation": val})
-            if saver is not None and saver.due(clock.elapsed):
-                saver.save(clock.elapsed, snapshot2(step2))
-            out_of_time = budget2 is not None and clock.elapsed - t_stage >= budget2
-            now = time.perf_counter()
-            if now - last_event >= EVENT_INTERVAL or step2 == n2 or out_of_time:
-                last_event = now
-                per_step = (clock.elapsed - t_stage) / step2
-                eta = per_step * (n2 - step2)
-                if budget is not None:
-                    eta = min(eta, max(0.0, budget - clock.elapsed))
-                ev = event("stage 2", step, step2, n2, eta)
-                _check_finite(ev, cfg.lr_g * factor)
-                yield ev
-            if out_of_time:
-                notes.append(f"Stage 2 used its time budget after {step2} of {n2} steps.")
-                break
-
-    # ------------------------------- finalise --------------------------------------------
-    if token.cancelled:
-        return None
-    seconds = clock.elapsed
-    model.eval()
-    del data  # its tables are not needed to apply the network
-    t0 = time.perf_counter()
-    maps = None
-    if infer:
-        yield event("finalise", step, 0, 0, None, "Computing the super-resolved maps")
-        maps = predict(model, normaliser, prepared.lr_maps, prepared.rgb, op, cfg,
-                       device=device)
-    inference_seconds = time.perf_counter() - t0
+def _result(state: RunState, problem: _Problem, prepared: PreparedInputs, cfg: SRConfig,
+            model: ListaGenerator, maps: np.ndarray | None, device: str, seconds: float,
+            inference_seconds: float, stopped: bool) -> TrainResult:
     trained = TrainedModel(
-        generator=model.cpu(), normaliser=normaliser, config=cfg,
-        elements=prepared.elements, scale=s,
-        info={"steps": step, "seconds": seconds, "device": dev_name},
+        generator=model.cpu(), normaliser=problem.normaliser, config=cfg,
+        elements=prepared.elements, scale=prepared.scale,
+        info={"steps": state.step, "seconds": seconds, "device": device},
     )
-    if stopped:
-        notes.append(f"Stopped by the user after {step} of {total} steps.")
-    yield event("done", step, 0, 0, 0.0, "Done")
+    diagnostics: dict[str, Any] = {
+        "steps": state.step, "stage1_steps": state.step1, "stage2_steps": state.step2,
+        "planned_steps": state.total, "best_validation": state.best_val,
+        "initial_validation": state.initial_val, "resumed_from_step": state.resumed_from,
+    }
     return TrainResult(
-        maps=maps, elements=prepared.elements, config=cfg, history=history, device=dev_name,
-        seconds=seconds, stopped_early=stopped, model=trained, notes=tuple(notes),
-        inference_seconds=inference_seconds,
-        diagnostics={"steps": step, "planned_steps": total, "best_validation": best_val,
-                     "initial_validation": initial_val,
-                     "resumed_from_step": None if resumed is None else int(resumed["step"])},
+        maps=maps, elements=prepared.elements, config=cfg, history=state.history,
+        device=device, seconds=seconds, stopped_early=stopped, model=trained,
+        notes=tuple(state.notes), inference_seconds=inference_seconds,
+        diagnostics=diagnostics,
     )
