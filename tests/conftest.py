@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
 
 torch.set_num_threads(2)
+# Results depend on the training's thread count and tests compare runs (module-scoped
+# fixtures too, set up before any function-scoped one), so pin it for the whole session;
+# subprocesses (the CLI tests) inherit it.
+os.environ["MAXRF_SR_CPU_THREADS"] = "2"
 
 
 def toy_painting(size: int = 32, n_maps: int = 3, scale: int = 4, seed: int = 0):
