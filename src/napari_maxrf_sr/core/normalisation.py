@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,108 @@ class MapNormaliser:
         )
 
 
+@dataclass(frozen=True)
+class PhotoNormaliser:
+    """The photo's colours mapped affinely into the network's input range.
+
+    ``z' = matrix @ z + offset`` per pixel, for colours ``z`` in ``[0, 1]``. Two kinds:
+
+    * :meth:`fixed`: ``[0, 1]`` onto ``[low, high]`` per channel, the same for any photo.
+    * :meth:`whitened`: the photo's own colours decorrelated and scaled to a common
+      spread (ZCA whitening about the mean colour, ours). A subtle colour difference
+      that marks an element (a faint copper-green stain on brown ink and paper) is
+      then as large an input as the light-dark contrast, instead of a few percent of
+      it: the network's weights are kept below one in stage 1, so small inputs would
+      stay small all the way through. A component's spread is floored
+      (:data:`MIN_COLOUR_STD`), so a grey photo's empty colour directions are not
+      blown up into noise.
+
+    Attributes
+    ----------
+    matrix
+        ``3 x 3``, row by row.
+    offset
+        ``(3,)``.
+    """
+
+    matrix: tuple[tuple[float, float, float], ...]
+    offset: tuple[float, float, float]
+
+    @classmethod
+    def fixed(cls, low: float = 0.1, high: float = 0.9) -> PhotoNormaliser:
+        """``[0, 1]`` onto ``[low, high]``, channel by channel."""
+        g = float(high - low)
+        return cls(((g, 0.0, 0.0), (0.0, g, 0.0), (0.0, 0.0, g)), (low, low, low))
+
+    @classmethod
+    def whitened(cls, photo, target_std: float = 0.15,
+                 max_samples: int = 1 << 20) -> PhotoNormaliser:
+        """Fit the whitening on ``photo`` (``(H, W, 3)``, indexable as ``[0, 1]`` floats).
+
+        Pixels are sampled on a regular grid (at most ``max_samples``), so a whole
+        painting's photo is never converted at once. The mean colour maps to 0.5 and
+        each decorrelated component to a spread of ``target_std``.
+        """
+        h, w = photo.shape[:2]
+        step = max(1, int(np.ceil(np.sqrt(h * w / max_samples))))
+        z = np.asarray(photo[::step, ::step], dtype=np.float64).reshape(-1, 3)
+        mean = z.mean(axis=0)
+        cov = np.cov(z, rowvar=False) if len(z) > 1 else np.zeros((3, 3))
+        values, vectors = np.linalg.eigh(cov)
+        std = np.sqrt(np.maximum(values, 0.0))
+        gains = target_std / np.maximum(std, MIN_COLOUR_STD)
+        matrix = vectors @ np.diag(gains) @ vectors.T  # ZCA: channels keep their meaning
+        offset = 0.5 - matrix @ mean
+        return cls(tuple(tuple(float(v) for v in row) for row in matrix),
+                   tuple(float(v) for v in offset))
+
+    @property
+    def centre(self) -> float:
+        """The normalised value around which a colour channel is inverted."""
+        return float(np.mean(np.asarray(self.matrix).sum(axis=1) * 0.5 + self.offset))
+
+    def apply(self, rgb01: np.ndarray) -> np.ndarray:
+        """``(H, W, 3)`` colours in ``[0, 1]`` to channels-first ``(3, H, W)`` float32."""
+        m = np.asarray(self.matrix, dtype=np.float32)
+        out = np.einsum("ij,hwj->ihw", m, np.asarray(rgb01, dtype=np.float32))
+        out += np.asarray(self.offset, dtype=np.float32)[:, None, None]
+        return np.ascontiguousarray(out, dtype=np.float32)
+
+    def apply_channels_first(self, z: torch.Tensor) -> torch.Tensor:
+        """A channels-first tensor ``(3, ...)`` of colours in ``[0, 1]``, normalised."""
+        m = torch.tensor(self.matrix, dtype=z.dtype, device=z.device)
+        off = torch.tensor(self.offset, dtype=z.dtype, device=z.device)
+        flat = z.reshape(3, -1)
+        return (m @ flat + off[:, None]).reshape(z.shape)
+
+    def to_dict(self) -> dict:
+        """Plain-JSON form, for model files and provenance."""
+        return {"matrix": [list(r) for r in self.matrix], "offset": list(self.offset)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> PhotoNormaliser:
+        """Inverse of :meth:`to_dict`, with checks (model files may be untrusted)."""
+        m = np.asarray(d["matrix"], dtype=np.float64)
+        off = np.asarray(d["offset"], dtype=np.float64)
+        if m.shape != (3, 3) or off.shape != (3,) or not (
+                np.isfinite(m).all() and np.isfinite(off).all()):
+            raise ValueError("photo normalisation must be a finite 3 x 3 matrix and offset")
+        return cls(tuple(tuple(float(v) for v in row) for row in m),
+                   tuple(float(v) for v in off))
+
+
+#: Smallest spread a colour component is scaled as (photo units, 0-1): about 2.5 levels
+#: of an 8-bit photo, so JPEG noise in an empty colour direction is not amplified.
+MIN_COLOUR_STD = 0.01
+
+
+def photo_normaliser_for(config, photo) -> PhotoNormaliser:
+    """The photo normalisation that ``config.photo_normalisation`` asks for."""
+    if getattr(config, "photo_normalisation", "fixed") == "whitened":
+        return PhotoNormaliser.whitened(photo)
+    return PhotoNormaliser.fixed(config.rgb_low, config.rgb_high)
+
+
 def normalise_rgb(rgb01: np.ndarray, low: float = 0.1, high: float = 0.9) -> np.ndarray:
     """Photo in ``[0, 1]`` (H, W, 3) to channels-first ``(3, H, W)`` in ``[low, high]``."""
-    return np.ascontiguousarray(
-        (low + (high - low) * np.moveaxis(rgb01, -1, 0)).astype(np.float32)
-    )
+    return PhotoNormaliser.fixed(low, high).apply(rgb01)
