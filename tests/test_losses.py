@@ -10,6 +10,7 @@ from napari_maxrf_sr.core.losses import (
     discriminator_loss,
     generator_adversarial_loss,
     masked_lsq,
+    matched_pseudo_real_patches,
     misclassified,
     pseudo_real_patches,
 )
@@ -62,3 +63,30 @@ def test_pseudo_real_patch_mixes_xrf_and_photo():
     out = pseudo_real_patches(y_up, rgb, channels, guide, sign, 0.25, (0.1, 0.9))
     assert out.shape == (2, 1, 4, 4)
     assert torch.allclose(out, torch.full_like(out, 0.25 * 0.2 + 0.75 * 0.8))
+
+
+def test_matched_pseudo_real_patches_have_the_scan_block_means_and_photo_detail():
+    """The photo channel is fitted to the element map and the mix agrees with the scan."""
+    gen = torch.Generator().manual_seed(0)
+    n, b, s, p = 6, 3, 4, 4
+    photo = 0.1 + 0.8 * torch.rand(n, 3, s * p, s * p, generator=gen)
+    # Map 1 follows photo channel 2 (scaled down, as maps are), map 0 its negative.
+    truth = torch.zeros(n, b, s * p, s * p)
+    truth[:, 1] = 0.1 + 0.3 * photo[:, 2]
+    truth[:, 0] = 0.5 - 0.3 * photo[:, 2]
+    scan = torch.nn.functional.avg_pool2d(truth, s)
+    y_up = torch.nn.functional.interpolate(scan, scale_factor=s, mode="bilinear")
+    channels = torch.tensor([1, 0, 1, 0, 1, 0])
+    guide = torch.tensor([2, 2, 2])
+    real = matched_pseudo_real_patches(y_up, photo, scan, channels, guide, 0.0, s)
+    assert real.shape == (n, 1, s * p, s * p)
+    rows = torch.arange(n)
+    # Agrees with the scan exactly, like the generated (projected) patches.
+    torch.testing.assert_close(torch.nn.functional.avg_pool2d(real, s)[:, 0],
+                               scan[rows, channels], rtol=0, atol=1e-6)
+    # With beta = 0 the fitted photo reproduces a map that is a linear function of it,
+    # inverted where the map darkens with the photo.
+    torch.testing.assert_close(real[:, 0], truth[rows, channels], rtol=0, atol=1e-3)
+    # The paper's patch instead keeps the photo's own (brighter, wider) range.
+    paper = pseudo_real_patches(y_up, photo, channels, guide, torch.ones(3), 0.0, (0.1, 0.9))
+    assert float((paper[:, 0] - truth[rows, channels]).abs().mean()) > 0.05

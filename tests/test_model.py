@@ -77,16 +77,60 @@ def test_weight_clamp_bounds_stage1_weights():
 
 
 def test_sigmoid_handover_does_not_jump():
+    """The calibrated sigmoid fades in: unchanged maps at the hand-over, then continuous."""
     x = _pixels(2048)
     g = ListaGenerator(10, 16, 3)
     g.init_random(x, torch.Generator().manual_seed(0))
     g.final_sigmoid = False
-    before = g(x)
-    change = g.calibrate_sigmoid_output(x)
+    with torch.no_grad():
+        before = g(x)
+        change = g.calibrate_sigmoid_output(x)
+        assert not g.final_sigmoid  # the blend starts at 0: the linear output, as before
+        torch.testing.assert_close(g(x), before, rtol=0, atol=1e-5)
+        steps = []
+        for t in torch.linspace(0, 1, 11):
+            g.out_blend.fill_(float(t))
+            steps.append(g(x))
     assert g.final_sigmoid
-    after = g(x)
-    assert change["mean_change"] < 0.02
-    assert float((after - before).abs().mean()) == pytest.approx(change["mean_change"], rel=1e-4)
+    full = float((steps[-1] - before).abs().max())
+    assert full == pytest.approx(change["max_change"], rel=1e-4)
+    # Each tenth of the fade moves the maps by at most a tenth of the full change.
+    worst = max(float((b - a).abs().max()) for a, b in zip(steps[:-1], steps[1:], strict=True))
+    assert worst <= full / 10 + 1e-6
+
+
+def test_coupled_dictionary_keeps_modality_only_atoms_out_of_the_other_modality():
+    n_maps, m = 4, 16
+    g = ListaGenerator(n_maps + 3, m, 2, atoms_xrf_only=3, atoms_rgb_only=5)
+    torch.nn.init.uniform_(g.D_raw, 0.5, 1.0)
+    d = g.dictionary.detach()
+    common = m - 8
+    assert (d[:, :common] > 0).all()  # common atoms: both modalities
+    assert (d[n_maps:, common : common + 3] == 0).all()  # XRF-only: no photo rows
+    assert (d[:n_maps, common : common + 3] > 0).all()
+    assert (d[:n_maps, common + 3 :] == 0).all()  # photo-only: no XRF rows
+    assert (d[n_maps:, common + 3 :] > 0).all()
+    # The masked entries get no gradient: they stay zero whatever training does.
+    g.final_sigmoid = False
+    g(torch.rand(32, n_maps + 3))[:, :n_maps].sum().backward()
+    assert (g.D_raw.grad[:, common + 3 :] == 0).all()
+    with pytest.raises(ValueError, match="common atom"):
+        ListaGenerator(7, 8, 2, atoms_xrf_only=4, atoms_rgb_only=4)
+
+
+def test_residual_output_adds_a_correction_to_the_interpolated_scan():
+    x = _pixels(256, c=7)
+    g = ListaGenerator(7, 16, 3, residual=True)
+    g.init_random(x, torch.Generator().manual_seed(0))
+    assert not g.final_sigmoid  # a residual output has no final sigmoid
+    with torch.no_grad():
+        out = g(x)
+        correction = g.preactivation(x)
+    torch.testing.assert_close(out[:, :4], x[:, :4] + correction[:, :4])
+    torch.testing.assert_close(out[:, 4:], correction[:, 4:])
+    # It starts as a small correction around zero: the interpolation, nearly unchanged.
+    assert float(correction[:, :4].mean(0).abs().max()) < 1e-3
+    assert float(correction[:, :4].std()) < 0.05
 
 
 def test_nmf_reconstructs_low_rank_data():

@@ -119,10 +119,61 @@ def test_inference_in_bands_equals_the_whole_image(tile_pixels):
         out = model.forward_image(x0n)[:3].double()
     gains = torch.from_numpy(normaliser.gains)[:, None, None]
     want = (out - normaliser.zero_level) / gains
-    cfg = config_from_preset("fast", tile_pixels=tile_pixels)
+    cfg = config_from_preset("fast", tile_pixels=tile_pixels, interpolation="bilinear",
+                             photo_normalisation="fixed")
     op = AcquisitionOperator(S)
     got = predict(model, normaliser, lr, PhotoPixels(photo), op, cfg, project=False)
     np.testing.assert_allclose(got, want.float().numpy(), rtol=1e-5, atol=1e-4)
     projected = predict(model, normaliser, lr, PhotoPixels(photo), op, cfg)
     np.testing.assert_allclose(op.down(torch.from_numpy(projected)).numpy(), lr, rtol=1e-5)
     assert projected.min() >= 0
+
+
+@pytest.mark.parametrize("tile_pixels", [1024, 1 << 20])
+def test_inference_interpolates_the_consistent_source_in_bands(tile_pixels):
+    """With interpolation='consistent' the bands upsample the corrected scan, exactly."""
+    from napari_maxrf_sr.core.operators import consistent_source
+
+    y, photo = _inputs(5)
+    model = ListaGenerator(6, 16, 3)
+    model.init_random(_whole_x0(y, photo).reshape(6, -1).t()[:500],
+                      torch.Generator().manual_seed(0))
+    normaliser = MapNormaliser.fit(y * 100, 0.05, 0.95)
+    lr = y * 100
+    source = torch.from_numpy(consistent_source(normaliser.forward(lr), S))
+    x0 = torch.cat([upsample_bilinear(source, S), _whole_x0(y, photo)[3:]])
+    with torch.no_grad():
+        out = model.forward_image(x0)[:3].double()
+    want = (out - normaliser.zero_level) / torch.from_numpy(normaliser.gains)[:, None, None]
+    cfg = config_from_preset("fast", tile_pixels=tile_pixels, interpolation="consistent",
+                             photo_normalisation="fixed")
+    got = predict(model, normaliser, lr, PhotoPixels(photo), AcquisitionOperator(S), cfg,
+                  project=False)
+    np.testing.assert_allclose(got, want.float().numpy(), rtol=1e-5, atol=1e-4)
+
+
+def test_held_out_pixels_are_whole_blocks_of_the_down_problem():
+    y, photo = _inputs(6)
+    data = TrainingData(y, PhotoPixels(photo), AcquisitionOperator(S), torch.device("cpu"),
+                        validation_fraction=0.3)
+    wc = (W_LR // S) * S
+    rows, cols = data.val_idx // wc, data.val_idx % wc
+    blocks = (rows // S * 1000 + cols // S).reshape(-1, S * S)
+    assert (blocks == blocks[:, :1]).all()  # each run of s*s held-out pixels is one block
+    assert len(set(blocks[:, 0].tolist())) == blocks.shape[0]
+    assert not set(data.val_idx.tolist()) & set(data.train_idx.tolist())
+
+
+def test_hr_block_table_equals_the_windows():
+    """The table of whole blocks gives the same inputs as cutting windows."""
+    y, photo = _inputs(7)
+    data = TrainingData(y, PhotoPixels(photo), AcquisitionOperator(S), torch.device("cpu"),
+                        interpolation="consistent")
+    gen = torch.Generator().manual_seed(1)
+    x, scan = data.hr_blocks(5, gen)
+    idx = torch.randint(H_LR * W_LR, (5,), generator=torch.Generator().manual_seed(1))
+    i, j = idx // W_LR, idx % W_LR
+    batch = data.hr_patches(i, j, 1)
+    want = batch.x0.permute(0, 2, 3, 1).reshape(5, S * S, -1)
+    torch.testing.assert_close(x, want, rtol=0, atol=1e-6)
+    torch.testing.assert_close(scan, batch.y_lr.reshape(5, -1), rtol=0, atol=0)

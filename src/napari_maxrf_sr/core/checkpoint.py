@@ -34,7 +34,7 @@ FORMAT_VERSION = 1
 #: Seconds between checkpoints unless told otherwise ("every few minutes").
 DEFAULT_EVERY_SECONDS = 120.0
 #: Settings that do not change what training computes (a resumed run may change them).
-_NOT_FINGERPRINTED = ("device", "tile_pixels")
+_NOT_FINGERPRINTED = ("device", "tile_pixels", "cpu_threads")
 
 
 class CheckpointError(ValueError):

@@ -34,6 +34,36 @@ class SRConfig:
     # -- network -----------------------------------------------------------------------
     n_layers: int = _f(5, "K: number of unfolded LISTA layers.", min=1, max=50)
     n_atoms: int = _f(64, "M: number of dictionary atoms (rows of the sparse code A).", min=2)
+    xrf_only_atoms: float = _f(
+        0.125,
+        "Share of the dictionary's atoms that belong to the element maps only (an element "
+        "the photo does not show); the paper's coupled D has such a block.",
+        min=0.0, max=0.5,
+    )
+    rgb_only_atoms: float = _f(
+        0.125,
+        "Share of the atoms that belong to the photo only (a colour with no element, ink "
+        "strokes, varnish): photo detail that should not enter the maps goes there.",
+        min=0.0, max=0.5,
+    )
+    interpolation: Literal["bilinear", "consistent"] = _f(
+        "consistent",
+        "Scan interpolation the network starts from: 'bilinear' (the paper) or "
+        "'consistent' (smooth and already agreeing with the scan, so the final "
+        "projection adds no blocks) (ours).",
+        choices=("bilinear", "consistent"),
+    )
+    linear_path: bool = _f(
+        False,
+        "Add a learned linear function of the input to the XRF output, fitted by least "
+        "squares on the one-scale-down problem before training: the network starts from "
+        "the best per-pixel linear prediction (ours).",
+    )
+    residual: bool = _f(
+        False,
+        "The network adds a correction to the interpolated scan instead of rebuilding the "
+        "maps from its dictionary alone (a path around the interpolation) (ours).",
+    )
     # -- acquisition model (ours) ------------------------------------------------------------
     operator: Literal["block", "gaussian"] = _f(
         "block",
@@ -53,13 +83,32 @@ class SRConfig:
         min=0.05,
         max=1.0,
     )
+    photo_normalisation: Literal["whitened", "fixed"] = _f(
+        "whitened",
+        "'whitened': the photo's colours decorrelated and scaled to a common spread, so "
+        "faint colour differences that mark an element are as visible to the network as "
+        "light and dark; 'fixed': black and white mapped to rgb_low and rgb_high (ours).",
+        choices=("whitened", "fixed"),
+    )
     rgb_low: float = _f(0.1, "Normalised value of black in the photo (ours).", min=0.0, max=0.5)
     rgb_high: float = _f(0.9, "Normalised value of white in the photo (ours).", min=0.5, max=1.0)
     # -- loss ----------------------------------------------------------------------------
     alpha1: float = _f(
         0.003, "alpha1: weight of the photo-reconstruction term MSE(Z, Z_hat).", min=0.0
     )
-    alpha2: float = _f(0.5e-6, "alpha2: weight of the adversarial term (stage 2).", min=0.0)
+    alpha2: float = _f(
+        0.5e-6, "alpha2: weight of the adversarial term (stage 2) when the weighting is "
+        "'fixed' (the paper's value).", min=0.0)
+    adversarial_weighting: Literal["share", "fixed"] = _f(
+        "share",
+        "'share': the adversarial term gets a fixed share of the generator's gradient "
+        "(adversarial_share), whatever the losses' scales; 'fixed': alpha2 times the "
+        "adversarial loss (the paper) (ours).",
+        choices=("share", "fixed"),
+    )
+    adversarial_share: float = _f(
+        0.1, "Share of the generator's gradient (on its output) that comes from the "
+        "adversarial term in stage 2 (weighting 'share').", min=0.0, max=0.9)
     # -- initialisation (ours) ---------------------------------------------------------------
     init: Literal["ista", "random"] = _f(
         "random",
@@ -83,6 +132,12 @@ class SRConfig:
     stage1_final_sigmoid: bool = _f(
         False, "Use the final sigmoid already in stage 1 (paper: no; ours: option)."
     )
+    stage2_final_sigmoid: bool = _f(
+        True, "Stage 2 and the result use the final sigmoid (the paper); not used with "
+        "a residual output.")
+    handover_fraction: float = _f(
+        0.25, "Share of stage 2 over which the final sigmoid fades in, so the maps do "
+        "not jump at the hand-over (ours).", min=0.0, max=1.0)
     down_weight: float = _f(
         1.0,
         "Weight of the one-scale-down copy of the problem (where the answer is known) in "
@@ -98,11 +153,19 @@ class SRConfig:
     patch_size: int = _f(32, "Stage 2 patch size in photo pixels.", min=4)
     batch_size: int = _f(32, "Stage 2 patches per batch.", min=1)
     lr_g: float = _f(3e-4, "Stage 2 Adam learning rate of the generator.", min=0.0)
-    lr_d: float = _f(3e-6, "Stage 2 Adam learning rate of the discriminator.", min=0.0)
+    lr_d: float = _f(
+        1e-4, "Stage 2 Adam learning rate of the discriminator (paper: 3e-6).", min=0.0)
     flips: bool = _f(True, "Random horizontal/vertical flips of stage 2 patches.")
     beta_max: float = _f(
         0.9, "Pseudo-real patches mix beta * XRF + (1 - beta) * photo, beta ~ U(0, beta_max).",
         min=0.0, max=1.0,
+    )
+    pseudo_real: Literal["matched", "paper"] = _f(
+        "matched",
+        "'matched': the photo channel in pseudo-real patches is scaled to the element "
+        "map's level and contrast and the patch agrees with the scan, like the "
+        "generated ones; 'paper': the normalised photo channel as it is.",
+        choices=("matched", "paper"),
     )
     stage2_down_weight: float = _f(
         0.0,
@@ -136,6 +199,9 @@ class SRConfig:
     device: str = _f(
         "auto", "'auto' (CUDA, then Apple MPS, then CPU), 'cpu', 'cuda', 'cuda:1' or 'mps'."
     )
+    cpu_threads: int = _f(
+        0, "CPU threads for training (0: chosen from the cores free at the start).",
+        min=0, max=1024)
     tile_pixels: int = _f(
         1 << 17, "Inference tile size in output pixels (bounds memory, hardly speed).", min=1024
     )
@@ -176,6 +242,12 @@ class SRConfig:
             if name in known:
                 values[name] = _check_value(name, value, hints[name], known[name].metadata)
         return cls(**values)
+
+    def atom_split(self) -> tuple[int, int]:
+        """``(XRF-only, photo-only)`` atom counts; at least one atom stays common."""
+        xrf = int(round(self.xrf_only_atoms * self.n_atoms))
+        rgb = int(round(self.rgb_only_atoms * self.n_atoms))
+        return min(xrf, self.n_atoms - 1), min(rgb, max(0, self.n_atoms - 1 - xrf))
 
     def replace(self, **changes: Any) -> SRConfig:
         """A copy with some fields changed (validated like :meth:`from_dict`)."""
@@ -241,6 +313,13 @@ PRESETS: dict[str, dict[str, Any]] = {
         "stage2_down_weight": 0.0,
         "abs_correlation_guide": False,
         "plateau_patience": 0,
+        "interpolation": "bilinear",
+        "residual": False,
+        "linear_path": False,
+        "photo_normalisation": "fixed",
+        "adversarial_weighting": "fixed",
+        "lr_d": 3e-6,
+        "pseudo_real": "paper",
     },
     "fast": {
         "n_atoms": 32,

@@ -21,8 +21,8 @@ import torch.nn.functional as F
 from .config import SRConfig
 from .device import resolve_device
 from .model import ListaGenerator
-from .normalisation import MapNormaliser, normalise_rgb
-from .operators import AcquisitionOperator, project_consistent
+from .normalisation import MapNormaliser, PhotoNormaliser, photo_normaliser_for
+from .operators import AcquisitionOperator, consistent_source, project_consistent
 from .validation import InputError, prepare_inputs
 
 #: Pixels per forward pass inside a band (bounds the network's activations).
@@ -45,6 +45,9 @@ class TrainedModel:
         Element names, one per map, in order.
     scale
         Ratio between photo and scan grids it was trained for.
+    photo_normaliser
+        How the training photo's colours were normalised (``None``: the settings'
+        fixed range, as models written before version 2 did).
     """
 
     generator: ListaGenerator
@@ -53,6 +56,7 @@ class TrainedModel:
     elements: tuple[str, ...]
     scale: int
     info: dict = field(default_factory=dict)
+    photo_normaliser: PhotoNormaliser | None = None
 
     @property
     def operator(self) -> AcquisitionOperator:
@@ -80,6 +84,7 @@ def predict_normalised_band(
         ``(B, r1 - r0 + 2, w + 2)`` normalised LR maps of the band's rows with one
         pixel of halo all round, replicated at the scan's borders (so the band's
         upsampling equals the full image's exactly); see :func:`padded_lr_band`.
+        Its XRF values are :func:`network_source`'s, not necessarily the scan's.
     rgb_band
         ``(3, s (r1 - r0), W)`` normalised photo rows of the band.
     """
@@ -98,17 +103,29 @@ def predict_normalised_band(
     return out.t().reshape(n_maps, hh, ww)
 
 
-def padded_lr_band(normaliser: MapNormaliser, lr_maps: np.ndarray, r0: int,
-                   r1: int) -> np.ndarray:
-    """Normalised LR rows ``[r0 - 1, r1 + 1)`` and one column each side, border replicated.
+def network_source(normaliser: MapNormaliser, lr_maps: np.ndarray, config: SRConfig,
+                   scale: int) -> np.ndarray:
+    """The normalised LR values that the network's XRF input interpolates, ``(B, h, w)``.
 
-    Only the band is normalised and padded, so applying a network needs no
-    normalised copy of the whole scan.
+    The normalised scan itself (``interpolation="bilinear"``), or its consistent
+    version (:func:`~napari_maxrf_sr.core.operators.consistent_source`), as in training.
+    One LR-sized float32 array: the scan is ``s^2`` times smaller than the result.
     """
-    h = lr_maps.shape[1]
+    normalised = normaliser.forward(lr_maps)
+    if config.interpolation == "consistent":
+        return consistent_source(normalised, scale)
+    return normalised
+
+
+def padded_lr_band(source: np.ndarray, r0: int, r1: int) -> np.ndarray:
+    """Rows ``[r0 - 1, r1 + 1)`` of ``source`` and one column each side, border replicated.
+
+    ``source`` is :func:`network_source`'s output; the one-pixel halo makes the band's
+    bilinear upsampling equal the whole image's.
+    """
+    h = source.shape[1]
     rows = np.clip(np.arange(r0 - 1, r1 + 1), 0, h - 1)
-    band = normaliser.forward(lr_maps[:, rows])
-    return np.pad(band, ((0, 0), (0, 0), (1, 1)), mode="edge")
+    return np.pad(source[:, rows], ((0, 0), (0, 0), (1, 1)), mode="edge")
 
 
 @torch.no_grad()
@@ -123,6 +140,7 @@ def predict(
     device: torch.device | None = None,
     project: bool = True,
     out: np.ndarray | None = None,
+    photo_normaliser: PhotoNormaliser | None = None,
 ) -> np.ndarray:
     """Super-resolved maps in the input's units, tile by tile.
 
@@ -138,13 +156,16 @@ def predict(
     op
         Acquisition operator (its scale must be ``H / h``).
     config
-        Settings: ``rgb_low``, ``rgb_high``, ``tile_pixels``.
+        Settings: ``interpolation``, ``photo_normalisation``, ``tile_pixels``.
     device
         Where to compute (default: the generator's device).
     project
         Apply the exact, non-negative projection onto the scan (the final answer).
     out
         Optional preallocated ``(B, H, W)`` float32 array (e.g. a NumPy memmap).
+    photo_normaliser
+        The photo's normalisation used in training (default: what ``config`` asks
+        for, fitted on ``rgb01``).
 
     Returns
     -------
@@ -165,9 +186,11 @@ def predict(
     gains = torch.from_numpy(normaliser.gains.astype(np.float64)).to(dev)
     band_rows = max(1, config.tile_pixels // max(1, s * big_w))
     whole_image_projection = project and not op.is_block
+    source = network_source(normaliser, lr_maps, config, s)
+    photo_norm = photo_normaliser or photo_normaliser_for(config, rgb01)
     for r0, r1 in _bands(h, band_rows):
-        rgb_band = normalise_rgb(rgb01[s * r0 : s * r1], config.rgb_low, config.rgb_high)
-        lr_band = torch.from_numpy(padded_lr_band(normaliser, lr_maps, r0, r1)).to(dev)
+        rgb_band = photo_norm.apply(rgb01[s * r0 : s * r1])
+        lr_band = torch.from_numpy(padded_lr_band(source, r0, r1)).to(dev)
         pred = predict_normalised_band(generator, lr_band, torch.from_numpy(rgb_band).to(dev),
                                        s)
         # Back to input units in float64, where the projection is exact to rounding.
@@ -238,7 +261,7 @@ def apply_model(
     dev = resolve_device(device or "cpu")
     out = predict(
         model.generator, normaliser, prepared.lr_maps, prepared.rgb, model.operator,
-        model.config, device=dev, out=out,
+        model.config, device=dev, out=out, photo_normaliser=model.photo_normaliser,
     )
     if order is not None and not isinstance(out, np.memmap):
         out = out[np.argsort(order)]  # back to the input's order

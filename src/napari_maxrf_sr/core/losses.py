@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 REAL = 1.0
 FAKE = -1.0
@@ -117,3 +118,63 @@ def pseudo_real_patches(
     low, high = rgb_range
     z_c = torch.where(sign < 0, (low + high) - z_c, z_c)
     return (beta * y_c + (1.0 - beta) * z_c).unsqueeze(1)
+
+
+def matched_pseudo_real_patches(
+    y_up_patches: torch.Tensor,
+    rgb_patches: torch.Tensor,
+    scan: torch.Tensor,
+    channels: torch.Tensor,
+    guide: torch.Tensor,
+    beta: float,
+    scale: int,
+    project: bool = True,
+) -> torch.Tensor:
+    """Pseudo-real patches with the level and contrast of the element map (ours).
+
+    The paper's pseudo-real patch ``beta * Y_lr_up[c] + (1 - beta) * Z[best(c)]`` mixes
+    two images of different brightness (the photo's normalised range is wider than the
+    maps'), so a discriminator could tell it from a generated patch by brightness alone,
+    which the projection forbids the generator to change. Here the photo channel is
+    first fitted to the scan on the patch (``a Z + c`` whose block means best match the
+    scan; ``a < 0`` for an element that darkens the photo), mixed, and the mixture is
+    projected onto the scan like the generated patch: real and generated patches then
+    differ only in their fine detail.
+
+    Parameters
+    ----------
+    y_up_patches
+        ``(N, B, P, P)`` interpolated XRF patches (the network's input).
+    rgb_patches
+        ``(N, 3, P, P)`` normalised photo patches.
+    scan
+        ``(N, B, P / s, P / s)`` the scan under each patch.
+    channels
+        ``(N,)`` the XRF channel of each patch.
+    guide
+        ``(B,)`` the photo channel used for each XRF channel.
+    beta
+        Weight of the interpolated scan in the mixture.
+    scale
+        ``s``.
+    project
+        Project the mixture onto the scan (block operator); else only fit.
+
+    Returns
+    -------
+    ``(N, 1, P, P)`` patches.
+    """
+    rows = torch.arange(y_up_patches.shape[0], device=y_up_patches.device)
+    z = rgb_patches[rows, guide[channels]]  # (N, P, P)
+    y = scan[rows, channels]  # (N, p, p)
+    zb = F.avg_pool2d(z.unsqueeze(1), scale).squeeze(1)
+    zm, ym = zb.mean((-2, -1), keepdim=True), y.mean((-2, -1), keepdim=True)
+    cov = ((zb - zm) * (y - ym)).mean((-2, -1), keepdim=True)
+    var = ((zb - zm) ** 2).mean((-2, -1), keepdim=True)
+    a = cov / (var + 1e-6)
+    fitted = a * (z - zm) + ym
+    mix = beta * y_up_patches[rows, channels] + (1.0 - beta) * fitted
+    if project:
+        means = F.avg_pool2d(mix.unsqueeze(1), scale).squeeze(1)
+        mix = mix + (y - means).repeat_interleave(scale, -2).repeat_interleave(scale, -1)
+    return mix.unsqueeze(1)

@@ -30,6 +30,20 @@ class ListaGenerator(nn.Module):
         ``M``, the number of dictionary atoms.
     n_layers
         ``K``, the number of unfolded iterations.
+    atoms_xrf_only, atoms_rgb_only
+        The coupled dictionary of the paper: the last ``atoms_xrf_only + atoms_rgb_only``
+        atoms belong to one modality only (their rows of the other modality are zero),
+        the others are common to both. ``0, 0`` gives one dense dictionary.
+    residual
+        Add the XRF channels of the input (the interpolated scan) to the XRF output,
+        so the network predicts only what the interpolation misses (ours); the
+        output then has no final sigmoid.
+    linear_path
+        Add a learned linear function of the input to the XRF output, before the
+        final sigmoid: ``D A - lambda + L X0``. Initialised by least squares on the
+        one-scale-down problem (:meth:`fit_linear_path`), the network starts from the
+        best per-pixel linear prediction, and the unfolded layers learn what it
+        misses (ours).
 
     Attributes
     ----------
@@ -40,53 +54,132 @@ class ListaGenerator(nn.Module):
     lam : nn.Parameter
         ``(K, M)``, the bias vectors ``lambda(k)``.
     D_raw : nn.Parameter
-        ``(C, M)``; the dictionary is ``D = D_raw ** 2`` (element-wise), non-negative.
+        ``(C, M)``; the dictionary is ``D = D_raw ** 2 * mask``, non-negative.
     lam_out : nn.Parameter
         ``(C,)``, ``lambda(K)``.
-    final_sigmoid : bool
-        Whether the output goes through the final sigmoid (stage 2 and inference)
-        or stays linear (stage 1, to avoid vanishing gradients).
+    out_blend : buffer
+        0: linear output ``D A - lambda`` (stage 1), 1: ``sigmoid(D A - lambda)``; in
+        between, a blend of the two, so the sigmoid is switched on without a jump.
     """
 
-    def __init__(self, n_channels: int, n_atoms: int = 64, n_layers: int = 5) -> None:
+    def __init__(self, n_channels: int, n_atoms: int = 64, n_layers: int = 5, *,
+                 atoms_xrf_only: int = 0, atoms_rgb_only: int = 0,
+                 residual: bool = False, linear_path: bool = False) -> None:
         super().__init__()
         self.n_channels = int(n_channels)
+        self.n_maps = self.n_channels - 3
         self.n_atoms = int(n_atoms)
         self.n_layers = int(n_layers)
+        self.residual = bool(residual)
         k, m, c = self.n_layers, self.n_atoms, self.n_channels
+        if atoms_xrf_only < 0 or atoms_rgb_only < 0 or atoms_xrf_only + atoms_rgb_only >= m:
+            raise ValueError("the modality-only atoms must leave at least one common atom")
+        self.atoms_xrf_only, self.atoms_rgb_only = int(atoms_xrf_only), int(atoms_rgb_only)
         self.W = nn.Parameter(torch.zeros(k, m, m))
         self.S = nn.Parameter(torch.zeros(k, m, c))
         self.lam = nn.Parameter(torch.zeros(k, m))
         self.D_raw = nn.Parameter(torch.zeros(c, m))
         self.lam_out = nn.Parameter(torch.zeros(c))
-        self.final_sigmoid = True
+        self.linear_path = bool(linear_path)
+        if self.linear_path:
+            self.L = nn.Parameter(torch.zeros(self.n_maps, c))
+        mask = torch.ones(c, m)
+        common = m - atoms_xrf_only - atoms_rgb_only
+        mask[self.n_maps :, common : common + atoms_xrf_only] = 0.0  # XRF-only atoms
+        mask[: self.n_maps, common + atoms_xrf_only :] = 0.0  # photo-only atoms
+        self.register_buffer("atom_mask", mask, persistent=False)
+        self.register_buffer("eye", torch.eye(m), persistent=False)
+        # The hand-over of stage 1 to stage 2: blend weight and the calibration that
+        # maps the sigmoid's input back to the linear output (see calibrate_sigmoid_output).
+        self.register_buffer("out_blend", torch.tensor(0.0 if residual else 1.0))
+        self.register_buffer("out_gain", torch.ones(c))
+        self.register_buffer("out_offset", torch.zeros(c))
+
+    @classmethod
+    def from_config(cls, n_channels: int, cfg) -> ListaGenerator:
+        """The generator that the settings ``cfg`` (an ``SRConfig``) describe."""
+        xrf_only, rgb_only = cfg.atom_split()
+        return cls(n_channels, cfg.n_atoms, cfg.n_layers, atoms_xrf_only=xrf_only,
+                   atoms_rgb_only=rgb_only, residual=cfg.residual,
+                   linear_path=cfg.linear_path)
+
+    @property
+    def final_sigmoid(self) -> bool:
+        """Whether the output goes through the final sigmoid (fully or in part)."""
+        return bool(self.out_blend > 0)
+
+    @final_sigmoid.setter
+    def final_sigmoid(self, on: bool) -> None:
+        self.out_blend.fill_(1.0 if on and not self.residual else 0.0)
+        self.out_gain.fill_(1.0)
+        self.out_offset.fill_(0.0)
 
     @property
     def dictionary(self) -> torch.Tensor:
-        """The non-negative dictionary ``D = D_raw ** 2``, shape ``(C, M)``."""
-        return self.D_raw * self.D_raw
+        """The non-negative dictionary ``D = D_raw ** 2 * mask``, shape ``(C, M)``."""
+        return self.D_raw * self.D_raw * self.atom_mask
 
     def codes(self, x0: torch.Tensor) -> torch.Tensor:
-        """Sparse codes ``A(K)`` for pixels ``x0`` of shape ``(N, C)``; returns ``(N, M)``."""
-        a = None
-        for k in range(self.n_layers):
+        """Sparse codes ``A(K)`` for pixels ``x0`` of shape ``(N, C)``; returns ``(N, M)``.
+
+        ``I - W(k)`` is formed once for all layers. (One product for the input terms
+        of all layers was measured no faster on a CPU: its backward has to assemble
+        the gradient of the whole ``(N, K M)`` product.)
+        """
+        iw_t = (self.eye - self.W).transpose(1, 2)  # A - W A = A (I - W)^T, per pixel row
+        a = torch.sigmoid(torch.addmm(-self.lam[0], x0, self.S[0].t()))  # A(0) = 0
+        for k in range(1, self.n_layers):
             drive = torch.addmm(-self.lam[k], x0, self.S[k].t())  # S X0 - lambda
-            if a is not None:
-                # A - W A, as one product with (I - W)^T.
-                eye = torch.eye(self.n_atoms, device=a.device, dtype=a.dtype)
-                drive = torch.addmm(drive, a, (eye - self.W[k]).t())
-            a = torch.sigmoid(drive)
-        assert a is not None
+            a = torch.sigmoid(torch.addmm(drive, a, iw_t[k]))
         return a
 
     def preactivation(self, x0: torch.Tensor) -> torch.Tensor:
-        """``D A(K) - lambda(K)`` for pixels ``(N, C)``: the output before the final sigmoid."""
-        return torch.addmm(-self.lam_out, self.codes(x0), self.dictionary.t())
+        """``D A(K) - lambda(K)`` for pixels ``(N, C)``: the output before the final sigmoid.
+
+        With the linear path, ``L X0`` is added to the XRF channels.
+        """
+        z = torch.addmm(-self.lam_out, self.codes(x0), self.dictionary.t())
+        if not self.linear_path:
+            return z
+        b = self.n_maps
+        return torch.cat([z[:, :b] + x0 @ self.L.t(), z[:, b:]], dim=1)
+
+    @torch.no_grad()
+    def fit_linear_path(self, x0: torch.Tensor, y: torch.Tensor, ridge: float = 1e-4) -> None:
+        """Least-squares fit of ``L`` (and the XRF biases) on pixels with known answers.
+
+        ``x0`` ``(N, C)`` inputs and ``y`` ``(N, B)`` targets (the down problem); the
+        unfolded layers' current output is kept, so the XRF output afterwards is the
+        best linear correction of it. Ridge-regularised, in float64.
+        """
+        if not self.linear_path:
+            return
+        b = self.n_maps
+        rest = torch.addmm(-self.lam_out, self.codes(x0), self.dictionary.t())[:, :b]
+        target = (y - (rest - self.out_offset[:b]) / self.out_gain[:b]).double()
+        feats = torch.cat([x0.double(), torch.ones(len(x0), 1, dtype=torch.float64)], 1)
+        gram = feats.t() @ feats
+        gram += ridge * torch.trace(gram) / len(gram) * torch.eye(len(gram),
+                                                                 dtype=torch.float64)
+        coef = torch.linalg.solve(gram, feats.t() @ target)  # (C + 1, B)
+        gain = self.out_gain[:b].double()
+        self.L.copy_((coef[:-1] * gain).t().float())
+        self.lam_out[:b] -= (coef[-1] * gain).float()
 
     def forward(self, x0: torch.Tensor) -> torch.Tensor:
         """``X_hat`` for pixels ``(N, C)``; ``(N, C)``."""
         z = self.preactivation(x0)
-        return torch.sigmoid(z) if self.final_sigmoid else z
+        t = float(self.out_blend)
+        if t >= 1.0:
+            out = torch.sigmoid(z)
+        elif t <= 0.0:
+            out = (z - self.out_offset) / self.out_gain
+        else:
+            out = (1.0 - t) * (z - self.out_offset) / self.out_gain + t * torch.sigmoid(z)
+        if self.residual:
+            b = self.n_maps
+            out = torch.cat([x0[:, :b] + out[:, :b], out[:, b:]], dim=1)
+        return out
 
     def forward_image(self, x0: torch.Tensor) -> torch.Tensor:
         """``X_hat`` for an image or a batch of patches ``(..., C, H, W)``."""
@@ -129,12 +222,18 @@ class ListaGenerator(nn.Module):
         self.lam.copy_(torch.einsum("kmc,c->km", s, mean))
         self.W.copy_(torch.eye(m).expand(k, m, m) * 1.0)  # A - W A = 0 at start
         self.W.add_(torch.randn(k, m, m, generator=generator) * (0.1 / math.sqrt(m)))
-        # Output: D A(K) with A ~ 0.5 gives 0.5 * sum_j D_cj; aim at the channel mean.
-        d = torch.rand(c, m, generator=generator) * 0.5 + 0.5
-        d = d * (mean / (0.5 * d.sum(dim=1))).unsqueeze(1)
+        # Output: D A(K) with A ~ 0.5 gives 0.5 * sum_j D_cj; aim at the channel mean
+        # (for a residual output, at a small correction around zero).
+        d = (torch.rand(c, m, generator=generator) * 0.5 + 0.5) * self.atom_mask
+        d = d * (mean / (0.5 * d.sum(dim=1).clamp_min(1e-6))).unsqueeze(1)
+        if self.residual:
+            d[: self.n_maps] *= 0.1
         self.D_raw.copy_(d.sqrt().clamp(max=1.0))
         a = self.codes(x_sample)
-        self.lam_out.copy_((a @ self.dictionary.t()).mean(0) - mean)
+        target = mean.clone()
+        if self.residual:
+            target[: self.n_maps] = 0.0
+        self.lam_out.copy_((a @ self.dictionary.t()).mean(0) - target)
 
     @torch.no_grad()
     def init_ista(
@@ -161,7 +260,7 @@ class ListaGenerator(nn.Module):
         """
         k, m, _ = self.n_layers, self.n_atoms, self.n_channels
         # D' = D * scale so that codes A' = A / scale are O(1), mid-sigmoid.
-        d = (dictionary * code_scale.unsqueeze(0)).clamp_min(0)
+        d = (dictionary * code_scale.unsqueeze(0)).clamp_min(0) * self.atom_mask
         gram = d.t() @ d
         lip = float(torch.linalg.eigvalsh(gram.double()).max().clamp_min(1e-6))
         w = gram / lip
@@ -190,17 +289,24 @@ class ListaGenerator(nn.Module):
         gram = a_c.t() @ a_c + 1e-4 * torch.eye(m, dtype=torch.float64)
         sol = torch.linalg.solve(gram, a_c.t() @ x_c).float()  # (M, C)
         dmat = sol.t().clamp(0.0, 1.0)
+        target = x_sample.mean(0)
+        if self.residual:  # the output is a correction of the input's interpolation
+            dmat[: self.n_maps] *= 0.1
+            target[: self.n_maps] = 0.0
         self.D_raw.copy_(dmat.sqrt())
-        self.lam_out.copy_((a @ self.dictionary.t()).mean(0) - x_sample.mean(0))
+        self.lam_out.copy_((a @ self.dictionary.t()).mean(0) - target)
 
     @torch.no_grad()
     def calibrate_sigmoid_output(self, x_sample: torch.Tensor) -> dict[str, float]:
-        """Switch on the final sigmoid without a jump in the output (stage 1 -> 2).
+        """Prepare the switch to the final sigmoid (stage 1 -> 2) without a jump.
 
         Fits, per channel, ``logit(z) ~ a z + b`` over the current linear outputs
         ``z``, then folds ``a`` into ``D`` (``D_raw *= sqrt(a)``) and ``b`` into
-        ``lambda(K)``, so ``sigmoid(D' A - lambda') ~ z``. Returns the worst and
-        mean absolute change of the output over the sample.
+        ``lambda(K)``, so ``sigmoid(D' A - lambda') ~ z``, and keeps ``a, b`` so that the
+        linear output is unchanged: with ``out_blend = 0`` the network still gives
+        exactly what it gave before; raising ``out_blend`` to 1 over the first steps of
+        stage 2 fades the sigmoid in. Returns the worst and mean absolute change the
+        sigmoid alone would make over the sample (the jump that the blend avoids).
         """
         self.final_sigmoid = False
         z = self.forward(x_sample)
@@ -213,8 +319,13 @@ class ListaGenerator(nn.Module):
         b = tm - a * zm
         self.D_raw.mul_(a.sqrt().unsqueeze(1))
         self.lam_out.copy_(a * self.lam_out - b)
-        self.final_sigmoid = True
+        if self.linear_path:
+            self.L.mul_(a[: self.n_maps].unsqueeze(1))
+        self.out_gain.copy_(a)
+        self.out_offset.copy_(b)
+        self.out_blend.fill_(1.0)
         change = (self.forward(x_sample) - z).abs()
+        self.out_blend.fill_(0.0)
         return {"max_change": float(change.max()), "mean_change": float(change.mean())}
 
 

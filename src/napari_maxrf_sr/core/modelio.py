@@ -17,10 +17,10 @@ from .. import __version__
 from .config import SRConfig
 from .inference import TrainedModel
 from .model import ListaGenerator
-from .normalisation import MapNormaliser
+from .normalisation import MapNormaliser, PhotoNormaliser
 
 FORMAT = "napari-maxrf-sr-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: coupled dictionary, residual output, sigmoid blend buffers
 
 
 class ModelFileError(ValueError):
@@ -58,6 +58,8 @@ def save_model(model, path: str | os.PathLike, *, force: bool = False) -> Path:
         "n_channels": int(g.n_channels),
         "config": trained.config.to_dict(),
         "normaliser": trained.normaliser.to_dict(),
+        "photo_normaliser": (None if trained.photo_normaliser is None
+                             else trained.photo_normaliser.to_dict()),
         "elements": list(trained.elements),
         "scale": int(trained.scale),
         "info": {k: v for k, v in trained.info.items() if isinstance(v, (int, float, str))},
@@ -103,17 +105,19 @@ def load_model(path: str | os.PathLike) -> TrainedModel:
             raise ValueError("element names, normalisation and network size disagree")
         if scale < 1:
             raise ValueError(f"bad scale {scale}")
-        generator = ListaGenerator(n_channels, config.n_atoms, config.n_layers)
+        generator = ListaGenerator.from_config(n_channels, config)
         state = payload["state_dict"]
         expected = {k: tuple(v.shape) for k, v in generator.state_dict().items()}
         got = {k: tuple(v.shape) for k, v in state.items()}
         if expected != got:
             raise ValueError(f"weights have shapes {got}, expected {expected}")
-        generator.load_state_dict(state)
-        generator.final_sigmoid = bool(payload["final_sigmoid"])
+        generator.load_state_dict(state)  # the output's sigmoid blend is a buffer in it
+        photo = payload.get("photo_normaliser")
+        photo_normaliser = None if photo is None else PhotoNormaliser.from_dict(photo)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ModelFileError(f"{path} is damaged or inconsistent: {exc}") from None
     generator.eval()
     info = payload.get("info", {})
     return TrainedModel(generator, normaliser, config, elements, scale,
-                        info=dict(info) if isinstance(info, dict) else {})
+                        info=dict(info) if isinstance(info, dict) else {},
+                        photo_normaliser=photo_normaliser)

@@ -14,7 +14,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .operators import AcquisitionOperator, gaussian_kernel1d, upsample_bilinear
+from .normalisation import PhotoNormaliser
+from .operators import (
+    AcquisitionOperator,
+    consistent_source,
+    gaussian_kernel1d,
+    upsample_bilinear,
+)
 from .photo import PhotoPixels
 
 
@@ -44,6 +50,9 @@ class HRBatch:
 #: Largest table of down-problem pixels (inputs and targets) built in memory; bigger
 #: scans compute each batch's pixels from the LR maps instead (same values, to rounding).
 DOWN_TABLE_BYTES = 256 << 20
+#: Largest table of the network's input for every photo pixel, grouped by scan pixel;
+#: bigger paintings gather each batch's blocks from the scan and the photo instead.
+HR_TABLE_BYTES = 256 << 20
 #: Photo pixels converted to float at a time when the photo is brought onto the scan grid.
 BAND_PIXELS = 1 << 22
 
@@ -69,8 +78,13 @@ class TrainingData:
         Share of the down-problem pixels held out for the stage 1 check.
     seed
         Seeds the held-out split.
-    rgb_range
-        ``(low, high)``: the photo's ``[0, 1]`` is mapped onto it (the network's input).
+    photo_normaliser
+        How the photo's ``[0, 1]`` colours become the network's input (default: the
+        fixed map onto ``[0.1, 0.9]``).
+    interpolation
+        ``"bilinear"``: the XRF input is the bilinear upsampling of the scan (the
+        paper); ``"consistent"``: of :func:`~napari_maxrf_sr.core.operators.consistent_source`,
+        a smooth interpolation whose block means equal the scan (ours).
     """
 
     def __init__(
@@ -81,17 +95,20 @@ class TrainingData:
         device: torch.device,
         validation_fraction: float = 0.05,
         seed: int = 0,
-        rgb_range: tuple[float, float] = (0.1, 0.9),
+        photo_normaliser: PhotoNormaliser | None = None,
+        interpolation: str = "bilinear",
     ) -> None:
         self.op = op
         self.s = op.scale
         self.device = device
+        self.interpolation = interpolation
         self.y_lr = torch.from_numpy(np.ascontiguousarray(y_lr)).to(device)
+        self.src = self._source(y_lr)  # what the XRF input interpolates
         if not isinstance(photo, PhotoPixels):
             photo = PhotoPixels(np.asarray(photo, dtype=np.float32))
         raw, self._rgb_unit = photo.channels_first_tensor()
         self._rgb_raw = raw.to(device)  # (3, H, W), 8-bit for 8-bit photos
-        self._rgb_low, self._rgb_high = (float(v) for v in rgb_range)
+        self.photo_normaliser = photo_normaliser or PhotoNormaliser.fixed()
         self.n_maps, self.h, self.w = self.y_lr.shape
         # Context needed around a block for U: the Gaussian's radius, in whole LR pixels.
         radius = 0 if op.is_block else (gaussian_kernel1d(op.psf_sigma).numel() - 1) // 2
@@ -99,14 +116,22 @@ class TrainingData:
         self._pad = 1  # LR halo for the bilinear upsampling (replicated at the borders)
         self.rgb_lr = self._photo_down()
         self._build_down_problem(validation_fraction, seed)
+        self._build_hr_table()
+
+    def _source(self, y: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """The LR values that the XRF input channels interpolate (bilinearly)."""
+        if self.interpolation == "bilinear":
+            return torch.as_tensor(y).to(self.device)
+        arr = y.cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
+        return torch.from_numpy(consistent_source(arr, self.s)).to(self.device)
 
     # -- the photo -----------------------------------------------------------------------
     def rgb_values(self, raw: torch.Tensor) -> torch.Tensor:
-        """Raw photo values (any shape) as the network's normalised float input."""
+        """Raw photo values ``(3, ...)`` as the network's normalised float input."""
         z = raw.float()
         if self._rgb_unit != 1.0:
             z = z / self._rgb_unit
-        return self._rgb_low + (self._rgb_high - self._rgb_low) * z
+        return self.photo_normaliser.apply_channels_first(z)
 
     def _photo_down(self) -> torch.Tensor:
         """``U Z``: the normalised photo on the scan's grid, ``(3, h, w)``, band by band.
@@ -130,7 +155,9 @@ class TrainingData:
         """Input ``[up(U Y_lr); U Z]`` on the LR grid, target ``Y_lr`` (answer known).
 
         Small scans keep the whole table of pixels; large ones keep only ``U Y_lr``
-        (``s^2`` times smaller than the scan) and interpolate the drawn pixels.
+        (``s^2`` times smaller than the scan) and interpolate the drawn pixels. The
+        held-out pixels are whole ``s x s`` blocks of the LR grid, so that the held-out
+        check can project the answer onto its (known) scan, as the final answer is.
         """
         s = self.s
         hc, wc = (self.h // s) * s, (self.w // s) * s  # crop to whole blocks
@@ -142,22 +169,29 @@ class TrainingData:
             return
         with torch.no_grad():
             self._y_down = self.op.down(self.y_lr[:, :hc, :wc])  # (B, hc / s, wc / s)
+            self._src_down = self._source(self._y_down)
         n = hc * wc
         if n * (2 * self.n_maps + 3) * 4 <= DOWN_TABLE_BYTES:
             with torch.no_grad():
-                y_down_up = upsample_bilinear(self._y_down, s)
+                y_down_up = upsample_bilinear(self._src_down, s)
             x = torch.cat([y_down_up, self.rgb_lr[:, :hc, :wc]], dim=0)  # (C, hc, wc)
             self.down_x = x.reshape(x.shape[0], -1).t().contiguous()  # (n, C)
             self.down_y = self.y_lr[:, :hc, :wc].reshape(self.n_maps, -1).t().contiguous()
         else:
             self._row_weights = _bilinear_taps(hc, s, self.device)
             self._col_weights = _bilinear_taps(wc, s, self.device)
+        # Held-out blocks: each block's s * s pixels consecutive in val_idx.
+        nbh, nbw = hc // s, wc // s
         rng = np.random.default_rng(seed + 7919)
-        perm = torch.from_numpy(rng.permutation(n))
-        n_val = int(round(validation_fraction * n))
-        n_val = min(n_val, n - 1)
-        self.val_idx = perm[:n_val].to(self.device)
-        self.train_idx = perm[n_val:].to(self.device)
+        blocks = rng.permutation(nbh * nbw)
+        n_val = int(round(validation_fraction * nbh * nbw))
+        if validation_fraction > 0:  # at least one block, and at least one to train on
+            n_val = min(max(1, n_val), nbh * nbw - 1)
+        bi, bj = blocks // nbw, blocks % nbw
+        dr, dc = np.divmod(np.arange(s * s), s)
+        pix = ((bi[:, None] * s + dr[None]) * wc + bj[:, None] * s + dc[None])  # (blocks, s*s)
+        self.val_idx = torch.from_numpy(pix[:n_val].reshape(-1)).to(self.device)
+        self.train_idx = torch.from_numpy(pix[n_val:].reshape(-1)).to(self.device)
         self._val = None
 
     def _down_at(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -167,7 +201,7 @@ class TrainingData:
         r, c = idx // self._wc, idx % self._wc
         r0, r1, lr = (t[r] for t in self._row_weights)
         c0, c1, lc = (t[c] for t in self._col_weights)
-        g = self._y_down
+        g = self._src_down
         top = g[:, r0, c0] * (1 - lc) + g[:, r0, c1] * lc
         bottom = g[:, r1, c0] * (1 - lc) + g[:, r1, c1] * lc
         up = top * (1 - lr) + bottom * lr  # (B, n)
@@ -221,7 +255,7 @@ class TrainingData:
         # Clamped indices replicate the border, as padding the whole image would.
         rows = (i.to(self.device)[:, None] + ar[None, :]).clamp_(0, self.h - 1)
         cols = (j.to(self.device)[:, None] + ar[None, :]).clamp_(0, self.w - 1)
-        lr_win = self.y_lr[:, rows[:, :, None], cols[:, None, :]]  # (B, N, win, win)
+        lr_win = self.src[:, rows[:, :, None], cols[:, None, :]]  # (B, N, win, win)
         lr_win = lr_win.permute(1, 0, 2, 3)
         up = F.interpolate(lr_win, scale_factor=s, mode="bilinear", align_corners=False)
         up = up[..., s * pad : s * (pad + size), s * pad : s * (pad + size)]
@@ -243,6 +277,38 @@ class TrainingData:
             w_cols = j.to(self.device)[:, None] + ar[None, :]
             window = self.y_lr[:, w_rows[:, :, None], w_cols[:, None, :]].permute(1, 0, 2, 3)
         return HRBatch(x0.contiguous(), y.contiguous(), m, window)
+
+    # -- whole blocks of the HR problem, as pixel rows ---------------------------------------
+    def _build_hr_table(self) -> None:
+        """The input of every photo pixel, grouped by its scan pixel, when it fits.
+
+        ``(h w, s^2, C)``: a batch of blocks is then one row gather instead of windows
+        cut from the scan and the photo. Only for the block operator (a wide beam needs
+        context around each block) and within :data:`HR_TABLE_BYTES`.
+        """
+        self._hr_table = None
+        s, c = self.s, self.n_maps + 3
+        if self.margin or self.h * self.w * s * s * c * 4 > HR_TABLE_BYTES:
+            return
+        with torch.no_grad():
+            x0 = torch.cat([upsample_bilinear(self.src, s),
+                            self.rgb_values(self._rgb_raw)], dim=0)  # (C, H, W)
+            x0 = x0.reshape(c, self.h, s, self.w, s).permute(1, 3, 2, 4, 0)
+            self._hr_table = x0.reshape(self.h * self.w, s * s, c).contiguous()
+        self._y_rows = self.y_lr.reshape(self.n_maps, -1).t().contiguous()  # (h w, B)
+
+    def hr_blocks(self, n: int, generator: torch.Generator
+                  ) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """``n`` random scan pixels: inputs ``(n, s^2, C)`` of their blocks, scan ``(n, B)``.
+
+        ``None`` without the table (a wide beam, or a painting too large for it); use
+        :meth:`hr_patches` then.
+        """
+        if self._hr_table is None:
+            return None
+        idx = torch.randint(self.h * self.w, (n,), generator=generator,
+                            device=generator.device).to(self.device)
+        return self._hr_table[idx], self._y_rows[idx]
 
     def sample_pixels_for_init(self, n: int, generator: torch.Generator) -> torch.Tensor:
         """``(n, C)`` HR input pixels drawn across the image (for initialisation)."""

@@ -14,6 +14,7 @@ least-squares GAN of :mod:`napari_maxrf_sr.core.losses`.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -24,6 +25,7 @@ from .losses import (
     best_guide_channels,
     discriminator_loss,
     generator_adversarial_loss,
+    matched_pseudo_real_patches,
     pseudo_real_patches,
 )
 from .model import ListaGenerator, PatchDiscriminator
@@ -35,11 +37,13 @@ Terms = dict[str, torch.Tensor]
 
 
 def adam(params, lr: float, device: torch.device) -> torch.optim.Adam:
-    """Adam; on a GPU its fused form, one kernel for all parameters.
+    """Adam; on a GPU its fused form, on the CPU its multi-tensor (foreach) form.
 
-    The network is small, so a step's cost on a GPU is mostly kernel launches.
+    The network is small, so a step's cost is mostly per-operation overhead.
     """
-    return torch.optim.Adam(params, lr=lr, fused=device.type == "cuda")
+    if device.type == "cuda":
+        return torch.optim.Adam(params, lr=lr, fused=True)
+    return torch.optim.Adam(params, lr=lr, foreach=True)
 
 
 def lr_factor(schedule: str, progress: float) -> float:
@@ -50,18 +54,57 @@ def lr_factor(schedule: str, progress: float) -> float:
     return 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * p))
 
 
+@dataclass(frozen=True)
+class HeldOutCheck:
+    """The network against plain interpolation on held-out blocks of the down problem.
+
+    Both answers are projected onto the (known) scan of the down problem, as the final
+    answer is, and compared with the known answer.
+    """
+
+    network_mse: float
+    interpolation_mse: float
+
+    @property
+    def gain_db(self) -> float:
+        """How much better the network is than interpolation, in dB (PSNR difference)."""
+        return 10.0 * math.log10(max(self.interpolation_mse, 1e-30)
+                                 / max(self.network_mse, 1e-30))
+
+
 @torch.no_grad()
-def validation_loss(model: ListaGenerator, data: TrainingData) -> float | None:
-    """Held-out MSE of the down problem (answer known), or ``None`` without one."""
+def held_out_check(model: ListaGenerator, data: TrainingData) -> HeldOutCheck | None:
+    """Projected MSE of the network and of interpolation on the held-out blocks.
+
+    ``None`` without a down problem (a scan too small for one).
+    """
     if not data.has_down_problem or len(data.val_idx) == 0:
         return None
     x, y = data.down_validation()
-    total, n = 0.0, 0
-    for k in range(0, x.shape[0], 1 << 15):
-        out = model(x[k : k + (1 << 15)])[:, : data.n_maps]
-        total += float(((out - y[k : k + (1 << 15)]) ** 2).sum())
-        n += out.numel()
-    return total / max(1, n)
+    b, ss = data.n_maps, data.s * data.s
+    net_err = interp_err = 0.0
+    step = ss * 4096
+    for k in range(0, x.shape[0], step):
+        xk, yk = x[k : k + step], y[k : k + step]
+        target = yk.reshape(-1, ss, b)
+        scan = target.mean(1, keepdim=True)  # the down problem's scan, known exactly
+        for answer, is_net in ((model(xk)[:, :b], True), (xk[:, :b], False)):
+            a = answer.reshape(-1, ss, b)
+            if data.op.is_block:  # project onto the scan, as the final answer is
+                a = a - a.mean(1, keepdim=True) + scan
+            err = float(((a - target) ** 2).sum())
+            if is_net:
+                net_err += err
+            else:
+                interp_err += err
+    n = y.numel()
+    return HeldOutCheck(net_err / n, interp_err / n)
+
+
+def validation_loss(model: ListaGenerator, data: TrainingData) -> float | None:
+    """Held-out MSE of the down problem (answer known), or ``None`` without one."""
+    check = held_out_check(model, data)
+    return None if check is None else check.network_mse
 
 
 class PretrainingStage:
@@ -87,25 +130,58 @@ class PretrainingStage:
         self.opt = adam(model.parameters(), cfg.stage1_lr, device)
 
     def batch_loss(self, gen: torch.Generator) -> tuple[torch.Tensor, Terms]:
-        """Stage 1 loss on one batch of down-problem pixels and HR blocks."""
+        """Stage 1 loss on one batch of down-problem pixels and HR blocks.
+
+        Both kinds of pixels go through the network in one pass (fewer, larger matrix
+        products); the HR blocks are whole ``s x s`` blocks whose means must reproduce
+        the scan.
+        """
         model, data, cfg = self.model, self.data, self.cfg
         b, s = data.n_maps, data.s
-        terms: Terms = {}
-        loss = torch.zeros((), device=data.device)
         n_down = (cfg.stage1_batch_pixels // 2
                   if data.has_down_problem and cfg.down_weight > 0 else 0)
-        if n_down:
-            x, y = data.down_pixels(n_down, gen)
-            out = model(x)
-            xrf = F.mse_loss(out[:, :b], y)
-            rgb = F.mse_loss(out[:, b:], x[:, b:])
-            loss = loss + cfg.down_weight * xrf + cfg.alpha1 * rgb
-            terms["down_xrf"] = xrf.detach()
-            terms["down_rgb"] = rgb.detach()
-        # The real problem: whole s x s blocks (with the operator's margin), whose
-        # block means must reproduce the scan.
         n_blocks = max(1, (cfg.stage1_batch_pixels - n_down)
                        // (s * s * (1 + 2 * data.margin) ** 2))
+        if n_down:
+            xd, yd = data.down_pixels(n_down, gen)
+        blocks = data.hr_blocks(n_blocks, gen)
+        if blocks is None:  # a wide beam or a huge painting: windows, then the operator
+            return self._image_batch_loss(gen, xd if n_down else None,
+                                          yd if n_down else None, n_blocks)
+        xh, y_scan = blocks
+        c = xh.shape[-1]
+        xh = xh.reshape(-1, c)
+        x = torch.cat([xd, xh]) if n_down else xh
+        out = model(x)
+        oh = out[n_down:]
+        block_means = oh[:, :b].reshape(n_blocks, s * s, b).mean(1)
+        cons = F.mse_loss(block_means, y_scan)
+        rgb_hr = F.mse_loss(oh[:, b:], xh[:, b:])
+        loss = cfg.consistency_weight * cons + cfg.alpha1 * rgb_hr
+        terms: Terms = {"consistency": cons.detach(), "rgb": rgb_hr.detach()}
+        if n_down:
+            od = out[:n_down]
+            xrf = F.mse_loss(od[:, :b], yd)
+            rgb = F.mse_loss(od[:, b:], xd[:, b:])
+            loss = loss + cfg.down_weight * xrf + cfg.alpha1 * rgb
+            terms.update(down_xrf=xrf.detach(), down_rgb=rgb.detach())
+        terms["total"] = loss.detach()
+        return loss, terms
+
+    def _image_batch_loss(self, gen: torch.Generator, xd: torch.Tensor | None,
+                          yd: torch.Tensor | None, n_blocks: int
+                          ) -> tuple[torch.Tensor, Terms]:
+        """:meth:`batch_loss` with the HR blocks cut as windows (any operator, any size)."""
+        model, data, cfg = self.model, self.data, self.cfg
+        b = data.n_maps
+        terms: Terms = {}
+        loss = torch.zeros((), device=data.device)
+        if xd is not None:
+            out = model(xd)
+            xrf = F.mse_loss(out[:, :b], yd)
+            rgb = F.mse_loss(out[:, b:], xd[:, b:])
+            loss = loss + cfg.down_weight * xrf + cfg.alpha1 * rgb
+            terms.update(down_xrf=xrf.detach(), down_rgb=rgb.detach())
         i, j = data.random_lr_corners(n_blocks, 1, gen)
         batch = data.hr_patches(i, j, 1)
         out = model.forward_image(batch.x0)
@@ -114,9 +190,7 @@ class PretrainingStage:
         cons = F.mse_loss(y_down, batch.y_lr)
         rgb_hr = F.mse_loss(out[:, b:], batch.x0[:, b:])
         loss = loss + cfg.consistency_weight * cons + cfg.alpha1 * rgb_hr
-        terms["consistency"] = cons.detach()
-        terms["rgb"] = rgb_hr.detach()
-        terms["total"] = loss.detach()
+        terms.update(consistency=cons.detach(), rgb=rgb_hr.detach(), total=loss.detach())
         return loss, terms
 
     def step(self, progress: float, gen: torch.Generator) -> Terms:
@@ -176,20 +250,29 @@ class AdversarialStage:
 
     def step(self, progress: float, gen_batch: torch.Generator,
              gen: torch.Generator) -> Terms:
-        """One discriminator step and one generator step."""
+        """One discriminator step and one generator step.
+
+        The generator's gradient is taken on its output first, for the content terms
+        and the adversarial term separately, so the adversarial term's share of it can
+        be set (``adversarial_share``) and reported; the network then back-propagates
+        their sum once.
+        """
         model, data, cfg, op = self.model, self.data, self.cfg, self.op
         b, m, p_lr = data.n_maps, data.margin, self.p_lr
         for group in self.opt_g.param_groups:
             group["lr"] = self.lr(progress)
+        self._fade_in_sigmoid(progress)
         i, j = data.random_lr_corners(cfg.batch_size, p_lr, gen_batch)
         batch = data.hr_patches(i, j, p_lr)
         if cfg.flips:
             batch = flip_batch(batch, gen_batch)  # flips inputs and scan values together
-        out = model.forward_image(batch.x0)
+        out_graph = model.forward_image(batch.x0)
+        out = out_graph.detach().requires_grad_(True)
         y_hat, z_hat = out[:, :b], out[:, b:]
         down = op.down(y_hat)[..., m : m + p_lr, m : m + p_lr]
         cons = F.mse_loss(down, batch.y_lr)
         rgb_term = F.mse_loss(z_hat, batch.x0[:, b:])
+        content = cfg.consistency_weight * cons + cfg.alpha1 * rgb_term
         # Proj(g(X0)) on the patch: exact for the block mean; for a wide beam
         # the whole window's scan values are needed (a few CG steps).
         if op.is_block:
@@ -200,29 +283,93 @@ class AdversarialStage:
                                  device=gen_batch.device).to(self.device)
         beta = float(torch.rand((), generator=gen)) * cfg.beta_max
         rows = torch.arange(cfg.batch_size, device=self.device)
-        fake = y_proj[rows, channels].unsqueeze(1)
-        real = pseudo_real_patches(batch.x0[:, :b], batch.x0[:, b:], channels, self.guide,
-                                   self.sign, beta, (cfg.rgb_low, cfg.rgb_high))
+        m_hr = m * data.s
+        inner = (slice(None), slice(None), slice(m_hr, m_hr + p_lr * data.s),
+                 slice(m_hr, m_hr + p_lr * data.s))
+        fake = y_proj[rows, channels].unsqueeze(1)[inner]
+        real = self._pseudo_real(batch, channels, beta)[inner]
+        # The discriminator judges fine detail: both kinds of patch agree with the scan,
+        # so their block means carry nothing; what is left is scaled to unit size.
+        real, fake = self._detail(real), self._detail(fake, reference=real)
         # Discriminator step (generator output detached).
-        d_fake, d_real = discriminator_loss(self.disc(real), self.disc(fake.detach()))
+        real_scores, fake_scores = self.disc(real), self.disc(fake.detach())
+        d_fake, d_real = discriminator_loss(real_scores, fake_scores)
         self.opt_d.zero_grad(set_to_none=True)
         (d_fake + d_real).backward()
         self.opt_d.step()
-        # Generator step.
+        # Generator step: content and adversarial gradients on the output, weighed.
         adv = generator_adversarial_loss(self.disc(fake))
-        loss = cfg.consistency_weight * cons + cfg.alpha1 * rgb_term + cfg.alpha2 * adv
+        (g_content,) = torch.autograd.grad(content, out)
+        (g_adv,) = torch.autograd.grad(adv, out, allow_unused=True)
+        if g_adv is None:
+            g_adv = torch.zeros_like(out)
+        weight, share = self._adversarial_weight(g_content, g_adv)
+        self.opt_g.zero_grad(set_to_none=True)
+        out_graph.backward(g_content + weight * g_adv)
+        loss = content + weight * adv.detach()
         terms = {"consistency": cons.detach(), "rgb": rgb_term.detach(),
-                 "adv_g": adv.detach(), "d_fake": d_fake.detach(), "d_real": d_real.detach()}
+                 "adv_g": adv.detach(), "d_fake": d_fake.detach(), "d_real": d_real.detach(),
+                 "d_score_real": real_scores.detach().mean(),
+                 "d_score_fake": fake_scores.detach().mean(), "adv_share": share}
         if cfg.stage2_down_weight > 0 and data.has_down_problem:
             x, y = data.down_pixels(cfg.stage1_batch_pixels // 4, gen_batch)
             down_xrf = F.mse_loss(model(x)[:, :b], y)
-            loss = loss + cfg.stage2_down_weight * down_xrf
+            (cfg.stage2_down_weight * down_xrf).backward()
+            loss = loss + cfg.stage2_down_weight * down_xrf.detach()
             terms["down_xrf"] = down_xrf.detach()
         terms["total"] = loss.detach()
-        self.opt_g.zero_grad(set_to_none=True)
-        loss.backward()
         self.opt_g.step()
         return terms
+
+    def _detail(self, patches: torch.Tensor, reference: torch.Tensor | None = None
+                ) -> torch.Tensor:
+        """Patches minus their block means, divided by the pseudo-real detail's RMS.
+
+        ``reference`` (already transformed real patches) sets the scale for generated
+        ones, so both kinds are scaled alike; without it the scale is measured here.
+        """
+        s = self.data.s
+        means = F.avg_pool2d(patches, s)
+        detail = patches - means.repeat_interleave(s, -2).repeat_interleave(s, -1)
+        if reference is None:
+            self._scale = detail.detach().square().mean().sqrt().clamp_min(1e-6)
+        return detail / self._scale
+
+    def _adversarial_weight(self, g_content: torch.Tensor, g_adv: torch.Tensor
+                            ) -> tuple[torch.Tensor | float, torch.Tensor]:
+        """The adversarial term's weight, and its realised share of the output gradient."""
+        cfg = self.cfg
+        norm_c, norm_a = g_content.norm(), g_adv.norm()
+        if cfg.adversarial_weighting == "fixed":
+            weight = cfg.alpha2
+        else:
+            ratio = cfg.adversarial_share / (1.0 - cfg.adversarial_share)
+            weight = torch.where(norm_a > 0, ratio * norm_c / norm_a.clamp_min(1e-30),
+                                 torch.zeros_like(norm_a))
+        part = weight * norm_a
+        return weight, part / (norm_c + part).clamp_min(1e-30)
+
+    def _pseudo_real(self, batch, channels: torch.Tensor, beta: float) -> torch.Tensor:
+        """Pseudo-real patches: the paper's mixture, or one matched to the scan (ours)."""
+        cfg, data = self.cfg, self.data
+        b = data.n_maps
+        if cfg.pseudo_real == "paper":
+            centre = data.photo_normaliser.centre
+            return pseudo_real_patches(batch.x0[:, :b], batch.x0[:, b:], channels, self.guide,
+                                       self.sign, beta, (centre, centre))
+        scan = batch.y_window if batch.y_window is not None else batch.y_lr
+        return matched_pseudo_real_patches(batch.x0[:, :b], batch.x0[:, b:], scan, channels,
+                                           self.guide, beta, data.s,
+                                           project=self.op.is_block)
+
+    def _fade_in_sigmoid(self, progress: float) -> None:
+        """Raise the final sigmoid's blend from 0 to 1 over ``handover_fraction``."""
+        model = self.model
+        if model.residual or not self.cfg.stage2_final_sigmoid:
+            return
+        fraction = self.cfg.handover_fraction
+        t = 1.0 if fraction <= 0 else min(1.0, progress / fraction)
+        model.out_blend.fill_(max(float(model.out_blend), t))
 
     def state_dict(self) -> dict[str, Any]:
         """The discriminator and both optimisers, as CPU copies."""

@@ -31,11 +31,18 @@ from .device import describe_device, resolve_device
 from .inference import TrainedModel, predict
 from .init import ista_initialisation
 from .model import ListaGenerator
-from .normalisation import MapNormaliser
+from .normalisation import MapNormaliser, PhotoNormaliser, photo_normaliser_for
 from .operators import AcquisitionOperator
 from .run_state import RunState, cpu_copy
 from .sampling import TrainingData
-from .stages import AdversarialStage, PretrainingStage, validation_loss
+from .stages import (
+    AdversarialStage,
+    HeldOutCheck,
+    PretrainingStage,
+    held_out_check,
+    validation_loss,
+)
+from .threads import choose_cpu_threads
 from .validation import PreparedInputs, prepare_inputs
 
 #: Seconds between progress events (a GUI needs no more than a few per second).
@@ -87,6 +94,51 @@ class TrainEvent:
     message: str = ""
 
 
+#: The network must beat interpolation on the held-out blocks by this much (dB) to pass
+#: the "learned something" check.
+MIN_GAIN_DB = 0.2
+
+
+@dataclass(frozen=True)
+class QualityCheck:
+    """The "learned nothing" guard: whether the network beat plain interpolation.
+
+    Measured on held-out blocks of the one-scale-down problem, where the answer is
+    known, with both answers projected onto that problem's scan. The final projection
+    makes any answer agree with the scan, so a network that learned nothing still looks
+    plausible; this check says so.
+
+    Attributes
+    ----------
+    passed
+        True when the network beat interpolation by at least :data:`MIN_GAIN_DB`.
+    gain_db
+        The network's PSNR minus the interpolation's on those blocks.
+    message
+        One plain sentence for the user (with what to try when it did not pass).
+    """
+
+    passed: bool
+    gain_db: float
+    message: str
+
+    @classmethod
+    def from_check(cls, check: HeldOutCheck) -> QualityCheck:
+        """Judge a held-out comparison."""
+        gain = check.gain_db
+        if gain >= MIN_GAIN_DB:
+            return cls(True, gain, f"On held-out parts of the scan, where the answer is "
+                                   f"known, the network is {gain:.2f} dB better than plain "
+                                   "interpolation.")
+        return cls(False, gain, (
+            "The network did not learn more than plain interpolation: on held-out parts "
+            f"of the scan, where the answer is known, it is {gain:+.2f} dB against "
+            "interpolation. Its maps agree with the scan, but their fine detail is not "
+            "trustworthy. Try a longer run (a larger time budget, or the 'default' preset), "
+            "check that the photo is aligned with the scan, or use the "
+            "'bicubic_projected' method."))
+
+
 @dataclass
 class TrainResult:
     """What a finished (or stopped-early) run hands back.
@@ -126,6 +178,7 @@ class TrainResult:
     notes: tuple[str, ...] = ()
     inference_seconds: float = 0.0
     diagnostics: dict = field(default_factory=dict)
+    quality_check: QualityCheck | None = None
 
 
 def train(
@@ -139,6 +192,7 @@ def train(
     negative: str = "error",
     checkpoint: CheckpointPlan | None = None,
     infer: bool = True,
+    reserve_cores: int = 0,
 ) -> Generator[TrainEvent, None, TrainResult | None]:
     """Validate the input now and return the training generator.
 
@@ -165,6 +219,9 @@ def train(
         Compute the maps at the end. ``False`` returns only the model (``maps`` is
         ``None``), for results too big for memory that the caller writes tile by tile
         (:func:`~napari_maxrf_sr.core.inference.apply_model` with ``out``).
+    reserve_cores
+        CPU cores to leave free when the thread count is chosen automatically
+        (``cpu_threads = 0``): 1 inside napari, whose drawing thread shares the process.
 
     Raises
     ------
@@ -183,7 +240,32 @@ def train(
                                       prepared.elements, cfg)
         resumed = load_checkpoint(checkpoint.path, fingerprint) if checkpoint.resume else None
         saver = _Saver(checkpoint, fingerprint, resumed)
-    return _run(prepared, cfg, device, stop or StopToken(), saver, infer)
+    return _run_with_threads(prepared, cfg, device, stop or StopToken(), saver, infer,
+                             reserve_cores)
+
+
+def _run_with_threads(prepared: PreparedInputs, cfg: SRConfig, device: torch.device,
+                      token: StopToken, saver: _Saver | None, infer: bool, reserve: int
+                      ) -> Generator[TrainEvent, None, TrainResult | None]:
+    """:func:`_run` with the CPU thread count of the run, restored afterwards.
+
+    The count is chosen when the run starts (from the cores free then), or taken from
+    the checkpoint it resumes, and recorded in the result's settings: the maps depend
+    on it, and a rerun from the provenance must use the same count.
+    """
+    if device.type != "cpu":
+        return (yield from _run(prepared, cfg, device, token, saver, infer))
+    resumed = saver.resumed if saver is not None else None
+    threads = int(resumed.get("cpu_threads", 0)) if resumed else 0
+    threads = threads or choose_cpu_threads(cfg.cpu_threads, reserve)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        result = yield from _run(prepared, cfg.replace(cpu_threads=threads), device, token,
+                                 saver, infer)
+    finally:
+        torch.set_num_threads(before)
+    return result
 
 
 # ----------------------------------------------------------------------------- the loop
@@ -207,7 +289,6 @@ def _run(
         state.t_stage1 = state.elapsed
     else:
         state.load_state_dict(resumed, device)
-        model.final_sigmoid = bool(resumed["final_sigmoid"])
         if state.phase == "stage 1":
             stage1.load_state_dict(resumed["stage1"])
     loop = _StageLoop(state, report, cfg, token, saver, model, problem.data)
@@ -224,12 +305,14 @@ def _run(
 
     # -- hand-over and stage 2 --
     if problem.n2 and not stopped:
-        if state.phase == "stage 1" and not model.final_sigmoid:
+        if (state.phase == "stage 1" and cfg.stage2_final_sigmoid and not model.residual
+                and not model.final_sigmoid):
             change = model.calibrate_sigmoid_output(x_sample.to(device))
             state.notes.append(
-                "Adversarial stage: the network's bounded (sigmoid) output was switched on; "
-                f"the maps moved by at most {change['max_change']:.2g} on a 0-1 scale "
-                f"(mean {change['mean_change']:.1g})."
+                "Adversarial stage: the network's bounded (sigmoid) output fades in over "
+                f"the first {cfg.handover_fraction:.0%} of the stage (switched on at once it "
+                f"would have moved the maps by up to {change['max_change']:.2g} on a 0-1 "
+                "scale)."
             )
         stage2 = AdversarialStage(model, problem.data, cfg, device, problem.op, problem.p_lr)
         if state.phase == "stage 2":
@@ -252,6 +335,10 @@ def _run(
         return None
     seconds = state.elapsed
     model.eval()
+    check = held_out_check(model, problem.data)
+    quality = None if check is None else QualityCheck.from_check(check)
+    if quality is not None and not quality.passed:
+        state.notes.append(quality.message)
     del stage1, loop
     problem.data = None  # its tables are not needed to apply the network
     t0 = time.perf_counter()
@@ -259,13 +346,19 @@ def _run(
     if infer:
         yield report.event("finalise", 0, 0, None, "Computing the super-resolved maps")
         maps = predict(model, problem.normaliser, prepared.lr_maps, prepared.rgb, problem.op,
-                       cfg, device=device)
+                       cfg, device=device, photo_normaliser=problem.photo_normaliser)
     inference_seconds = time.perf_counter() - t0
     if stopped:
         state.notes.append(f"Stopped by the user after {state.step} of {state.total} steps.")
     yield report.event("done", 0, 0, 0.0, "Done")
-    return _result(state, problem, prepared, cfg, model, maps, report.device, seconds,
-                   inference_seconds, stopped)
+    result = _result(state, problem, prepared, cfg, model, maps, report.device, seconds,
+                     inference_seconds, stopped)
+    result.quality_check = quality
+    if check is not None:
+        result.diagnostics.update(heldout_network_mse=check.network_mse,
+                                  heldout_interpolation_mse=check.interpolation_mse,
+                                  heldout_gain_db=check.gain_db)
+    return result
 
 
 # ------------------------------------------------------------------------ the pieces
@@ -275,6 +368,7 @@ class _Problem:
 
     op: AcquisitionOperator
     normaliser: MapNormaliser
+    photo_normaliser: PhotoNormaliser
     data: TrainingData | None
     p_lr: int
     n1: int
@@ -292,9 +386,11 @@ class _Problem:
         s = prepared.scale
         op = AcquisitionOperator(s, cfg.operator, cfg.psf_sigma)
         normaliser = MapNormaliser.fit(prepared.lr_maps, cfg.zero_level, cfg.peak_level)
+        photo_normaliser = photo_normaliser_for(cfg, prepared.rgb)
         data = TrainingData(normaliser.forward(prepared.lr_maps), prepared.rgb, op, device,
                             cfg.validation_fraction, cfg.seed,
-                            rgb_range=(cfg.rgb_low, cfg.rgb_high))
+                            photo_normaliser=photo_normaliser,
+                            interpolation=cfg.interpolation)
         if not data.has_down_problem:
             notes.append(
                 "The scan is too small for the one-scale-down copy of the problem "
@@ -312,8 +408,8 @@ class _Problem:
         n2 = cfg.stage2_steps if wanted2 and p_lr >= 1 else 0
         budget = cfg.max_seconds
         budget1 = None if budget is None else budget * (cfg.stage1_time_share if n2 else 1.0)
-        return cls(op, normaliser, data, p_lr, cfg.stage1_steps, n2, budget1, notes, cfg.seed,
-                   device, cfg)
+        return cls(op, normaliser, photo_normaliser, data, p_lr, cfg.stage1_steps, n2, budget1,
+                   notes, cfg.seed, device, cfg)
 
     def new_state(self) -> RunState:
         """A fresh run state with seeded generators."""
@@ -347,7 +443,7 @@ def _build_network(problem: _Problem, state: RunState, cfg: SRConfig, device: to
     The initialisation sample is drawn even when resuming: the hand-over uses it.
     """
     data = problem.data
-    model = ListaGenerator(data.n_maps + 3, cfg.n_atoms, cfg.n_layers)
+    model = ListaGenerator.from_config(data.n_maps + 3, cfg)
     x_sample = data.sample_pixels_for_init(16384, state.rng)
     if resumed is not None:
         model.load_state_dict(resumed["model"])
@@ -357,10 +453,13 @@ def _build_network(problem: _Problem, state: RunState, cfg: SRConfig, device: to
             f"ISTA initialisation, NMF relative error {info['nmf_relative_error']:.3f}")
     else:
         model.init_random(x_sample.cpu(), state.rng)
-    model.to(device)
     if resumed is None:
         model.clamp_weights(cfg.stage1_weight_bound)
         model.final_sigmoid = cfg.stage1_final_sigmoid
+        if model.linear_path and data.has_down_problem:
+            x, y = data.down_pixels(min(1 << 16, len(data.train_idx)), state.rng)
+            model.fit_linear_path(x.cpu(), y.cpu())
+    model.to(device)
     return model, x_sample
 
 
@@ -489,8 +588,8 @@ class _Saver:
     def save(self, state: RunState, model: ListaGenerator, stage: Stage) -> None:
         """Everything needed to continue the run exactly from here."""
         payload = {**state.state_dict(), "model": cpu_copy(model.state_dict()),
-                   "final_sigmoid": bool(model.final_sigmoid), stage.name.replace(" ", ""):
-                   stage.state_dict()}
+                   stage.name.replace(" ", ""): stage.state_dict(),
+                   "cpu_threads": torch.get_num_threads()}
         save_checkpoint(self.plan.path, self.fingerprint, payload)
         self.last = state.elapsed
 
@@ -501,9 +600,11 @@ def _result(state: RunState, problem: _Problem, prepared: PreparedInputs, cfg: S
     trained = TrainedModel(
         generator=model.cpu(), normaliser=problem.normaliser, config=cfg,
         elements=prepared.elements, scale=prepared.scale,
+        photo_normaliser=problem.photo_normaliser,
         info={"steps": state.step, "seconds": seconds, "device": device},
     )
     diagnostics: dict[str, Any] = {
+        "cpu_threads": cfg.cpu_threads if problem.device.type == "cpu" else None,
         "steps": state.step, "stage1_steps": state.step1, "stage2_steps": state.step2,
         "planned_steps": state.total, "best_validation": state.best_val,
         "initial_validation": state.initial_val, "resumed_from_step": state.resumed_from,
