@@ -11,9 +11,9 @@ from napari_maxrf_sr.baselines.guided import box_mean, guided_filter_color
 from napari_maxrf_sr.core.operators import block_mean_np, upsample_bicubic_np
 from napari_maxrf_sr.core.validation import InputError
 
-NAMES = ["bicubic", "bicubic_projected", "guided", "ssr", "ssrcu", "cnmf"]
-PROJECTED = ["bicubic_projected", "guided", "ssr", "ssrcu", "cnmf"]
-GUIDED = ["guided", "ssr", "ssrcu", "cnmf"]
+NAMES = ["bicubic", "bicubic_projected", "guided", "colour_regression", "ssr", "ssrcu", "cnmf"]
+PROJECTED = ["bicubic_projected", "guided", "colour_regression", "ssr", "ssrcu", "cnmf"]
+GUIDED = ["guided", "colour_regression", "ssr", "ssrcu", "cnmf"]
 # Fewer iterations keep the tests fast; the defaults are exercised by the benchmark.
 FAST = {
     "ssr": {"n_learn": 60, "n_code": 60},
@@ -207,3 +207,20 @@ def test_a_constant_photo_gives_no_photo_detail(case):
     up = upsample_bicubic_np(lr, 4)
     ref = np.maximum(box_mean(box_mean(up, 4), 4), 0)
     np.testing.assert_allclose(g, ref, rtol=1e-4, atol=1e-4 * lr.max())
+
+
+def test_colour_regression_recovers_maps_that_are_quadratic_in_the_colours():
+    """Where every map is a quadratic function of the colour, the regression is exact."""
+    from napari_maxrf_sr.baselines.regression import colour_regression
+
+    rng = np.random.default_rng(0)
+    # A smooth photo: the quadratic of the block-averaged colours then fits the scan.
+    yy, xx = np.mgrid[0:48, 0:48] / 48.0
+    rgb = np.stack([0.2 + 0.6 * xx, 0.3 + 0.5 * yy, 0.5 + 0.3 * xx * yy], -1).astype(np.float32)
+    r, g, b = np.moveaxis(rgb, -1, 0)
+    hr = np.stack([100 * r * r + 20 * g, 50 * b + 30 * r * g, 10 + 0 * r]).astype(np.float32)
+    lr = block_mean_np(hr, 4)
+    out = colour_regression(lr, rgb, 4)
+    assert psnr(out, hr) > 40
+    noisy = colour_regression(lr, rgb * 0 + rng.random(rgb.shape).astype(np.float32), 4)
+    assert psnr(noisy, hr) < psnr(out, hr) - 10  # the photo, not the interpolation, did it

@@ -19,6 +19,7 @@ from napari_maxrf_sr.baselines.cnmf import cnmf
 from napari_maxrf_sr.baselines.dictionary import ssr, ssrcu
 from napari_maxrf_sr.baselines.guided import guided
 from napari_maxrf_sr.baselines.interpolation import bicubic, bicubic_projected
+from napari_maxrf_sr.baselines.regression import colour_regression
 from napari_maxrf_sr.core.validation import InputError
 
 __all__ = ["BASELINE_HELP", "METHODS", "run_baseline"]
@@ -28,6 +29,7 @@ METHODS: dict[str, Callable[..., np.ndarray]] = {
     "bicubic": bicubic,
     "bicubic_projected": bicubic_projected,
     "guided": guided,
+    "colour_regression": colour_regression,
     "ssr": ssr,
     "ssrcu": ssrcu,
     "cnmf": cnmf,
@@ -43,6 +45,10 @@ BASELINE_HELP: dict[str, str] = {
     "guided": (
         "Bicubic enlargement sharpened with a guided filter that copies the photo's "
         "edges, then made to agree exactly with the scan."
+    ),
+    "colour_regression": (
+        "Each map as a quadratic function of the photo's colours, fitted on the scan's "
+        "grid, plus the smooth part it misses; then agrees with the scan."
     ),
     "ssr": (
         "Learns pigment-like building blocks shared by the maps and the photo on the "
