@@ -1,57 +1,102 @@
-"""Ablations of the network on the quick cases: which parts and settings matter.
+"""Ablations of the network: each variant changes one thing of the default.
 
 Usage::
 
-    python -m benchmarks.ablation            # every variant on the two quick cases
+    python -m benchmarks.ablation                        # equal steps, the ablation cases
+    python -m benchmarks.ablation --equal time           # every variant gets the same seconds
+    python -m benchmarks.ablation --steps-scale 0.33     # all step counts scaled (quicker)
+    python -m benchmarks.ablation --variants default,"dense dictionary"
+
+"Equal steps" runs each variant with the default's step counts (times the scale);
+"equal time" gives every variant, the default included, the same time budget
+(``--seconds``, or the default run's own seconds when not given) and unlimited steps,
+so a variant whose steps are cheaper gets more of them. Every measure of
+``benchmarks.run`` is reported, as means over the cases.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 import numpy as np
 
 from napari_maxrf_sr.api import super_resolve
+from napari_maxrf_sr.core.config import SRConfig
 
-from .cases import all_cases
-from .metrics import false_detail, hidden_detail, rmse_psnr
+from .cases import painting_case, rijksmuseum_case
+from .run import HEADER, PeakRSS, evaluate
 
+#: Each variant changes exactly one thing of the default (its config overrides).
 VARIANTS: dict[str, dict] = {
     "default": {},
     "no adversarial stage": {"adversarial": False},
-    "no stage 1": {"stage1_steps": 0, "stage2_steps": 800},
-    "stage 1 x2 (3000 steps)": {"stage1_steps": 3000},
-    "K = 3": {"n_layers": 3},
-    "K = 8": {"n_layers": 8},
-    "M = 32": {"n_atoms": 32},
-    "M = 128": {"n_atoms": 128},
-    "alpha1 = 0": {"alpha1": 0.0},
-    "alpha1 = 0.03": {"alpha1": 0.03},
-    "alpha2 = 5e-4": {"alpha2": 5e-4},
-    "ISTA/NMF initialisation": {"init": "ista"},
-    "stage 1 lr 1e-3": {"stage1_lr": 1e-3},
+    "adversarial share 0 (stage 2 without the GAN's gradient)": {"adversarial_share": 0.0},
+    "adversarial share 0.3": {"adversarial_share": 0.3},
+    "paper's pseudo-real patches": {"pseudo_real": "paper"},
+    "paper's fixed alpha2 = 0.5e-6": {"adversarial_weighting": "fixed"},
+    "dense dictionary (no modality-only atoms)": {"xrf_only_atoms": 0.0, "rgb_only_atoms": 0.0},
+    "bilinear interpolation (paper)": {"interpolation": "bilinear"},
+    "no linear path": {"linear_path": False},
+    "sigmoid switched on at once (no fade-in)": {"handover_fraction": 0.0},
 }
 
 
+def ablation_cases(size: int = 256) -> list:
+    """Two paintings and the drawing with element-free ink strokes (false detail)."""
+    return [painting_case("vermeer_the_milkmaid", 9, size=size),
+            painting_case("munch_the_scream", 7, size=size),
+            rijksmuseum_case(size=size)]
+
+
+def variant_config(overrides: dict, steps_scale: float, budget: float | None) -> dict:
+    """The variant's settings, with scaled steps, or unlimited steps within a budget."""
+    base = SRConfig()
+    cfg = {**overrides}
+    if budget is not None:
+        cfg.update(stage1_steps=10**7, stage2_steps=10**7 if cfg.get("adversarial", True)
+                   else 0, max_seconds=budget)
+    elif steps_scale != 1.0:
+        cfg.update(stage1_steps=max(1, round(base.stage1_steps * steps_scale)),
+                   stage2_steps=max(1, round(base.stage2_steps * steps_scale)))
+    return cfg
+
+
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.ablation", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m benchmarks.ablation", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--variants", default=",".join(VARIANTS))
+    p.add_argument("--equal", choices=("steps", "time"), default="steps")
+    p.add_argument("--seconds", type=float, help="the budget of --equal time")
+    p.add_argument("--steps-scale", type=float, default=1.0)
+    p.add_argument("--size", type=int, default=256, help="photo size of the cases")
     args = p.parse_args(argv)
-    cases = all_cases(quick=True)
-    print("| variant | mean PSNR (dB) | mean false detail | mean hidden detail | seconds |")
-    print("|---|---|---|---|---|")
+    cases = ablation_cases(args.size)
+    budget = args.seconds
+    if args.equal == "time" and budget is None:
+        t0 = time.perf_counter()
+        super_resolve(cases[0].lr_maps, cases[0].rgb, cases[0].scale,
+                      config=variant_config({}, args.steps_scale, None))
+        budget = time.perf_counter() - t0
+        print(f"equal time: {budget:.0f} s per run (the default's own time)", file=sys.stderr)
+    print(HEADER.replace("| case |", "| variant |").replace("| method |", "| runs |"))
     for name in args.variants.split(","):
-        psnr, fd, hd, sec = [], [], [], []
+        rows = []
         for case in cases:
-            res = super_resolve(case.lr_maps, case.rgb, case.scale, config=VARIANTS[name],
-                                elements=case.elements)
-            psnr.append(rmse_psnr(res.maps, case.hr_maps)[1])
-            fd.append(false_detail(res.maps, case.hr_maps, case.edge_mask, case.scale))
-            hd.append(hidden_detail(res.maps, case.hr_maps, case.hidden_mask, case.scale))
-            sec.append(res.diagnostics["seconds"])
-        print(f"| {name} | {np.mean(psnr):.2f} | {np.nanmean(fd):.3f} | {np.nanmean(hd):.3f} | "
-              f"{np.mean(sec):.1f} |", flush=True)
+            cfg = variant_config(VARIANTS[name], args.steps_scale,
+                                 budget if args.equal == "time" else None)
+            with PeakRSS() as mem:
+                t0 = time.perf_counter()
+                res = super_resolve(case.lr_maps, case.rgb, case.scale, config=cfg,
+                                    elements=case.elements)
+                seconds = time.perf_counter() - t0
+            rows.append(evaluate(case, "adun", res, seconds, mem.extra))
+        mean = {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0]
+                if isinstance(rows[0][k], float)}
+        from .run import _fmt_row
+
+        print(_fmt_row({**mean, "case": name, "method": str(len(rows))}), flush=True)
     return 0
 
 

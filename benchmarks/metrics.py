@@ -63,3 +63,42 @@ def hidden_detail(maps: np.ndarray, truth: np.ndarray, hidden_mask: np.ndarray,
     num = float(np.sum(hx * ht))
     den = float(np.sqrt(np.sum(hx**2) * np.sum(ht**2)))
     return num / den if den > 0 else float("nan")
+
+
+def _border_ratio(x: np.ndarray, scale: int) -> float:
+    """Mean squared step across block borders over the mean squared step inside blocks."""
+    gx = np.diff(x, axis=-1) ** 2
+    gy = np.diff(x, axis=-2) ** 2
+    bx = np.zeros(gx.shape[-1], bool)
+    bx[scale - 1 :: scale] = True  # the step from the last pixel of a block to the next
+    by = np.zeros(gy.shape[-2], bool)
+    by[scale - 1 :: scale] = True
+    across = gx[..., bx].mean() + gy[..., by, :].mean()
+    inside = gx[..., ~bx].mean() + gy[..., ~by, :].mean()
+    return float(across / max(inside, 1e-30))
+
+
+def block_artefact_index(maps: np.ndarray, truth: np.ndarray, scale: int) -> float:
+    """Gradient energy across block borders over that inside blocks, relative to the truth's.
+
+    1 means the answer's block borders are no more visible than the painting's own
+    structure makes them; above 1, the scan's blocks show through (a step at every
+    block border, as nearest-neighbour upsampling or a projection adding one constant
+    per block gives).
+    """
+    x, t = normalise_by_truth(maps.astype(np.float64), truth.astype(np.float64))
+    return _border_ratio(x, scale) / max(_border_ratio(t, scale), 1e-30)
+
+
+def block_mean_error(raw: np.ndarray, lr_maps: np.ndarray, scale: int) -> float:
+    """How far an unprojected answer is from the scan: relative RMS of its block means' error.
+
+    ``||U raw - Y_lr|| / ||Y_lr||`` (block-mean ``U``): 0 means the answer already
+    agrees with the scan before any projection, so the projection has nothing to add.
+    """
+    b, hh, ww = raw.shape
+    h, w = hh // scale, ww // scale
+    means = raw.astype(np.float64).reshape(b, h, scale, w, scale).mean(axis=(2, 4))
+    diff = means - lr_maps.astype(np.float64)
+    return float(np.sqrt(np.mean(diff**2)) / max(np.sqrt(np.mean(lr_maps.astype(np.float64) ** 2)),
+                                                1e-30))

@@ -20,7 +20,14 @@ import numpy as np
 from napari_maxrf_sr.api import available_methods, super_resolve
 
 from .cases import all_cases
-from .metrics import false_detail, hidden_detail, mean_ssim, rmse_psnr
+from .metrics import (
+    block_artefact_index,
+    block_mean_error,
+    false_detail,
+    hidden_detail,
+    mean_ssim,
+    rmse_psnr,
+)
 
 
 class PeakRSS:
@@ -55,6 +62,20 @@ class PeakRSS:
         return self.peak - self.base
 
 
+def evaluate(case, method: str, res, seconds: float, peak_mib: float) -> dict:
+    """Every measure of one method's answer on one case, as a table row."""
+    rmse, psnr = rmse_psnr(res.maps, case.hr_maps)
+    raw = unprojected(method, res, case)
+    return {"case": case.name, "method": method, "rmse": rmse, "psnr": psnr,
+            "ssim": mean_ssim(res.maps, case.hr_maps),
+            "false_detail": false_detail(res.maps, case.hr_maps, case.edge_mask, case.scale),
+            "hidden_detail": hidden_detail(res.maps, case.hr_maps, case.hidden_mask,
+                                           case.scale),
+            "blocks": block_artefact_index(res.maps, case.hr_maps, case.scale),
+            "scan_error": block_mean_error(raw, case.lr_maps, case.scale),
+            "seconds": seconds, "peak_mib": peak_mib}
+
+
 def run(methods: list[str], quick: bool, max_seconds: float | None, preset: str) -> list[dict]:
     rows = []
     for case in all_cases(quick):
@@ -65,26 +86,43 @@ def run(methods: list[str], quick: bool, max_seconds: float | None, preset: str)
                                     elements=case.elements, preset=preset,
                                     max_seconds=max_seconds if method == "adun" else None)
                 seconds = time.perf_counter() - t0
-            rmse, psnr = rmse_psnr(res.maps, case.hr_maps)
-            row = {"case": case.name, "method": method, "rmse": rmse, "psnr": psnr,
-                   "ssim": mean_ssim(res.maps, case.hr_maps),
-                   "false_detail": false_detail(res.maps, case.hr_maps, case.edge_mask,
-                                                case.scale),
-                   "hidden_detail": hidden_detail(res.maps, case.hr_maps, case.hidden_mask,
-                                                  case.scale),
-                   "seconds": seconds, "peak_mib": mem.extra}
-            rows.append(row)
-            print(_fmt_row(row), file=sys.stderr, flush=True)
+            rows.append(evaluate(case, method, res, seconds, mem.extra))
+            print(_fmt_row(rows[-1]), file=sys.stderr, flush=True)
     return rows
 
 
-HEADER = ("| case | method | RMSE | PSNR (dB) | SSIM | false detail | hidden detail | seconds "
-          "| peak memory (MiB) |\n|---|---|---|---|---|---|---|---|---|")
+def unprojected(method: str, res, case) -> np.ndarray:
+    """A method's answer before its final projection onto the scan (for the scan error).
+
+    The network: its trained generator applied without the projection; baselines:
+    run again with ``project=False`` (``bicubic_projected`` is ``bicubic`` before it).
+    """
+    import inspect
+
+    from napari_maxrf_sr.baselines import METHODS
+
+    if method == "adun":
+        from napari_maxrf_sr.core.inference import predict
+
+        model = res.diagnostics["model"]
+        rgb = case.rgb.astype(np.float32) / 255.0
+        return predict(model.generator, model.normaliser, case.lr_maps, rgb, model.operator,
+                       model.config, project=False)
+    name = "bicubic" if method == "bicubic_projected" else method
+    fn = METHODS[name]
+    kw = {"project": False} if "project" in inspect.signature(fn).parameters else {}
+    return fn(case.lr_maps, case.rgb.astype(np.float32) / 255.0, case.scale, **kw)
+
+
+HEADER = ("| case | method | RMSE | PSNR (dB) | SSIM | false detail | hidden detail "
+          "| block artefacts | scan error before projection | seconds "
+          "| peak memory (MiB) |\n|---|---|---|---|---|---|---|---|---|---|---|")
 
 
 def _fmt_row(r: dict) -> str:
     return (f"| {r['case']} | {r['method']} | {r['rmse']:.4f} | {r['psnr']:.2f} | "
             f"{r['ssim']:.3f} | {r['false_detail']:.3f} | {r['hidden_detail']:.3f} | "
+            f"{r['blocks']:.2f} | {r['scan_error']:.3f} | "
             f"{r['seconds']:.1f} | {r['peak_mib']:.0f} |")
 
 
@@ -94,8 +132,8 @@ def table(rows: list[dict]) -> str:
     for method in dict.fromkeys(r["method"] for r in rows):
         sel = [r for r in rows if r["method"] == method]
         mean = {k: float(np.nanmean([r[k] for r in sel])) for k in
-                ("rmse", "psnr", "ssim", "false_detail", "hidden_detail", "seconds",
-                 "peak_mib")}
+                ("rmse", "psnr", "ssim", "false_detail", "hidden_detail", "blocks",
+                 "scan_error", "seconds", "peak_mib")}
         lines.append(_fmt_row({"case": "**mean**", "method": f"**{method}**", **mean}))
     return "\n".join(lines)
 

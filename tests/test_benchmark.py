@@ -34,6 +34,23 @@ def test_metrics_on_known_answers():
     assert metrics.hidden_detail(tex, tex, hidden, 4) == pytest.approx(1.0)
 
 
+def test_block_measures_on_known_answers():
+    from napari_maxrf_sr.core.operators import AcquisitionOperator, project_np
+
+    yy, xx = np.mgrid[0:64, 0:64] / 64.0
+    truth = np.stack([10 + 5 * np.sin(6 * xx) * np.cos(4 * yy), 3 + 2 * xx])
+    lr = truth.reshape(2, 16, 4, 16, 4).mean(axis=(2, 4))
+    assert metrics.block_artefact_index(truth, truth, 4) == pytest.approx(1.0)
+    nearest = lr.repeat(4, axis=1).repeat(4, axis=2)  # blocks plainly visible
+    assert metrics.block_artefact_index(nearest, truth, 4) > 5
+    smooth = truth + 0.3  # smooth but off the scan by a constant
+    assert metrics.block_artefact_index(smooth, truth, 4) == pytest.approx(1.0)
+    assert metrics.block_mean_error(smooth, lr, 4) > 0.01
+    projected = project_np(smooth.astype(np.float32), lr.astype(np.float32),
+                           AcquisitionOperator(4))
+    assert metrics.block_mean_error(projected, lr, 4) < 1e-6
+
+
 def test_table_and_memory_probe():
     # A fresh process: in this one, freed memory may be reused without growing the RSS.
     code = ("import numpy as np; from benchmarks.run import PeakRSS\n"
@@ -43,7 +60,8 @@ def test_table_and_memory_probe():
     assert 60 < float(out.stdout.strip()) < 200, out.stderr
     assert PeakRSS
     rows = [{"case": "c", "method": m, "rmse": 0.1, "psnr": 20.0, "ssim": 0.5,
-             "false_detail": 0.1, "hidden_detail": 0.2, "seconds": 1.0, "peak_mib": 3.0}
+             "false_detail": 0.1, "hidden_detail": 0.2, "blocks": 1.5, "scan_error": 0.01,
+             "seconds": 1.0, "peak_mib": 3.0}
             for m in ("adun", "bicubic")]
     text = table(rows)
     assert "**mean**" in text and text.count("\n") == 5
