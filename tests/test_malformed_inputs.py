@@ -676,7 +676,7 @@ def test_reader(case: Case, exp: Expect, monkeypatch, tmp_path):
     else:
         maps, _, meta = read_element_maps(files["xrf"], **kwargs)
         photo, notes = read_photo(files["rgb"])
-        _assert_message("\n".join(notes + meta["notes"]), exp)
+        _assert_message("\n".join(notes + meta.notes), exp)
         np.testing.assert_array_equal(maps, good_maps())
         np.testing.assert_array_equal(photo[..., :3] // (257 if photo.dtype == np.uint16 else 1),
                                       good_photo())

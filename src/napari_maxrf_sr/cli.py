@@ -72,7 +72,7 @@ class ProgressBar:
 # -- commands ---------------------------------------------------------------------------------
 def _rpl_options(path: Path) -> dict:
     """Calibration and element list of a ``.rpl`` cube from its JSON sidecar (as in napari)."""
-    from .io.maps import read_sidecar
+    from .io.common import read_sidecar
 
     side = read_sidecar(path) or {}
     options = {k: side[k] for k in ("zero_ev", "ev_per_channel", "window_ev") if k in side}

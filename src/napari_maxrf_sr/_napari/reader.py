@@ -18,20 +18,13 @@ import numpy as np
 
 from ..core.validation import InputError
 from ..io import large
+from ..io.common import MapsMeta, NotElementMaps, read_sidecar
 from ..io.elements import element_name_from_path, is_element_name
 from ..io.filecheck import check_tiff
-from ..io.maps import (
-    NotElementMaps,
-    folder_has_element_images,
-    inspect_tiff,
-    npy_info,
-    read_element_folder,
-    read_element_stack,
-    read_h5_maps,
-    read_npy_maps,
-    read_npz_maps,
-    read_sidecar,
-)
+from ..io.folder import folder_has_element_images, read_element_folder
+from ..io.hdf5 import read_h5_maps
+from ..io.npy import npy_info, read_npy_maps, read_npz_maps
+from ..io.tiff import inspect_tiff, read_element_stack
 from .layers import lr_layer_kwargs
 
 LayerData = tuple[Any, dict[str, Any], str]
@@ -53,13 +46,13 @@ def _notify(message: str) -> None:
 
 
 def maps_to_layer_data(
-    maps: np.ndarray, elements: tuple[str, ...], meta: dict[str, Any]
+    maps: np.ndarray, elements: tuple[str, ...], meta: MapsMeta
 ) -> list[LayerData]:
     """One image :data:`LayerData` per element map, styled and placed for overlaying."""
-    source = meta.get("source")
-    stored_scale = meta.get("scale")
-    stored_translate = meta.get("translate")
-    role = meta.get("role") or "lr_map"
+    source = meta.source
+    stored_scale = meta.scale
+    stored_translate = meta.translate
+    role = meta.role or "lr_map"
     int_scale = None
     if (
         role == "lr_map"
@@ -67,10 +60,10 @@ def maps_to_layer_data(
         and float(stored_scale).is_integer()
     ):
         int_scale = int(stored_scale)  # LR maps s times coarser than the photo grid
-    names = meta.get("layer_names") or list(elements)
+    names = meta.layer_names or list(elements)
     if len(names) != len(elements):
         names = list(elements)
-    extra = {k: meta[k] for k in ("provenance", "format") if meta.get(k)}
+    extra = {k: v for k, v in (("provenance", meta.provenance), ("format", meta.format)) if v}
     out: list[LayerData] = []
     for m, element, name in zip(maps, elements, names, strict=True):
         kwargs = lr_layer_kwargs(
@@ -81,7 +74,7 @@ def maps_to_layer_data(
             if isinstance(stored_translate, list | tuple) and len(stored_translate) == 2:
                 kwargs["translate"] = tuple(float(v) for v in stored_translate)
         out.append((m, kwargs, "image"))
-    for note in meta.get("notes") or ():
+    for note in meta.notes:
         _notify(f"{Path(str(source)).name}: {note}")
     return out
 

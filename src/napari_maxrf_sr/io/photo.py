@@ -121,7 +121,7 @@ def _read_tiff_photo(path: Path) -> np.ndarray:
     """A TIFF photo as ``(H, W, C)``, after checking its structure and size."""
     import tifffile
 
-    from .maps import inspect_tiff
+    from .tiff import inspect_tiff
 
     check_tiff(path)
     desc = inspect_tiff(path)

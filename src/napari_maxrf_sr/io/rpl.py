@@ -18,11 +18,11 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from ..core.validation import InputError
+from .common import MapsMeta, MapsResult
 from .elements import line_energy_kev, normalise_element_name
 
 #: Elements mapped when none are named: the usual suspects in paintings.
@@ -95,6 +95,30 @@ class RplHeader:
             )
         except ValueError:
             return None, None
+
+
+@dataclass(frozen=True)
+class EnergyWindow:
+    """The channels summed into one element's map."""
+
+    element: str
+    #: First channel in the window.
+    first: int
+    #: One past the last channel in the window.
+    stop: int
+    #: Energy of the element's line in eV (``None`` for the total counts).
+    line_ev: float | None
+
+
+@dataclass(frozen=True)
+class RplWindows:
+    """How a spectral cube was turned into maps (:attr:`MapsMeta.rpl <.common.MapsMeta>`)."""
+
+    zero_ev: float
+    ev_per_channel: float | None
+    window_ev: float
+    windows: tuple[EnergyWindow, ...]
+    header: RplHeader
 
 
 def parse_rpl_header(path: str | Path) -> RplHeader:
@@ -357,7 +381,7 @@ def read_rpl_element_maps(
     raw_path: str | Path | None = None,
     chunk_bytes: int = 64 << 20,
     progress: Callable[[int, int], None] | None = None,
-) -> tuple[np.ndarray, tuple[str, ...], dict[str, Any]]:
+) -> MapsResult:
     """Element maps from a Bruker/Lispix ``.rpl`` + ``.raw`` spectral cube.
 
     Parameters
@@ -385,8 +409,10 @@ def read_rpl_element_maps(
     Returns
     -------
     maps, elements, meta
-        ``(B, h, w)`` float32 counts, the names and metadata (windows in
-        channels and eV, calibration, header).
+        ``(B, h, w)`` float32 counts, the names and a
+        :class:`~napari_maxrf_sr.io.common.MapsMeta` whose ``rpl``
+        (:class:`RplWindows`) gives the windows in channels and eV, the
+        calibration and the header.
     """
     cube, header = open_rpl_cube(rpl_path, raw_path)
     notes = list(header.notes)
@@ -418,23 +444,14 @@ def read_rpl_element_maps(
     )
     maps = sum_windows(cube, header, windows, chunk_bytes=chunk_bytes, progress=progress)
     del cube  # close the memory map
-    meta = {
-        "source": str(rpl_path),
-        "format": "rpl",
-        "calibration": {"zero_ev": zero_ev, "ev_per_channel": ev_per_channel},
-        "window_ev": window_ev,
-        "windows": [
-            {"element": n, "channels": [c0, c1], "line_ev": None if np.isnan(e) else e}
-            for n, c0, c1, e in windows
-        ],
-        "header": {
-            "width": header.width,
-            "height": header.height,
-            "depth": header.depth,
-            "data_type": header.data_type,
-            "data_length": header.data_length,
-            "record_by": header.record_by,
-        },
-        "notes": notes,
-    }
+    summary = RplWindows(
+        zero_ev=float(zero_ev),
+        ev_per_channel=ev_per_channel,
+        window_ev=window_ev,
+        windows=tuple(
+            EnergyWindow(n, c0, c1, None if np.isnan(e) else e) for n, c0, c1, e in windows
+        ),
+        header=header,
+    )
+    meta = MapsMeta(source=str(rpl_path), format="rpl", notes=notes, rpl=summary)
     return maps, tuple(n for n, *_ in windows), meta

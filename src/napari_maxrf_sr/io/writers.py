@@ -16,7 +16,8 @@ import numpy as np
 
 from ..core.validation import InputError
 from .atomic import atomic_path, check_writable_folder, refuse_overwrite
-from .maps import FOLDER_SIDECAR, STACK_FORMAT, read_element_stack
+from .common import FOLDER_SIDECAR, STACK_FORMAT
+from .tiff import read_element_stack
 
 __all__ = ["read_element_stack", "write_element_images", "write_element_stack"]
 
@@ -129,7 +130,7 @@ def stack_metadata(
 ) -> dict[str, Any]:
     """The ImageJ metadata of an element stack: axes, slice labels, and our "Info" JSON.
 
-    :func:`~napari_maxrf_sr.io.maps.read_element_stack` restores names, scale,
+    :func:`~napari_maxrf_sr.io.tiff.read_element_stack` restores names, scale,
     translate, role and provenance from it.
     """
     info = {
