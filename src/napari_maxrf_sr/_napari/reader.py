@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 
 from ..core.validation import InputError
+from ..errors import NotElementMaps
 from ..io import large
-from ..io.common import MapsMeta, NotElementMaps, read_sidecar
+from ..io.common import MapsMeta, read_sidecar
 from ..io.elements import element_name_from_path, is_element_name
 from ..io.filecheck import check_tiff
 from ..io.folder import folder_has_element_images, read_element_folder

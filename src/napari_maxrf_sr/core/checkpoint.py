@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from .. import __version__
+from ..errors import CheckpointError
 from .config import SRConfig
 from .photo import PhotoPixels
 
@@ -35,10 +36,6 @@ FORMAT_VERSION = 1
 DEFAULT_EVERY_SECONDS = 120.0
 #: Settings that do not change what training computes (a resumed run may change them).
 _NOT_FINGERPRINTED = ("device", "tile_pixels")
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be used; the message says why and what to do."""
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from .. import __version__
+from ..errors import ModelFileError
 from .config import SRConfig
 from .inference import TrainedModel
 from .model import ListaGenerator
@@ -21,10 +22,6 @@ from .normalisation import MapNormaliser
 
 FORMAT = "napari-maxrf-sr-model"
 FORMAT_VERSION = 1
-
-
-class ModelFileError(ValueError):
-    """A model file that cannot be used; the message says why."""
 
 
 def save_model(model, path: str | os.PathLike, *, force: bool = False) -> Path:

@@ -14,6 +14,7 @@ from typing import Literal
 
 import numpy as np
 
+from ..errors import InputError, NegativeValuesError
 from .photo import PhotoPixels
 
 #: Largest photo (pixels) accepted: 2**31 px is 6 GiB as 8-bit RGB. The core keeps the
@@ -29,14 +30,6 @@ MAX_MAP_VALUES = 1 << 29
 #: Largest magnitude of a map value: the core computes in float32 (largest 3.4e38),
 #: and a super-resolved pixel may be several times brighter than any block mean.
 MAX_MAP_MAGNITUDE = 1e30
-
-
-class InputError(ValueError):
-    """Input that cannot be used as it is; the message says what is wrong and how to fix it."""
-
-
-class NegativeValuesError(InputError):
-    """Element maps with negative values (each entry point names its own way to clip them)."""
 
 
 @dataclass(frozen=True)

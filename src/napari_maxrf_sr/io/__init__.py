@@ -5,8 +5,9 @@ Nothing here imports Qt or napari.
 
 from __future__ import annotations
 
+from ..errors import NotElementMaps
 from .align import align_photo, check_grid, fit_transform, hr_to_lr, lr_to_hr
-from .common import MapsMeta, NotElementMaps
+from .common import MapsMeta
 from .elements import (
     LINE_ENERGIES_KEV,
     element_name_from_path,

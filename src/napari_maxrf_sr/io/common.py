@@ -77,10 +77,6 @@ class MapsMeta:
 MapsResult = tuple[np.ndarray, tuple[str, ...], MapsMeta]
 
 
-class NotElementMaps(InputError):
-    """The file can be read but does not hold element maps (e.g. an RGB photo)."""
-
-
 def as_stack(arr: np.ndarray, source: str) -> np.ndarray:
     """``(h, w)`` or ``(B, h, w)`` numeric array -> ``(B, h, w)`` float32."""
     arr = np.asarray(arr)

@@ -14,7 +14,8 @@ import numpy as np
 
 from ..core import validation
 from ..core.validation import InputError
-from .common import FOLDER_SIDECAR, MapsMeta, MapsResult, NotElementMaps, as_stack
+from ..errors import NotElementMaps
+from .common import FOLDER_SIDECAR, MapsMeta, MapsResult, as_stack
 from .elements import element_name_from_path, is_element_name
 from .filecheck import check_tiff, damaged, png_size
 from .tiff import TIFF_SUFFIXES

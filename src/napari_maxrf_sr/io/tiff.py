@@ -15,12 +15,11 @@ from typing import Any
 import numpy as np
 
 from ..core import validation
-from ..core.validation import InputError
+from ..errors import InputError, NotElementMaps
 from .common import (
     STACK_FORMAT,
     MapsMeta,
     MapsResult,
-    NotElementMaps,
     as_stack,
     names_or_default,
     read_sidecar,
