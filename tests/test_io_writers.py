@@ -112,7 +112,7 @@ def test_read_only_folder(tmp_path):
 
 
 def test_read_only_folder_message(tmp_path, monkeypatch):
-    from napari_maxrf_sr.io import atomic
+    from napari_maxrf_sr import atomic
 
     monkeypatch.setattr(atomic.os, "access", lambda *a: False)
     with pytest.raises(PermissionError, match="another output folder"):

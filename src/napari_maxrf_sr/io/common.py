@@ -8,9 +8,7 @@ super-resolution entry points decide what to do with them.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -77,28 +75,6 @@ class MapsMeta:
 MapsResult = tuple[np.ndarray, tuple[str, ...], MapsMeta]
 
 
-def as_stack(arr: np.ndarray, source: str) -> np.ndarray:
-    """``(h, w)`` or ``(B, h, w)`` numeric array -> ``(B, h, w)`` float32."""
-    arr = np.asarray(arr)
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise InputError(
-            f"{source} holds values of type {arr.dtype}, not numbers. Save the maps as "
-            "numbers, e.g. maps.astype(np.float32)."
-        )
-    if np.iscomplexobj(arr):
-        raise InputError(f"{source} holds complex numbers; store their magnitude (np.abs).")
-    if arr.ndim == 2:
-        arr = arr[None]
-    if arr.ndim != 3:
-        raise InputError(
-            f"{source} holds an array of shape {arr.shape}; element maps must be (h, w) or "
-            f"(B, h, w) (element, rows, columns). {validation.stack_shape_hint(arr.shape)}"
-        )
-    # float64 values beyond float32's range would turn into inf in the cast below
-    validation.check_magnitude(arr, name=f"maps in {source}")
-    return arr.astype(np.float32, copy=False)
-
-
 def names_or_default(names, n: int, source: str, notes: list[str]) -> tuple[str, ...]:
     """``names`` normalised, or ``map 1 .. map n`` (with a note) when absent or miscounted."""
     if names is None:
@@ -113,15 +89,56 @@ def names_or_default(names, n: int, source: str, notes: list[str]) -> tuple[str,
     return names
 
 
-def read_sidecar(path: str | Path) -> dict[str, Any] | None:
-    """JSON sidecar of a file: ``<stem>.json`` or ``<name>.json`` next to it, if any."""
-    p = Path(path)
-    for cand in (p.with_suffix(".json"), p.with_name(p.name + ".json")):
-        if cand.is_file() and cand != p:
-            try:
-                data = json.loads(cand.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise InputError(f"The sidecar {str(cand)!r} is not valid JSON: {exc}") from exc
-            if isinstance(data, dict):
-                return data
-    return None
+#: Largest block of a file decoded at once while it is copied into the float32 maps.
+BAND_BYTES = 64 << 20
+
+
+def check_number_type(dtype: np.dtype, source: str) -> None:
+    """Refuse values that are not real numbers (before any of them is read)."""
+    if dtype.kind == "c":
+        raise InputError(f"{source} holds complex numbers; store their magnitude (np.abs).")
+    if dtype.kind not in "biuf" or dtype.fields is not None:
+        raise InputError(
+            f"{source} holds values of type {dtype}, not numbers. Save the maps as "
+            "numbers, e.g. maps.astype(np.float32)."
+        )
+
+
+def new_stack(shape: tuple[int, ...], source: str) -> np.ndarray:
+    """An empty ``(B, h, w)`` float32 stack, after checking its size against the limit."""
+    validation.check_map_size(shape, name=f"maps in {source}")
+    return np.empty(tuple(int(n) for n in shape), dtype=np.float32)
+
+
+def put(out: np.ndarray, values: np.ndarray, source: str) -> None:
+    """Copy a block of a file's values into (part of) the float32 maps.
+
+    Float values too large for float32 are refused first (the cast would make them
+    infinite), so each block is checked as it arrives and no float64 copy of the
+    whole stack is ever made.
+    """
+    values = np.asarray(values)
+    if values.dtype.kind == "f" and values.size:
+        # one block at a time, as one "map": the check then copies no more than the block
+        validation.check_magnitude(values.reshape(1, -1), name=f"maps in {source}")
+    out[...] = values
+
+
+def row_bands(height: int, row_bytes: int):
+    """``(r0, r1)`` bands of rows of about :data:`BAND_BYTES` each."""
+    rows = max(1, BAND_BYTES // max(1, row_bytes))
+    for r0 in range(0, height, rows):
+        yield r0, min(height, r0 + rows)
+
+
+def copy_bands(out: np.ndarray, stack, source: str) -> None:
+    """Copy an array-like (a memory map, an HDF5 dataset) into ``out``, a band at a time.
+
+    ``stack`` is ``(B, h, w)`` like ``out``, or ``(h, w)`` for an ``out`` of one map.
+    """
+    b, h, w = out.shape
+    row_bytes = w * np.dtype(stack.dtype).itemsize
+    for k in range(b):
+        for r0, r1 in row_bands(h, row_bytes):
+            band = stack[r0:r1] if len(stack.shape) == 2 else stack[k, r0:r1]
+            put(out[k, r0:r1], band, source)

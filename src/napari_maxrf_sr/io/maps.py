@@ -16,6 +16,7 @@ from .filecheck import unreadable
 from .folder import read_element_folder, read_single_image
 from .hdf5 import read_h5_maps
 from .npy import read_npy_maps, read_npz_maps
+from .paths import check_regular_file
 from .tiff import TIFF_SUFFIXES, read_element_stack
 
 
@@ -43,6 +44,7 @@ def read_element_maps(path: str | Path, **kwargs: Any) -> MapsResult:
         raise FileNotFoundError(
             f"{str(p)!r} does not exist. Check the path (and that the drive is connected)."
         )
+    check_regular_file(p, "maps file")  # a pipe would hang the reader
     try:
         return _dispatch(p, kwargs)
     except PermissionError as exc:
@@ -54,7 +56,10 @@ def _dispatch(p: Path, kwargs: dict[str, Any]) -> MapsResult:
 
     def no_kwargs(kind: str) -> None:
         if kwargs:
-            raise TypeError(f"{kind} take no options, got {', '.join(kwargs)}.")
+            raise InputError(
+                f"{kind} take no options, got {', '.join(kwargs)}: those apply to other "
+                "formats (dataset to HDF5 files, the calibration to .rpl cubes)."
+            )
 
     if p.is_dir():
         only = kwargs.pop("only_elements", False)
