@@ -33,7 +33,8 @@ class SRConfig:
 
     # -- network -----------------------------------------------------------------------
     n_layers: int = _f(5, "K: number of unfolded LISTA layers.", min=1, max=50)
-    n_atoms: int = _f(64, "M: number of dictionary atoms (rows of the sparse code A).", min=2)
+    n_atoms: int = _f(64, "M: number of dictionary atoms (rows of the sparse code A).", min=2,
+                      max=1024)
     # -- acquisition model (ours) ------------------------------------------------------------
     operator: Literal["block", "gaussian"] = _f(
         "block",
@@ -42,7 +43,8 @@ class SRConfig:
         choices=("block", "gaussian"),
     )
     psf_sigma: float = _f(
-        0.0, "Beam spot standard deviation in photo pixels (operator 'gaussian').", min=0.0
+        0.0, "Beam spot standard deviation in photo pixels (operator 'gaussian').", min=0.0,
+        max=64.0,
     )
     # -- normalisation (ours) -------------------------------------------------------------
     zero_level: float = _f(0.1, "Normalised value of zero counts (ours).", min=0.0, max=0.5)
@@ -76,6 +78,7 @@ class SRConfig:
         2048,
         "Stage 1 pixels per batch (the generator is per-pixel, so batches are pixels).",
         min=16,
+        max=1 << 18,
     )
     stage1_weight_bound: float = _f(
         1.0, "Stage 1 keeps every weight in [-bound, bound] (paper: below one).", min=0.0
@@ -95,8 +98,8 @@ class SRConfig:
     # -- stage 2: adversarial --------------------------------------------------------------
     adversarial: bool = _f(True, "Run stage 2 (adversarial fine-tuning).")
     stage2_steps: int = _f(200, "Stage 2 (adversarial) iterations.", min=0)
-    patch_size: int = _f(32, "Stage 2 patch size in photo pixels.", min=4)
-    batch_size: int = _f(32, "Stage 2 patches per batch.", min=1)
+    patch_size: int = _f(32, "Stage 2 patch size in photo pixels.", min=4, max=512)
+    batch_size: int = _f(32, "Stage 2 patches per batch.", min=1, max=1024)
     lr_g: float = _f(3e-4, "Stage 2 Adam learning rate of the generator.", min=0.0)
     lr_d: float = _f(3e-6, "Stage 2 Adam learning rate of the discriminator.", min=0.0)
     flips: bool = _f(True, "Random horizontal/vertical flips of stage 2 patches.")
@@ -132,12 +135,14 @@ class SRConfig:
     max_seconds: float | None = _f(
         None, "Time budget in seconds for the whole training (None: run all steps).", min=0.0
     )
-    seed: int = _f(0, "Random seed: the same seed, data and settings give the same maps.")
+    seed: int = _f(0, "Random seed: the same seed, data and settings give the same maps.",
+                   max=2**63 - 1)
     device: str = _f(
         "auto", "'auto' (CUDA, then Apple MPS, then CPU), 'cpu', 'cuda', 'cuda:1' or 'mps'."
     )
     tile_pixels: int = _f(
-        1 << 17, "Inference tile size in output pixels (bounds memory, hardly speed).", min=1024
+        1 << 17, "Inference tile size in output pixels (bounds memory, hardly speed).",
+        min=1024, max=1 << 24,
     )
 
     # ------------------------------------------------------------------------------------

@@ -27,6 +27,9 @@ MAX_HR_PIXELS = 1 << 31
 #: float32 copies of the scan. Readers check a file's header against it before they
 #: allocate anything.
 MAX_MAP_VALUES = 1 << 29
+#: Where panel users find the alignment that API users call as napari_maxrf_sr.io.align_photo.
+ALIGN_HINT = ("napari_maxrf_sr.io.align_photo; in napari: Plugins > MA-XRF Super-Resolution > "
+              "Align photo to the scan")
 #: Largest magnitude of a map value: the core computes in float32 (largest 3.4e38),
 #: and a super-resolved pixel may be several times brighter than any block mean.
 MAX_MAP_MAGNITUDE = 1e30
@@ -77,6 +80,20 @@ def check_map_size(shape: tuple[int, ...], *, name: str = "element maps") -> Non
             f"floats), more than are loaded at once ({MAX_MAP_VALUES:,} values). Work on a "
             "crop of the scan, or on fewer elements at a time."
         )
+
+
+def check_unique_names(names: Sequence[str]) -> None:
+    """Refuse a name given to two maps: results, layers and files are told apart by name."""
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name in seen:
+            raise InputError(
+                f"Maps {seen[name] + 1} and {i + 1} are both called {name!r}: each map needs "
+                "its own name (results, layers and files are told apart by it). Rename one "
+                "(--elements on the command line, elements=... in Python), or leave out the "
+                "duplicate map."
+            )
+        seen[name] = i
 
 
 def stack_shape_hint(shape: tuple[int, ...]) -> str:
@@ -315,8 +332,8 @@ def infer_scale(lr_shape: tuple[int, int], hr_shape: tuple[int, int]) -> int:
     raise InputError(
         f"The photo ({big_h} x {big_w} px) is not a whole-number multiple of the maps "
         f"({h} x {w} px): the ratios are {float(fy):.4g} (rows) and {float(fx):.4g} "
-        "(columns). Bring the photo onto the scan's grid first (the Align step, "
-        "napari_maxrf_sr.io.align_photo), so that it is exactly s times the maps' size."
+        f"(columns). Bring the photo onto the scan's grid first (the Align step: {ALIGN_HINT}), "
+        "so that it is exactly s times the maps' size."
     )
 
 
@@ -334,7 +351,7 @@ def check_scale(scale, lr_shape: tuple[int, int], hr_shape: tuple[int, int]) -> 
         raise InputError(
             f"The scale must be a whole number such as 2, 4 or 8, got {scale!r}: each map "
             "pixel must cover a whole s x s block of photo pixels. Resample the photo "
-            "(napari_maxrf_sr.io.align_photo) so that the ratio is whole."
+            f"({ALIGN_HINT}) so that the ratio is whole."
         )
     s = int(s_float)
     h, w = lr_shape
@@ -346,7 +363,7 @@ def check_scale(scale, lr_shape: tuple[int, int], hr_shape: tuple[int, int]) -> 
         raise InputError(
             f"With scale {s} the photo must be {s * h} x {s * w} px (s x the maps' "
             f"{h} x {w}), but it is {hr_shape[0]} x {hr_shape[1]}.{detected} Crop or "
-            "resample the photo onto the scan's grid (napari_maxrf_sr.io.align_photo)."
+            f"resample the photo onto the scan's grid ({ALIGN_HINT})."
         )
     return s
 
@@ -395,6 +412,21 @@ def _axis_last_hint(lr_shape: tuple[int, ...], hr_shape: tuple[int, int]) -> str
     )
 
 
+def check_sizes_fit(lr_shape: tuple[int, ...], hr_shape: tuple[int, int], scale) -> int:
+    """The scale of maps shaped ``lr_shape`` ``(B, h, w)`` and a photo ``hr_shape``.
+
+    What :func:`prepare_inputs` checks, on declared shapes: entry points call it with
+    the sizes in the files' headers, before any pixel is read.
+    """
+    try:
+        return check_scale(scale, tuple(lr_shape[1:]), tuple(hr_shape))
+    except InputError as exc:
+        hint = _axis_last_hint(lr_shape, tuple(hr_shape))
+        if not hint:
+            raise
+        raise InputError(str(exc) + hint) from None
+
+
 def check_photo_size(shape: tuple[int, ...], max_hr_pixels: int = MAX_HR_PIXELS) -> None:
     """Refuse a photo of more than ``max_hr_pixels`` pixels, from its declared shape."""
     n_px = _hr_pixels(shape)
@@ -433,13 +465,7 @@ def prepare_inputs(
     raw_photo, photo_notes = check_rgb_pixels(rgb)
     photo = PhotoPixels(raw_photo)  # kept 8/16-bit: converted band by band where used
     notes += photo_notes
-    try:
-        s = check_scale(scale, maps.shape[1:], photo.shape[:2])
-    except InputError as exc:
-        hint = _axis_last_hint(lr_shape, photo.shape[:2])
-        if not hint:
-            raise
-        raise InputError(str(exc) + hint) from None
+    s = check_sizes_fit(lr_shape if len(lr_shape) == 3 else maps.shape, photo.shape[:2], scale)
     if elements is None:
         names = default_element_names(maps.shape[0])
     else:
@@ -449,6 +475,7 @@ def prepare_inputs(
                 f"{len(names)} element names were given for {maps.shape[0]} maps; "
                 "give one name per map."
             )
+        check_unique_names(names)
     for i, m in enumerate(maps):
         lo, hi = float(m.min()), float(m.max())
         if hi == 0:
