@@ -37,6 +37,9 @@ def read_inputs(args, scale=None) -> tuple:
 
     ``scale``: the whole number the photo must be of the maps (``None``: any).
     """
+    import numpy as np
+
+    from ..core import validation
     from ..core.validation import check_sizes_fit
     from ..io import read_element_maps, read_photo
     from ..io.shapes import maps_shape, photo_shape
@@ -48,8 +51,11 @@ def read_inputs(args, scale=None) -> tuple:
     if getattr(args, "dataset", None):
         options["dataset"] = args.dataset
     declared, hw = maps_shape(xrf, **options), photo_shape(args.rgb)
-    if declared is not None and hw is not None:  # a photo that does not fit: refused now,
-        check_sizes_fit(declared, hw, scale)     # before gigabytes of maps are decoded
+    if (declared is not None and hw is not None and hw[0] * hw[1] <= validation.MAX_HR_PIXELS
+            and int(np.prod(declared, dtype=object)) <= validation.MAX_MAP_VALUES):
+        # a photo that does not fit is refused now, before gigabytes of maps are decoded
+        # (sizes beyond the limits are left to the readers, which say so first)
+        check_sizes_fit(declared, hw, scale)
     maps, elements, meta = read_element_maps(xrf, **options)
     if getattr(args, "elements", None):
         elements = tuple(e.strip() for e in args.elements.split(","))

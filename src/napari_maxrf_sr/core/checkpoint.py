@@ -177,7 +177,6 @@ def load_checkpoint(path: str | os.PathLike, fingerprint: str) -> dict[str, Any]
             + "Resume with exactly the same input and settings, or start a new run (without "
             "--resume, with --force to replace the checkpoint)."
         )
-    _check_state(path, payload["state"])
     return payload["state"]
 
 
@@ -204,31 +203,6 @@ def _load(path: Path) -> dict[str, Any]:
             f"({payload.get('package_version')}); it cannot be resumed. Start a new run."
         )
     return payload
-
-
-#: What the training loop reads back from a checkpoint's state, by stage.
-STATE_KEYS = ("phase", "step", "total", "step1", "step2", "elapsed", "t_stage1", "model",
-              "final_sigmoid", "best_state", "best_val", "initial_val", "since_best",
-              "history", "notes", "rng", "torch_rng")
-STAGE_KEYS = {"stage 1": ("opt",), "stage 2": ("disc", "opt_g", "opt_d", "t_stage2")}
-
-
-def _check_state(path: Path, state: dict[str, Any]) -> None:
-    """Refuse a state with missing or wrongly typed entries (a damaged or edited file)."""
-    missing = [k for k in (*STATE_KEYS, *STAGE_KEYS.get(state.get("phase"), ("phase",)))
-               if k not in state]
-    numbers = ("step", "total", "step1", "step2", "elapsed", "t_stage1")
-    wrong = [k for k in numbers if k in state and (isinstance(state[k], bool)
-                                                    or not isinstance(state[k], int | float))]
-    wrong += [k for k in ("model", "best_state") if k in state and not (
-        isinstance(state[k], dict) and all(isinstance(v, torch.Tensor)
-                                           for v in state[k].values()))]
-    if missing or wrong:
-        what = ", ".join([*(f"{k} missing" for k in missing), *(f"{k} wrong" for k in wrong)])
-        raise CheckpointError(
-            f"The checkpoint {str(path)!r} is damaged ({what}); it cannot be resumed. Delete "
-            "it and start a new run (without --resume, or with --force)."
-        )
 
 
 def remove_checkpoint(path: str | os.PathLike) -> None:

@@ -16,6 +16,8 @@ import numpy as np
 
 from ..errors import InputError, NegativeValuesError
 from .photo import PhotoPixels
+from .photo_checks import check_rgb as check_rgb  # re-exported: its old home
+from .photo_checks import check_rgb_pixels
 
 #: Largest photo (pixels) accepted: 2**31 px is 6 GiB as 8-bit RGB. The core keeps the
 #: photo in its own pixel type and never builds an H x W array per element except the
@@ -150,6 +152,28 @@ def check_lr_maps(
         The float32 maps and a list of notes about conversions made.
     """
     notes: list[str] = []
+    arr = _map_stack(lr_maps, name)
+    b = arr.shape[0]
+    if labels is None or len(labels) != b:
+        labels = default_element_names(b)
+    check_map_size(arr.shape, name=name)  # before the float32 copy below
+    check_magnitude(arr, name=name)
+    _check_finite(arr, name, labels)
+    maps = arr.astype(np.float32, copy=True)  # never modify the caller's array
+    if np.issubdtype(arr.dtype, np.integer) and arr.size:
+        # As Python ints: exact, and abs() cannot overflow at the most negative int64.
+        big = max(abs(int(arr.min())), abs(int(arr.max())))
+        if big > 2**24:  # float32 holds integers exactly only up to 2**24
+            notes.append(
+                f"counts up to {big} exceed float32's exact integer range; "
+                "values are rounded to about 7 significant digits"
+            )
+    _negative_values(maps, negative, name, labels, notes)
+    return maps, notes
+
+
+def _map_stack(lr_maps, name: str) -> np.ndarray:
+    """The maps as a ``(B, h, w)`` array of numbers, or an error saying what is wrong."""
     arr = np.asarray(lr_maps)
     if arr.dtype == object or not (
         np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_
@@ -168,8 +192,6 @@ def check_lr_maps(
             f"got shape {arr.shape}. {stack_shape_hint(arr.shape)}"
         )
     b, h, w = arr.shape
-    if labels is None or len(labels) != b:
-        labels = default_element_names(b)
     if b == 0:
         raise InputError(f"There are no {name} (B = 0): give at least one element map.")
     if h < 2 or w < 2:
@@ -182,8 +204,10 @@ def check_lr_maps(
             f"The {name} have shape {arr.shape}: more maps ({b}) than rows and columns. "
             "The element axis must come first: use np.moveaxis(maps, -1, 0)."
         )
-    check_map_size(arr.shape, name=name)  # before the float32 copy below
-    check_magnitude(arr, name=name)
+    return arr
+
+
+def _check_finite(arr: np.ndarray, name: str, labels: Sequence[str]) -> None:
     if np.issubdtype(arr.dtype, np.inexact):
         # On the caller's values: a float64 1e300 is finite, and must not be called NaN
         # after the cast to float32 has turned it into inf.
@@ -195,16 +219,12 @@ def check_lr_maps(
                 "Replace them before super-resolving, e.g. np.nan_to_num(maps, nan=0.0) "
                 "for pixels outside the scanned area."
             )
-    maps = arr.astype(np.float32, copy=True)  # never modify the caller's array
-    if np.issubdtype(arr.dtype, np.integer) and arr.size:
-        # As Python ints: exact, and abs() cannot overflow at the most negative int64.
-        big = max(abs(int(arr.min())), abs(int(arr.max())))
-        if big > 2**24:  # float32 holds integers exactly only up to 2**24
-            notes.append(
-                f"counts up to {big} exceed float32's exact integer range; "
-                "values are rounded to about 7 significant digits"
-            )
-    mins = maps.reshape(b, -1).min(axis=1)
+
+
+def _negative_values(maps: np.ndarray, negative: str, name: str, labels: Sequence[str],
+                     notes: list[str]) -> None:
+    """Clip negative values in place (with a note), or refuse them."""
+    mins = maps.reshape(maps.shape[0], -1).min(axis=1)
     if (mins < 0).any():
         if negative == "clip":
             notes.append(f"{int((maps < 0).sum())} negative values set to 0")
@@ -216,110 +236,6 @@ def check_lr_maps(
                 "negative. If these are fitted areas whose noise dips below zero, clip them "
                 "(negative='clip' in the API, --clip-negative on the command line)."
             )
-    return maps, notes
-
-
-def check_rgb(rgb, *, name: str = "photo") -> tuple[np.ndarray, list[str]]:
-    """Validate an RGB photo and return it as ``(H, W, 3)`` float32 in ``[0, 1]``.
-
-    uint8 and uint16 are scaled by their range; float must already lie in
-    ``[0, 1]``. A fully opaque alpha channel is dropped with a note; a
-    transparent one is refused (the colour under it is undefined).
-    """
-    raw, notes = check_rgb_pixels(rgb, name=name)
-    return np.ascontiguousarray(np.asarray(PhotoPixels(raw))), notes
-
-
-def check_rgb_pixels(rgb, *, name: str = "photo") -> tuple[np.ndarray, list[str]]:
-    """Validate an RGB photo as :func:`check_rgb` does, without converting it.
-
-    Returns
-    -------
-    raw, notes
-        ``(H, W, 3)`` uint8 or uint16 (a view of the input where possible), or
-        float32 in ``[0, 1]``; and notes on what was changed.
-    """
-    notes: list[str] = []
-    arr = np.asarray(rgb)
-    if arr.ndim == 3 and arr.shape[0] in (3, 4) and arr.shape[-1] not in (3, 4):
-        raise InputError(
-            f"The {name} has shape {arr.shape}: channels first. "
-            "Give it as (H, W, 3): np.moveaxis(rgb, 0, -1)."
-        )
-    if arr.ndim == 2 or (arr.ndim == 3 and arr.shape[-1] == 1):
-        raise InputError(
-            f"The {name} is a single-channel (grey) image of shape {arr.shape}. "
-            "The method needs a colour (RGB) photo; if only a grey image exists, stack it "
-            "three times: np.stack([grey] * 3, axis=-1)."
-        )
-    if arr.ndim == 4 and arr.shape[0] == 1 and arr.shape[-1] in (3, 4):
-        raise InputError(
-            f"The {name} has shape {arr.shape}: a stack of one image. Give the image "
-            "itself, shaped (H, W, 3): rgb[0]."
-        )
-    if arr.ndim != 3 or arr.shape[-1] not in (3, 4):
-        raise InputError(
-            f"The {name} must be an (H, W, 3) RGB image, got shape {arr.shape}. Give a "
-            "colour photo (PNG, JPEG or TIFF) shaped (rows, columns, 3)."
-        )
-    if arr.size == 0:
-        raise InputError(
-            f"The {name} is empty (shape {arr.shape}): load the photo again, or check the "
-            "crop that produced it."
-        )
-    if arr.shape[-1] == 4:
-        alpha = arr[..., 3]
-        full = np.iinfo(arr.dtype).max if np.issubdtype(arr.dtype, np.integer) else 1.0
-        if np.all(alpha == full):
-            notes.append("the photo's alpha channel (fully opaque) was dropped")
-            arr = arr[..., :3]
-        else:
-            raise InputError(
-                f"The {name} has a transparent alpha channel; the colour under transparent "
-                "pixels is undefined. Flatten it onto a background in an image editor, or "
-                "drop alpha if it does not matter: rgb[..., :3]."
-            )
-    if arr.dtype in (np.uint8, np.uint16):
-        out = arr
-    elif np.issubdtype(arr.dtype, np.floating):
-        out = arr.astype(np.float32, copy=False)
-        n_bad = sum(int((~np.isfinite(band)).sum()) for band in _row_bands(arr))
-        if n_bad:
-            raise InputError(
-                f"The {name} contains {n_bad} NaN or infinite "
-                "values. Replace them, e.g. np.nan_to_num(rgb, nan=0.0, posinf=1.0), or "
-                "export the photo again."
-            )
-        lo, hi = float(out.min()), float(out.max())
-        if lo < 0 or hi > 1:
-            hint = (
-                "it looks like 0-255 values: divide by 255"
-                if hi <= 255
-                else "it looks like 16-bit values: divide by 65535"
-                if hi <= 65535
-                else "rescale it to [0, 1]"
-            )
-            raise InputError(
-                f"A floating-point {name} must have values in [0, 1]; this one spans "
-                f"[{lo:.4g}, {hi:.4g}] ({hint})."
-            )
-    elif arr.dtype == np.bool_ or np.issubdtype(arr.dtype, np.integer):
-        raise InputError(
-            f"The {name} has pixel type {arr.dtype}; use 8-bit (uint8), 16-bit (uint16) "
-            "or floating point in [0, 1]."
-        )
-    else:
-        raise InputError(
-            f"The {name} has an unsupported pixel type {arr.dtype}; convert it to 8-bit "
-            "(uint8), 16-bit (uint16) or floating point in [0, 1]."
-        )
-    return out, notes
-
-
-def _row_bands(arr: np.ndarray, rows: int = 1024):
-    """Bands of rows, so that a check on a huge image makes no full-size temporary."""
-    for r0 in range(0, arr.shape[0], rows):
-        yield arr[r0 : r0 + rows]
 
 
 def infer_scale(lr_shape: tuple[int, int], hr_shape: tuple[int, int]) -> int:

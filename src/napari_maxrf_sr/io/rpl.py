@@ -118,6 +118,33 @@ def parse_rpl_header(path: str | Path) -> RplHeader:
         When a required key is missing or a value is not understood.
     """
     path = Path(path)
+    fields = _header_fields(path)
+    missing = [k for k in _REQUIRED if k not in fields]
+    if missing:
+        raise InputError(
+            f"The header {str(path)!r} lacks {', '.join(missing)}; a .rpl needs width, height, "
+            "depth, offset, data-length, data-type, byte-order and record-by."
+        )
+    width, height, depth, offset, length = _sizes(fields, path)
+    data_type = fields["data-type"].lower()
+    if (data_type, length) not in _DTYPES:
+        raise InputError(
+            f"The header {str(path)!r} gives data-type {data_type!r} with data-length {length}; "
+            "supported are unsigned/signed with 1, 2, 4 or 8 bytes and float with 4 or 8. "
+            "Correct the header."
+        )
+    notes: list[str] = []
+    order = _byte_order(fields, path, length, notes)
+    record_by = _record_by(fields, path, depth)
+    known = {*_REQUIRED, "byte-order", "record-by"}
+    extra = {k: v for k, v in fields.items() if k not in known}
+    return RplHeader(
+        width, height, depth, offset, length, data_type, order, record_by, extra, tuple(notes)
+    )
+
+
+def _header_fields(path: Path) -> dict[str, str]:
+    """``key value`` lines of a header, keys in lower case."""
     try:
         size = os.path.getsize(path)
         if size > _MAX_HEADER_BYTES:  # never read a multi-gigabyte .raw as text
@@ -147,12 +174,11 @@ def parse_rpl_header(path: str | Path) -> RplHeader:
         if key == "key" and value.lower() == "value":  # the column-title line
             continue
         fields[key] = value
-    missing = [k for k in _REQUIRED if k not in fields]
-    if missing:
-        raise InputError(
-            f"The header {str(path)!r} lacks {', '.join(missing)}; a .rpl needs width, height, "
-            "depth, offset, data-length, data-type, byte-order and record-by."
-        )
+    return fields
+
+
+def _sizes(fields: dict[str, str], path: Path) -> tuple[int, int, int, int, int]:
+    """Width, height, depth, offset and data-length, checked."""
     try:
         width, height, depth, offset, length = (
             int(fields[k]) for k in ("width", "height", "depth", "offset", "data-length")
@@ -168,14 +194,10 @@ def parse_rpl_header(path: str | Path) -> RplHeader:
             f"depth {depth}, offset {offset}. Correct the header, or copy it again from the "
             "scanner's export."
         )
-    data_type = fields["data-type"].lower()
-    if (data_type, length) not in _DTYPES:
-        raise InputError(
-            f"The header {str(path)!r} gives data-type {data_type!r} with data-length {length}; "
-            "supported are unsigned/signed with 1, 2, 4 or 8 bytes and float with 4 or 8. "
-            "Correct the header."
-        )
-    notes: list[str] = []
+    return width, height, depth, offset, length
+
+
+def _byte_order(fields: dict[str, str], path: Path, length: int, notes: list[str]) -> str:
     order = fields.get("byte-order", "dont-care").lower().replace("_", "-")
     if order not in ("little-endian", "big-endian", "dont-care"):
         raise InputError(
@@ -184,6 +206,10 @@ def parse_rpl_header(path: str | Path) -> RplHeader:
         )
     if order == "dont-care" and length > 1:
         notes.append("byte-order 'dont-care' with multi-byte values: assuming little-endian")
+    return order
+
+
+def _record_by(fields: dict[str, str], path: Path, depth: int) -> str:
     record_by = fields.get("record-by", "vector").lower().replace("_", "-")
     if record_by in ("dontcare", "dont-care"):
         if depth != 1:
@@ -197,11 +223,7 @@ def parse_rpl_header(path: str | Path) -> RplHeader:
             f"The header {str(path)!r} gives record-by {record_by!r}; expected vector, image "
             "or dont-care. Correct the header."
         )
-    known = {*_REQUIRED, "byte-order", "record-by"}
-    extra = {k: v for k, v in fields.items() if k not in known}
-    return RplHeader(
-        width, height, depth, offset, length, data_type, order, record_by, extra, tuple(notes)
-    )
+    return record_by
 
 
 def find_raw(rpl_path: str | Path, raw_path: str | Path | None = None) -> Path:

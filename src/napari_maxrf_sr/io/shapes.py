@@ -12,7 +12,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from .filecheck import image_pixels, npy_header, png_size
+from .filecheck import check_tiff, image_pixels, png_size
 
 
 def _folder_shape(path: Path) -> tuple[int, int, int] | None:
@@ -62,13 +62,16 @@ def maps_shape(path: str | Path, **options: Any) -> tuple[int, int, int] | None:
         if suffix in (".tif", ".tiff"):
             from .tiff import inspect_tiff
 
-            return inspect_tiff(p).shape
+            check_tiff(p)
+            layout = inspect_tiff(p)
+            return None if layout.photo else layout.shape
         if suffix == ".png":
             hw = png_size(p)
             return None if hw is None else (1, *hw)
         if suffix == ".npy":
-            with open(p, "rb") as fh:
-                shape = npy_header(fh, p.name).shape
+            from .npy import npy_info
+
+            shape, _ = npy_info(p)  # a truncated or too large file: the reader says so
             return (1, *shape) if len(shape) == 2 else tuple(shape) if len(shape) == 3 else None
         if suffix == ".npz":
             return _npz_shape(p)
@@ -92,7 +95,12 @@ def photo_shape(path: str | Path) -> tuple[int, int] | None:
             return None
         if p.suffix.lower() in (".tif", ".tiff"):
             from .filecheck import open_tiff
+            from .tiff import inspect_tiff
 
+            check_tiff(p)
+            layout = inspect_tiff(p)
+            if not layout.photo and layout.shape[0] > 1 and (layout.names or layout.info):
+                return None  # element maps given as the photo: the reader says so
             with open_tiff(p) as tif:
                 page = tif.pages[0]
                 hw = (int(page.imagelength), int(page.imagewidth))
