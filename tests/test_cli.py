@@ -100,9 +100,10 @@ def test_provenance_is_enough_to_rerun_bit_for_bit(files, tmp_path):
     assert main(["run", "--xrf", str(xrf), "--rgb", str(photo), "--out", str(out), "--preset",
                  "fast", "--seed", "5", "--device", "cpu", "--quiet"]) == 0
     maps, elements, meta = read_element_stack(out)
-    prov = meta["provenance"]
-    config = SRConfig.from_dict(prov["config"])  # validated like any file from elsewhere
-    assert config.seed == 5 and prov["inputs"]["xrf"] == str(xrf)
-    rgb, _ = read_photo(prov["inputs"]["rgb"])
+    prov = meta.provenance
+    config = SRConfig.from_dict(prov["settings"])  # validated like any file from elsewhere
+    assert config.seed == 5 and prov["inputs"]["xrf"]["path"] == str(xrf)
+    assert prov["schema"] == "napari-maxrf-sr provenance 1" and prov["made_by"] == "maxrf-sr run"
+    rgb, _ = read_photo(prov["photo"]["path"])
     again = super_resolve(lr, rgb, 4, elements=elements, config=config)
     np.testing.assert_array_equal(again.maps, maps)

@@ -80,7 +80,7 @@ def test_folder_of_tiffs(tmp_path, kind):
     order = [2, 1, 0]
     np.testing.assert_array_equal(got, maps[order].astype(np.float32))
     assert got.dtype == np.float32
-    assert any("photo.png" in n for n in meta["notes"])
+    assert any("photo.png" in n for n in meta.notes)
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
@@ -106,7 +106,7 @@ def test_npy_with_sidecar(tmp_path):
     maps = _maps()
     np.save(tmp_path / "maps.npy", maps)
     got, names, meta = read_element_maps(tmp_path / "maps.npy")
-    assert names == ("map 1", "map 2", "map 3") and meta["notes"]
+    assert names == ("map 1", "map 2", "map 3") and meta.notes
     (tmp_path / "maps.json").write_text(json.dumps({"elements": ["Pb-L", "Hg L", "Ca"]}))
     got, names, _ = read_element_maps(tmp_path / "maps.npy")
     assert names == ("Pb L", "Hg L", "Ca")
@@ -156,7 +156,7 @@ def test_h5_missing_h5py_message(tmp_path, monkeypatch):
 
     (tmp_path / "a.h5").write_bytes(b"")
     monkeypatch.setattr(builtins, "__import__", fake_import)
-    with pytest.raises(ImportError, match=r"napari-maxrf-sr\[hdf5\]"):
+    with pytest.raises(InputError, match=r"needs h5py.*pip install h5py"):
         read_element_maps(tmp_path / "a.h5")
 
 

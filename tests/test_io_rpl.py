@@ -84,7 +84,8 @@ def test_window_sums(tmp_path, record_by, dtype, offset):
     assert maps.shape == (3, 5, 6) and maps.dtype == np.float32
     for k, kev in enumerate((6.404, 10.551, 3.692)):
         np.testing.assert_array_equal(maps[k], _expected(cube, kev))
-    assert meta["windows"][0]["channels"][1] - meta["windows"][0]["channels"][0] == 3
+    window = meta.rpl.windows[0]
+    assert window.stop - window.first == 3
 
 
 def test_total_counts_needs_no_calibration(tmp_path):

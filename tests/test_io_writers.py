@@ -31,9 +31,9 @@ def test_stack_round_trip(tmp_path):
     got, names, meta = read_element_stack(path)
     np.testing.assert_array_equal(got, maps)
     assert names == ELEMENTS
-    assert meta["scale"] == 4
-    assert meta["provenance"]["settings"] == {"steps": 3}
-    assert meta["provenance"]["arr"] == 2.5
+    assert meta.scale == 4
+    assert meta.provenance["settings"] == {"steps": 3}
+    assert meta.provenance["arr"] == 2.5
     # ImageJ sees one labelled channel per element
     with tifffile.TiffFile(path) as tif:
         assert tif.is_imagej
@@ -112,7 +112,7 @@ def test_read_only_folder(tmp_path):
 
 
 def test_read_only_folder_message(tmp_path, monkeypatch):
-    from napari_maxrf_sr.io import atomic
+    from napari_maxrf_sr import atomic
 
     monkeypatch.setattr(atomic.os, "access", lambda *a: False)
     with pytest.raises(PermissionError, match="another output folder"):

@@ -102,7 +102,7 @@ def test_tiff_stack_round_trip(maps, names):
         got, elements, meta = read_element_maps(d / "m.tif")
     np.testing.assert_array_equal(got, maps.astype(np.float32))
     assert elements == tuple(normalise_element_name(n) for n in names)
-    assert meta["scale"] == 4
+    assert meta.scale == 4
 
 
 @FAST

@@ -33,9 +33,11 @@ class SRResult(NamedTuple):
     maps
         ``(B, H, W)`` float32 maps in the input's units, on the photo's grid.
     diagnostics
-        ``method``, ``seconds``, ``device``, ``elements``, ``notes``; for the network
-        also ``history`` (losses per logged step), ``config``, ``stopped_early``
-        and ``model`` (to save with :func:`napari_maxrf_sr.save_model`).
+        ``method``, ``seconds``, ``device``, ``elements``, ``notes`` and
+        ``provenance`` (the record to store with the maps, see
+        :mod:`napari_maxrf_sr.provenance`); for the network also ``history`` (losses
+        per logged step), ``config``, ``stopped_early`` and ``model`` (to save with
+        :func:`napari_maxrf_sr.save_model`).
     """
 
     maps: np.ndarray
@@ -119,8 +121,30 @@ def super_resolve(
         When the run was cancelled through ``stop``.
     """
     if method == NETWORK:
-        return _run_network(lr_maps, rgb, scale, elements, config, preset, seed, max_seconds,
-                            device, negative, callback, stop, checkpoint, infer)
+        result = _run_network(lr_maps, rgb, scale, elements, config, preset, seed,
+                              max_seconds, device, negative, callback, stop, checkpoint, infer)
+    else:
+        result = _run_baseline(lr_maps, rgb, scale, method, elements, seed, negative)
+    result.diagnostics["provenance"] = _provenance(lr_maps, rgb, result)
+    return result
+
+
+def _provenance(lr_maps, rgb, result: SRResult) -> dict[str, Any]:
+    from .provenance import build_provenance, describe_array
+
+    diag = result.diagnostics
+    maps = np.asarray(lr_maps)
+    shape = None if result.maps is None else result.maps.shape
+    return build_provenance(
+        made_by="python api", method=diag["method"], elements=diag["elements"],
+        scale=diag.get("scale"), inputs={"maps": describe_array(maps)},
+        photo=describe_array(rgb), settings=diag.get("config"), output_shape=shape,
+        device=diag["device"], seconds=diag["seconds"],
+        stopped_early=bool(diag.get("stopped_early")), history=diag.get("history", ()),
+        notes=diag.get("notes", ()))
+
+
+def _run_baseline(lr_maps, rgb, scale, method, elements, seed, negative) -> SRResult:
     from .baselines import METHODS
 
     if method not in METHODS:
@@ -134,7 +158,7 @@ def super_resolve(
     return SRResult(
         np.asarray(maps, dtype=np.float32),
         {"method": method, "seconds": time.perf_counter() - t0, "device": "CPU",
-         "elements": prepared.elements, "notes": prepared.notes},
+         "elements": prepared.elements, "scale": prepared.scale, "notes": prepared.notes},
     )
 
 
@@ -199,6 +223,7 @@ def diagnostics_of(result: TrainResult) -> dict[str, Any]:
         "inference_seconds": result.inference_seconds,
         "device": result.device,
         "elements": result.elements,
+        "scale": result.model.scale,
         "notes": result.notes,
         "history": result.history,
         "config": result.config.to_dict(),

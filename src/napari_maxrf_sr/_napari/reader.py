@@ -17,21 +17,16 @@ from typing import Any
 import numpy as np
 
 from ..core.validation import InputError
+from ..errors import NotElementMaps
 from ..io import large
+from ..io.common import MapsMeta
 from ..io.elements import element_name_from_path, is_element_name
 from ..io.filecheck import check_tiff
-from ..io.maps import (
-    NotElementMaps,
-    folder_has_element_images,
-    inspect_tiff,
-    npy_info,
-    read_element_folder,
-    read_element_stack,
-    read_h5_maps,
-    read_npy_maps,
-    read_npz_maps,
-    read_sidecar,
-)
+from ..io.folder import folder_has_element_images, read_element_folder
+from ..io.hdf5 import read_h5_maps
+from ..io.npy import npy_info, read_npy_maps, read_npz_maps
+from ..io.sidecar import read_sidecar
+from ..io.tiff import inspect_tiff, read_element_stack
 from .layers import lr_layer_kwargs
 
 LayerData = tuple[Any, dict[str, Any], str]
@@ -53,13 +48,17 @@ def _notify(message: str) -> None:
 
 
 def maps_to_layer_data(
-    maps: np.ndarray, elements: tuple[str, ...], meta: dict[str, Any]
+    maps: np.ndarray, elements: tuple[str, ...], meta: MapsMeta
 ) -> list[LayerData]:
-    """One image :data:`LayerData` per element map, styled and placed for overlaying."""
-    source = meta.get("source")
-    stored_scale = meta.get("scale")
-    stored_translate = meta.get("translate")
-    role = meta.get("role") or "lr_map"
+    """One image :data:`LayerData` per element map, styled and placed for overlaying.
+
+    The reader's notes are shown as notifications and kept in every layer's
+    ``metadata['maxrf_sr']['reader_notes']``.
+    """
+    source = meta.source
+    stored_scale = meta.scale
+    stored_translate = meta.translate
+    role = meta.role or "lr_map"
     int_scale = None
     if (
         role == "lr_map"
@@ -67,10 +66,12 @@ def maps_to_layer_data(
         and float(stored_scale).is_integer()
     ):
         int_scale = int(stored_scale)  # LR maps s times coarser than the photo grid
-    names = meta.get("layer_names") or list(elements)
+    names = meta.layer_names or list(elements)
     if len(names) != len(elements):
         names = list(elements)
-    extra = {k: meta[k] for k in ("provenance", "format") if meta.get(k)}
+    # The reader's notes travel with the layers, so the panel can show them at Start.
+    extra = {k: v for k, v in (("provenance", meta.provenance), ("format", meta.format),
+                               ("reader_notes", list(meta.notes))) if v}
     out: list[LayerData] = []
     for m, element, name in zip(maps, elements, names, strict=True):
         kwargs = lr_layer_kwargs(
@@ -81,7 +82,7 @@ def maps_to_layer_data(
             if isinstance(stored_translate, list | tuple) and len(stored_translate) == 2:
                 kwargs["translate"] = tuple(float(v) for v in stored_translate)
         out.append((m, kwargs, "image"))
-    for note in meta.get("notes") or ():
+    for note in meta.notes:
         _notify(f"{Path(str(source)).name}: {note}")
     return out
 
@@ -98,12 +99,12 @@ def _loaded(result) -> ReaderFunction:
 def _tiff_reader(path: Path) -> ReaderFunction | None:
     check_tiff(path)  # a truncated file: say so, rather than decline in silence
     desc = inspect_tiff(path)
-    if desc["rgb"]:
+    if desc.photo:
         return None  # a photo: napari's builtin reader shows it as RGB
-    shape = desc["shape"]
+    shape = desc.shape
     if not _plausible_stack(shape):
         return None
-    named = desc["names"] is not None
+    named = desc.names is not None
     if not (named or shape[0] >= 2 or is_element_name(element_name_from_path(path))):
         return None  # one unnamed grey image: nothing says it is an element map
     # Results bigger than memory (written band by band) are shown without loading them.
@@ -126,32 +127,16 @@ def _npy_reader(path: Path) -> ReaderFunction | None:
     return _loaded(read_npy_maps(path))
 
 
-def _h5_reader(path: Path) -> ReaderFunction | None:
-    try:
-        result = read_h5_maps(path)
-    except ImportError as exc:
-        warnings.warn(str(exc), UserWarning, stacklevel=2)
-        return None
-    return _loaded(result)
 
 
 def _rpl_reader(path: Path) -> ReaderFunction | None:
-    from ..io.rpl import TOTAL_COUNTS, open_rpl_cube, read_rpl_element_maps
+    from ..io.rpl import TOTAL_COUNTS, open_rpl_cube, plan_rpl_maps, sum_rpl_maps
+    from ..io.sidecar import rpl_options
 
-    side = read_sidecar(path) or {}
-    raw = side.get("raw_path") or side.get("raw")
-    raw_path = (path.parent / raw) if raw else None
-    try:
-        _, header = open_rpl_cube(path, raw_path)  # header and .raw size checks only
-    except InputError as exc:
-        # the header is ours to read, so say why we cannot, then step aside
-        warnings.warn(str(exc), UserWarning, stacklevel=2)
-        return None
-    zero, ev = header.calibration()
-    zero = side.get("zero_ev", zero)
-    ev = side.get("ev_per_channel", ev)
-    kwargs: dict[str, Any] = {"raw_path": raw_path, "window_ev": side.get("window_ev", 300.0)}
-    if ev is None:
+    kwargs = rpl_options(path)  # every value checked; a .raw outside the folder refused
+    _, header = open_rpl_cube(path, kwargs.get("raw_path"))  # header and .raw size only
+    message = ""
+    if kwargs.get("ev_per_channel", header.calibration()[1]) is None:
         kwargs["elements"] = (TOTAL_COUNTS,)
         message = (
             f"{path.name}: the energy calibration is unknown, so only the total counts are "
@@ -159,18 +144,12 @@ def _rpl_reader(path: Path) -> ReaderFunction | None:
             f"{path.with_suffix('.json').name} with zero_ev, ev_per_channel and elements, or "
             "use napari_maxrf_sr.io.read_rpl_element_maps(..., zero_ev=..., ev_per_channel=...)."
         )
-    else:
-        kwargs.update(zero_ev=zero, ev_per_channel=ev)
-        if side.get("elements"):
-            kwargs["elements"] = tuple(side["elements"])
-        message = ""
-    if side.get("lines"):
-        kwargs["lines"] = side["lines"]
+    plan = plan_rpl_maps(path, **kwargs)  # every check now: decline rather than fail later
 
     def reader(_path) -> list[LayerData]:
         if message:
             _notify(message)
-        return maps_to_layer_data(*read_rpl_element_maps(path, **kwargs))
+        return maps_to_layer_data(*sum_rpl_maps(plan))
 
     return reader
 
@@ -190,7 +169,7 @@ def _reader_for(path: Path) -> ReaderFunction | None:
     if suffix == ".npz":
         return _loaded(read_npz_maps(path))
     if suffix in (".h5", ".hdf5"):
-        return _h5_reader(path)
+        return _loaded(read_h5_maps(path))
     if suffix == ".rpl":
         return _rpl_reader(path)
     return None

@@ -7,16 +7,15 @@ Layer data follow napari's ``LayerData`` convention: ``(data, add_kwargs, "image
 
 from __future__ import annotations
 
-import hashlib
-import platform
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from importlib import metadata as importlib_metadata
 from typing import Any
 
 import numpy as np
 
+from napari_maxrf_sr import provenance as _provenance
 from napari_maxrf_sr.core.operators import block_mean_np, upsample_bicubic_np
+from napari_maxrf_sr.provenance import describe_array, sha256_array  # noqa: F401 - kept here
 
 LayerData = tuple[np.ndarray, dict[str, Any], str]
 
@@ -277,40 +276,6 @@ def result_layers(
 
 
 # -- provenance ---------------------------------------------------------------------------
-def sha256_array(arr: np.ndarray) -> str:
-    """SHA-256 of an array's bytes (C order), with dtype and shape folded in."""
-    a = np.ascontiguousarray(arr)
-    h = hashlib.sha256(f"{a.dtype.str}{a.shape}".encode())
-    h.update(a.tobytes())
-    return h.hexdigest()
-
-
-def package_versions(names: Sequence[str] = ("napari-maxrf-sr", "napari", "torch", "numpy",
-                                             "scikit-image", "tifffile")) -> dict[str, str]:
-    """Installed versions of the packages a result depends on (``"not installed"`` if absent)."""
-    out = {"python": platform.python_version()}
-    for name in names:
-        try:
-            out[name] = importlib_metadata.version(name)
-        except importlib_metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
-
-
-def summarise_history(history: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """First and last value of every logged loss, and the number of logged steps."""
-    if not history:
-        return {"logged_steps": 0}
-    keys = [k for k in history[-1] if k not in ("step", "stage", "elapsed")]
-    first, last = history[0], history[-1]
-    return {
-        "logged_steps": len(history),
-        "last_step": last.get("step"),
-        "first": {k: first.get(k) for k in keys},
-        "last": {k: last.get(k) for k in keys},
-    }
-
-
 def build_provenance(
     *,
     inputs: Mapping[str, np.ndarray],
@@ -327,8 +292,12 @@ def build_provenance(
     started: str = "",
     finished: str = "",
     metrics: Sequence[ElementMetrics] = (),
+    notes: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Build a JSON-ready record of how a result was made (inputs, settings, versions, times).
+
+    A thin call into :func:`napari_maxrf_sr.provenance.build_provenance`, the one
+    schema shared with the command line, the API and the writers.
 
     Parameters
     ----------
@@ -339,27 +308,9 @@ def build_provenance(
     settings
         Every setting (``SRConfig.to_dict()`` for the network).
     """
-
-    def describe(arr: np.ndarray) -> dict[str, Any]:
-        arr = np.asarray(arr)
-        return {"shape": list(arr.shape), "dtype": str(arr.dtype), "sha256": sha256_array(arr)}
-
-    return {
-        "software": "napari-maxrf-sr",
-        "method": method,
-        "scale": int(scale),
-        "elements": list(elements),
-        "inputs": {name: describe(a) for name, a in inputs.items()},
-        "photo": {"name": photo_name, **describe(photo)},
-        "settings": dict(settings),
-        "versions": package_versions(),
-        "device": device,
-        "losses": summarise_history(history),
-        "seconds": seconds,
-        "stopped_early": stopped_early,
-        "started": started,
-        "finished": finished,
-        "metrics": [
-            {"element": m.element, "psnr": m.psnr, "ssim": m.ssim} for m in metrics
-        ],
-    }
+    return _provenance.build_provenance(
+        made_by="napari panel", method=method, scale=scale, elements=elements,
+        inputs={name: describe_array(a) for name, a in inputs.items()},
+        photo=describe_array(photo, name=photo_name), settings=settings, device=device,
+        history=history, seconds=seconds, stopped_early=stopped_early, started=started,
+        finished=finished, metrics=metrics, notes=notes)

@@ -7,8 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from ..core.validation import InputError
+from ..errors import InputError
 from ..io.writers import write_element_stack as _write_stack
+from ..provenance import build_provenance
 
 
 def _layer_maps(data, attrs: dict[str, Any], layer_type: str):
@@ -64,12 +65,6 @@ def write_element_stack(path: str, layer_data: list[tuple[Any, dict, str]]) -> l
     p = Path(path)
     if p.suffix.lower() not in (".tif", ".tiff"):
         p = p.with_name(p.name + ".tif")
-    try:
-        from importlib.metadata import version
-
-        software = f"napari-maxrf-sr {version('napari-maxrf-sr')}"
-    except Exception:
-        software = "napari-maxrf-sr"
     scale = attrs0.get("scale")
     translate = attrs0.get("translate")
     written = _write_stack(
@@ -79,7 +74,9 @@ def write_element_stack(path: str, layer_data: list[tuple[Any, dict, str]]) -> l
         scale=None if scale is None else [float(v) for v in scale],
         translate=None if translate is None else [float(v) for v in translate],
         layer_names=names,
-        provenance={"software": software, "layers": infos},
+        provenance=build_provenance(made_by="napari (save layers)", elements=elements,
+                                    output_shape=(len(maps), *maps[0].shape),
+                                    extra={"layers": infos}),
         role=str(infos[0].get("role") or "lr_map"),
         force=True,  # napari's save dialog asked about replacing the file
     )

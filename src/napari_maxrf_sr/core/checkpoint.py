@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from .. import __version__
+from ..errors import CheckpointError, CheckpointWriteError
 from .config import SRConfig
 from .photo import PhotoPixels
 
@@ -35,10 +36,6 @@ FORMAT_VERSION = 1
 DEFAULT_EVERY_SECONDS = 120.0
 #: Settings that do not change what training computes (a resumed run may change them).
 _NOT_FINGERPRINTED = ("device", "tile_pixels", "cpu_threads")
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be used; the message says why and what to do."""
 
 
 @dataclass(frozen=True)
@@ -60,8 +57,31 @@ class CheckpointPlan:
     resume: bool = False
 
 
+class Fingerprint(str):
+    """A run's fingerprint (a short hash), which also keeps what it was made of.
+
+    It compares and prints as the hash; :attr:`parts` (the maps' and the photo's shapes
+    and hashes, the scale, the element names and the settings) is saved with a
+    checkpoint, so that a refused resume can say what differs.
+    """
+
+    parts: dict[str, Any]
+
+    def __new__(cls, digest: str, parts: dict[str, Any]) -> Fingerprint:
+        """The hash ``digest``, keeping ``parts``."""
+        obj = super().__new__(cls, digest)
+        obj.parts = parts
+        return obj
+
+
+def _array_part(arr) -> str:
+    arr = np.ascontiguousarray(arr.raw if isinstance(arr, PhotoPixels) else arr)
+    h = hashlib.blake2b(memoryview(arr).cast("B"), digest_size=8)
+    return f"{' x '.join(map(str, arr.shape))} {arr.dtype} #{h.hexdigest()}"
+
+
 def run_fingerprint(lr_maps: np.ndarray, rgb: PhotoPixels | np.ndarray, scale: int,
-                    elements: tuple[str, ...], config: SRConfig) -> str:
+                    elements: tuple[str, ...], config: SRConfig) -> Fingerprint:
     """A short hash identifying one run: its prepared inputs and training settings.
 
     Parameters
@@ -71,26 +91,60 @@ def run_fingerprint(lr_maps: np.ndarray, rgb: PhotoPixels | np.ndarray, scale: i
     config
         The run's settings; the device and inference tile size are left out.
     """
-    h = hashlib.blake2b(digest_size=12)
-    for arr in (lr_maps, rgb):
-        arr = np.ascontiguousarray(arr.raw if isinstance(arr, PhotoPixels) else arr)
-        h.update(f"{arr.dtype.str}{arr.shape}".encode())
-        h.update(memoryview(arr).cast("B"))
-    h.update(f"scale={int(scale)};elements={list(elements)}".encode())
-    settings = {k: v for k, v in config.to_dict().items() if k not in _NOT_FINGERPRINTED}
-    h.update(json.dumps(settings, sort_keys=True).encode())
-    return h.hexdigest()
+    parts = {
+        "maps": _array_part(lr_maps),
+        "photo": _array_part(rgb),
+        "scale": int(scale),
+        "elements": [str(e) for e in elements],
+        "settings": {k: v for k, v in config.to_dict().items() if k not in _NOT_FINGERPRINTED},
+    }
+    digest = hashlib.blake2b(json.dumps(parts, sort_keys=True).encode(), digest_size=12)
+    return Fingerprint(digest.hexdigest(), parts)
+
+
+def what_differs(saved: dict[str, Any] | None, now: dict[str, Any] | None) -> str:
+    """The differences between two runs' fingerprint parts, in words ("" if unknown)."""
+    if not isinstance(saved, dict) or not isinstance(now, dict):
+        return ""
+    out = []
+    for key, words in (("maps", "the maps"), ("photo", "the photo"), ("scale", "the scale"),
+                       ("elements", "the element names")):
+        if saved.get(key) != now.get(key):
+            out.append(f"{words} (saved: {saved.get(key)}; now: {now.get(key)})")
+    old, new = saved.get("settings") or {}, now.get("settings") or {}
+    changed = [f"{k} {old.get(k)!r} -> {new.get(k)!r}" for k in sorted({*old, *new})
+               if old.get(k) != new.get(k)]
+    if changed:
+        out.append("the settings (" + ", ".join(changed[:8]) + ")")
+    return "; ".join(out)
 
 
 def save_checkpoint(path: str | os.PathLike, fingerprint: str, state: dict[str, Any]) -> Path:
-    """Write ``state`` (plain containers and tensors) atomically, replacing an older one."""
-    from ..io.atomic import atomic_path
+    """Write ``state`` (plain containers and tensors) atomically, replacing an older one.
+
+    Raises
+    ------
+    CheckpointWriteError
+        When the file cannot be written (a full disk, a lost drive, no permission):
+        nothing was left behind, and the run itself is unaffected, so a training loop
+        can catch it, warn and carry on.
+    """
+    from ..atomic import atomic_path
 
     path = Path(path)
     payload = {"format": FORMAT, "format_version": FORMAT_VERSION,
-               "package_version": __version__, "fingerprint": fingerprint, "state": state}
-    with atomic_path(path, force=True) as tmp:
-        torch.save(payload, tmp)
+               "package_version": __version__, "fingerprint": str(fingerprint),
+               "about": getattr(fingerprint, "parts", None), "state": state}
+    try:
+        with atomic_path(path, force=True) as tmp:
+            torch.save(payload, tmp)
+    except OSError as exc:
+        reason = getattr(exc, "message", None) or exc.strerror or str(exc)
+        raise CheckpointWriteError(
+            f"Could not save the checkpoint {str(path)!r} ({reason}). Training goes on, but "
+            "it could not be resumed from here after a crash; free space on that drive.",
+            exc.errno,
+        ) from exc
     return path
 
 
@@ -115,10 +169,13 @@ def load_checkpoint(path: str | os.PathLike, fingerprint: str) -> dict[str, Any]
     path = Path(path)
     payload = _load(path)
     if payload["fingerprint"] != fingerprint:
+        differs = what_differs(payload.get("about"), getattr(fingerprint, "parts", None))
         raise CheckpointError(
-            f"The checkpoint {str(path)!r} belongs to another run: the maps, the photo, the "
-            "element names or the training settings differ from the ones it was made with. "
-            "Resume with exactly the same input and settings, or start a new run."
+            f"The checkpoint {str(path)!r} belongs to another run: "
+            + (f"what differs: {differs}. " if differs else "the maps, the photo, the element "
+               "names or the training settings differ from the ones it was made with. ")
+            + "Resume with exactly the same input and settings, or start a new run (without "
+            "--resume, with --force to replace the checkpoint)."
         )
     return payload["state"]
 

@@ -33,7 +33,8 @@ class SRConfig:
 
     # -- network -----------------------------------------------------------------------
     n_layers: int = _f(5, "K: number of unfolded LISTA layers.", min=1, max=50)
-    n_atoms: int = _f(64, "M: number of dictionary atoms (rows of the sparse code A).", min=2)
+    n_atoms: int = _f(64, "M: number of dictionary atoms (rows of the sparse code A).", min=2,
+                      max=1024)
     xrf_only_atoms: float = _f(
         0.125,
         "Share of the dictionary's atoms that belong to the element maps only (an element "
@@ -72,7 +73,8 @@ class SRConfig:
         choices=("block", "gaussian"),
     )
     psf_sigma: float = _f(
-        0.0, "Beam spot standard deviation in photo pixels (operator 'gaussian').", min=0.0
+        0.0, "Beam spot standard deviation in photo pixels (operator 'gaussian').", min=0.0,
+        max=64.0,
     )
     # -- normalisation (ours) -------------------------------------------------------------
     zero_level: float = _f(0.1, "Normalised value of zero counts (ours).", min=0.0, max=0.5)
@@ -125,6 +127,7 @@ class SRConfig:
         2048,
         "Stage 1 pixels per batch (the generator is per-pixel, so batches are pixels).",
         min=16,
+        max=1 << 18,
     )
     stage1_weight_bound: float = _f(
         1.0, "Stage 1 keeps every weight in [-bound, bound] (paper: below one).", min=0.0
@@ -150,8 +153,8 @@ class SRConfig:
     # -- stage 2: adversarial --------------------------------------------------------------
     adversarial: bool = _f(True, "Run stage 2 (adversarial fine-tuning).")
     stage2_steps: int = _f(200, "Stage 2 (adversarial) iterations.", min=0)
-    patch_size: int = _f(32, "Stage 2 patch size in photo pixels.", min=4)
-    batch_size: int = _f(32, "Stage 2 patches per batch.", min=1)
+    patch_size: int = _f(32, "Stage 2 patch size in photo pixels.", min=4, max=512)
+    batch_size: int = _f(32, "Stage 2 patches per batch.", min=1, max=1024)
     lr_g: float = _f(3e-4, "Stage 2 Adam learning rate of the generator.", min=0.0)
     lr_d: float = _f(
         1e-4, "Stage 2 Adam learning rate of the discriminator (paper: 3e-6).", min=0.0)
@@ -195,7 +198,8 @@ class SRConfig:
     max_seconds: float | None = _f(
         None, "Time budget in seconds for the whole training (None: run all steps).", min=0.0
     )
-    seed: int = _f(0, "Random seed: the same seed, data and settings give the same maps.")
+    seed: int = _f(0, "Random seed: the same seed, data and settings give the same maps.",
+                   max=2**63 - 1)
     device: str = _f(
         "auto", "'auto' (CUDA, then Apple MPS, then CPU), 'cpu', 'cuda', 'cuda:1' or 'mps'."
     )
@@ -203,7 +207,8 @@ class SRConfig:
         0, "CPU threads for training (0: chosen from the cores free at the start).",
         min=0, max=1024)
     tile_pixels: int = _f(
-        1 << 17, "Inference tile size in output pixels (bounds memory, hardly speed).", min=1024
+        1 << 17, "Inference tile size in output pixels (bounds memory, hardly speed).",
+        min=1024, max=1 << 24,
     )
 
     # ------------------------------------------------------------------------------------

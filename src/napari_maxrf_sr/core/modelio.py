@@ -9,11 +9,13 @@ then re-validated field by field and the tensor shapes checked against it.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import torch
 
 from .. import __version__
+from ..errors import ModelFileError
 from .config import SRConfig
 from .inference import TrainedModel
 from .model import ListaGenerator
@@ -21,10 +23,6 @@ from .normalisation import MapNormaliser, PhotoNormaliser
 
 FORMAT = "napari-maxrf-sr-model"
 FORMAT_VERSION = 2  # 2: coupled dictionary, residual output, sigmoid blend buffers
-
-
-class ModelFileError(ValueError):
-    """A model file that cannot be used; the message says why."""
 
 
 def save_model(model, path: str | os.PathLike, *, force: bool = False) -> Path:
@@ -44,7 +42,7 @@ def save_model(model, path: str | os.PathLike, *, force: bool = False) -> Path:
     pathlib.Path
         The path written.
     """
-    from ..io.atomic import atomic_path
+    from ..atomic import atomic_path
 
     trained: TrainedModel = getattr(model, "model", model)
     path = Path(path)
@@ -69,6 +67,22 @@ def save_model(model, path: str | os.PathLike, *, force: bool = False) -> Path:
     return path
 
 
+def refused_content(exc: BaseException) -> str:
+    """What torch refused to load, without its advice to load it unsafely.
+
+    torch's message suggests ``weights_only=False``, which would run any code the file
+    holds: never pass that on to a user.
+    """
+    text = str(exc)
+    found = re.search(r"(?:[Uu]nsupported global: |unsupported )GLOBAL ([\w.]+)", text)
+    if found:
+        return f"it refers to {found.group(1)}"
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    if "weights_only" in first or len(first) > 160:
+        return type(exc).__name__
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
 def load_model(path: str | os.PathLike) -> TrainedModel:
     """Read a model written by :func:`save_model`, refusing anything else.
 
@@ -80,13 +94,17 @@ def load_model(path: str | os.PathLike) -> TrainedModel:
     """
     path = Path(path)
     if not path.is_file():
-        raise ModelFileError(f"{path} does not exist or is not a file.")
+        raise ModelFileError(
+            f"The model {str(path)!r} does not exist or is not a file. Give a model saved by "
+            "'maxrf-sr run --save-model' (or napari_maxrf_sr.save_model)."
+        )
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle errors of many kinds: all mean "not ours / unsafe"
         raise ModelFileError(
-            f"{path} is not a napari-maxrf-sr model file, or it contains objects other than "
-            f"weights, which are refused for safety ({type(exc).__name__}: {exc})."
+            f"{str(path)!r} is not a napari-maxrf-sr model file, or it holds objects other "
+            f"than weights, which are refused for safety ({refused_content(exc)}). Use "
+            "a model saved by 'maxrf-sr run --save-model', or train again."
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ModelFileError(f"{path} is not a napari-maxrf-sr model file.")
@@ -105,12 +123,16 @@ def load_model(path: str | os.PathLike) -> TrainedModel:
             raise ValueError("element names, normalisation and network size disagree")
         if scale < 1:
             raise ValueError(f"bad scale {scale}")
-        generator = ListaGenerator.from_config(n_channels, config)
         state = payload["state_dict"]
-        expected = {k: tuple(v.shape) for k, v in generator.state_dict().items()}
+        # Shapes first, on torch's "meta" device (no memory): the settings in the file
+        # may ask for a network far larger than its weights.
+        with torch.device("meta"):
+            expected = {k: tuple(v.shape) for k, v in
+                        ListaGenerator.from_config(n_channels, config).state_dict().items()}
         got = {k: tuple(v.shape) for k, v in state.items()}
         if expected != got:
             raise ValueError(f"weights have shapes {got}, expected {expected}")
+        generator = ListaGenerator.from_config(n_channels, config)
         generator.load_state_dict(state)  # the output's sigmoid blend is a buffer in it
         photo = payload.get("photo_normaliser")
         photo_normaliser = None if photo is None else PhotoNormaliser.from_dict(photo)

@@ -7,8 +7,12 @@ the photo as it was read and converts only the rows it is working on.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch is imported where tensors are made: readers need no torch
+    import torch
 
 #: Value of full intensity for each pixel type the core accepts.
 _UNIT = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0,
@@ -53,6 +57,8 @@ class PhotoPixels:
         8-bit photos stay 8-bit (torch has few uint16 operations, so 16-bit
         photos become float32 in ``[0, 1]``, unit 1).
         """
+        import torch
+
         if self.raw.dtype == np.uint8:
             return torch.from_numpy(np.ascontiguousarray(np.moveaxis(self.raw, -1, 0))), 255.0
         planes = np.empty((3, *self.raw.shape[:2]), dtype=np.float32)

@@ -14,7 +14,10 @@ from typing import Literal
 
 import numpy as np
 
+from ..errors import InputError, NegativeValuesError
 from .photo import PhotoPixels
+from .photo_checks import check_rgb as check_rgb  # re-exported: its old home
+from .photo_checks import check_rgb_pixels
 
 #: Largest photo (pixels) accepted: 2**31 px is 6 GiB as 8-bit RGB. The core keeps the
 #: photo in its own pixel type and never builds an H x W array per element except the
@@ -26,17 +29,12 @@ MAX_HR_PIXELS = 1 << 31
 #: float32 copies of the scan. Readers check a file's header against it before they
 #: allocate anything.
 MAX_MAP_VALUES = 1 << 29
+#: Where panel users find the alignment that API users call as napari_maxrf_sr.io.align_photo.
+ALIGN_HINT = ("napari_maxrf_sr.io.align_photo; in napari: Plugins > MA-XRF Super-Resolution > "
+              "Align photo to the scan")
 #: Largest magnitude of a map value: the core computes in float32 (largest 3.4e38),
 #: and a super-resolved pixel may be several times brighter than any block mean.
 MAX_MAP_MAGNITUDE = 1e30
-
-
-class InputError(ValueError):
-    """Input that cannot be used as it is; the message says what is wrong and how to fix it."""
-
-
-class NegativeValuesError(InputError):
-    """Element maps with negative values (each entry point names its own way to clip them)."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +82,20 @@ def check_map_size(shape: tuple[int, ...], *, name: str = "element maps") -> Non
             f"floats), more than are loaded at once ({MAX_MAP_VALUES:,} values). Work on a "
             "crop of the scan, or on fewer elements at a time."
         )
+
+
+def check_unique_names(names: Sequence[str]) -> None:
+    """Refuse a name given to two maps: results, layers and files are told apart by name."""
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name in seen:
+            raise InputError(
+                f"Maps {seen[name] + 1} and {i + 1} are both called {name!r}: each map needs "
+                "its own name (results, layers and files are told apart by it). Rename one "
+                "(--elements on the command line, elements=... in Python), or leave out the "
+                "duplicate map."
+            )
+        seen[name] = i
 
 
 def stack_shape_hint(shape: tuple[int, ...]) -> str:
@@ -140,6 +152,28 @@ def check_lr_maps(
         The float32 maps and a list of notes about conversions made.
     """
     notes: list[str] = []
+    arr = _map_stack(lr_maps, name)
+    b = arr.shape[0]
+    if labels is None or len(labels) != b:
+        labels = default_element_names(b)
+    check_map_size(arr.shape, name=name)  # before the float32 copy below
+    check_magnitude(arr, name=name)
+    _check_finite(arr, name, labels)
+    maps = arr.astype(np.float32, copy=True)  # never modify the caller's array
+    if np.issubdtype(arr.dtype, np.integer) and arr.size:
+        # As Python ints: exact, and abs() cannot overflow at the most negative int64.
+        big = max(abs(int(arr.min())), abs(int(arr.max())))
+        if big > 2**24:  # float32 holds integers exactly only up to 2**24
+            notes.append(
+                f"counts up to {big} exceed float32's exact integer range; "
+                "values are rounded to about 7 significant digits"
+            )
+    _negative_values(maps, negative, name, labels, notes)
+    return maps, notes
+
+
+def _map_stack(lr_maps, name: str) -> np.ndarray:
+    """The maps as a ``(B, h, w)`` array of numbers, or an error saying what is wrong."""
     arr = np.asarray(lr_maps)
     if arr.dtype == object or not (
         np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_
@@ -158,8 +192,6 @@ def check_lr_maps(
             f"got shape {arr.shape}. {stack_shape_hint(arr.shape)}"
         )
     b, h, w = arr.shape
-    if labels is None or len(labels) != b:
-        labels = default_element_names(b)
     if b == 0:
         raise InputError(f"There are no {name} (B = 0): give at least one element map.")
     if h < 2 or w < 2:
@@ -172,8 +204,10 @@ def check_lr_maps(
             f"The {name} have shape {arr.shape}: more maps ({b}) than rows and columns. "
             "The element axis must come first: use np.moveaxis(maps, -1, 0)."
         )
-    check_map_size(arr.shape, name=name)  # before the float32 copy below
-    check_magnitude(arr, name=name)
+    return arr
+
+
+def _check_finite(arr: np.ndarray, name: str, labels: Sequence[str]) -> None:
     if np.issubdtype(arr.dtype, np.inexact):
         # On the caller's values: a float64 1e300 is finite, and must not be called NaN
         # after the cast to float32 has turned it into inf.
@@ -185,16 +219,12 @@ def check_lr_maps(
                 "Replace them before super-resolving, e.g. np.nan_to_num(maps, nan=0.0) "
                 "for pixels outside the scanned area."
             )
-    maps = arr.astype(np.float32, copy=True)  # never modify the caller's array
-    if np.issubdtype(arr.dtype, np.integer) and arr.size:
-        # As Python ints: exact, and abs() cannot overflow at the most negative int64.
-        big = max(abs(int(arr.min())), abs(int(arr.max())))
-        if big > 2**24:  # float32 holds integers exactly only up to 2**24
-            notes.append(
-                f"counts up to {big} exceed float32's exact integer range; "
-                "values are rounded to about 7 significant digits"
-            )
-    mins = maps.reshape(b, -1).min(axis=1)
+
+
+def _negative_values(maps: np.ndarray, negative: str, name: str, labels: Sequence[str],
+                     notes: list[str]) -> None:
+    """Clip negative values in place (with a note), or refuse them."""
+    mins = maps.reshape(maps.shape[0], -1).min(axis=1)
     if (mins < 0).any():
         if negative == "clip":
             notes.append(f"{int((maps < 0).sum())} negative values set to 0")
@@ -206,110 +236,6 @@ def check_lr_maps(
                 "negative. If these are fitted areas whose noise dips below zero, clip them "
                 "(negative='clip' in the API, --clip-negative on the command line)."
             )
-    return maps, notes
-
-
-def check_rgb(rgb, *, name: str = "photo") -> tuple[np.ndarray, list[str]]:
-    """Validate an RGB photo and return it as ``(H, W, 3)`` float32 in ``[0, 1]``.
-
-    uint8 and uint16 are scaled by their range; float must already lie in
-    ``[0, 1]``. A fully opaque alpha channel is dropped with a note; a
-    transparent one is refused (the colour under it is undefined).
-    """
-    raw, notes = check_rgb_pixels(rgb, name=name)
-    return np.ascontiguousarray(np.asarray(PhotoPixels(raw))), notes
-
-
-def check_rgb_pixels(rgb, *, name: str = "photo") -> tuple[np.ndarray, list[str]]:
-    """Validate an RGB photo as :func:`check_rgb` does, without converting it.
-
-    Returns
-    -------
-    raw, notes
-        ``(H, W, 3)`` uint8 or uint16 (a view of the input where possible), or
-        float32 in ``[0, 1]``; and notes on what was changed.
-    """
-    notes: list[str] = []
-    arr = np.asarray(rgb)
-    if arr.ndim == 3 and arr.shape[0] in (3, 4) and arr.shape[-1] not in (3, 4):
-        raise InputError(
-            f"The {name} has shape {arr.shape}: channels first. "
-            "Give it as (H, W, 3): np.moveaxis(rgb, 0, -1)."
-        )
-    if arr.ndim == 2 or (arr.ndim == 3 and arr.shape[-1] == 1):
-        raise InputError(
-            f"The {name} is a single-channel (grey) image of shape {arr.shape}. "
-            "The method needs a colour (RGB) photo; if only a grey image exists, stack it "
-            "three times: np.stack([grey] * 3, axis=-1)."
-        )
-    if arr.ndim == 4 and arr.shape[0] == 1 and arr.shape[-1] in (3, 4):
-        raise InputError(
-            f"The {name} has shape {arr.shape}: a stack of one image. Give the image "
-            "itself, shaped (H, W, 3): rgb[0]."
-        )
-    if arr.ndim != 3 or arr.shape[-1] not in (3, 4):
-        raise InputError(
-            f"The {name} must be an (H, W, 3) RGB image, got shape {arr.shape}. Give a "
-            "colour photo (PNG, JPEG or TIFF) shaped (rows, columns, 3)."
-        )
-    if arr.size == 0:
-        raise InputError(
-            f"The {name} is empty (shape {arr.shape}): load the photo again, or check the "
-            "crop that produced it."
-        )
-    if arr.shape[-1] == 4:
-        alpha = arr[..., 3]
-        full = np.iinfo(arr.dtype).max if np.issubdtype(arr.dtype, np.integer) else 1.0
-        if np.all(alpha == full):
-            notes.append("the photo's alpha channel (fully opaque) was dropped")
-            arr = arr[..., :3]
-        else:
-            raise InputError(
-                f"The {name} has a transparent alpha channel; the colour under transparent "
-                "pixels is undefined. Flatten it onto a background in an image editor, or "
-                "drop alpha if it does not matter: rgb[..., :3]."
-            )
-    if arr.dtype in (np.uint8, np.uint16):
-        out = arr
-    elif np.issubdtype(arr.dtype, np.floating):
-        out = arr.astype(np.float32, copy=False)
-        n_bad = sum(int((~np.isfinite(band)).sum()) for band in _row_bands(arr))
-        if n_bad:
-            raise InputError(
-                f"The {name} contains {n_bad} NaN or infinite "
-                "values. Replace them, e.g. np.nan_to_num(rgb, nan=0.0, posinf=1.0), or "
-                "export the photo again."
-            )
-        lo, hi = float(out.min()), float(out.max())
-        if lo < 0 or hi > 1:
-            hint = (
-                "it looks like 0-255 values: divide by 255"
-                if hi <= 255
-                else "it looks like 16-bit values: divide by 65535"
-                if hi <= 65535
-                else "rescale it to [0, 1]"
-            )
-            raise InputError(
-                f"A floating-point {name} must have values in [0, 1]; this one spans "
-                f"[{lo:.4g}, {hi:.4g}] ({hint})."
-            )
-    elif arr.dtype == np.bool_ or np.issubdtype(arr.dtype, np.integer):
-        raise InputError(
-            f"The {name} has pixel type {arr.dtype}; use 8-bit (uint8), 16-bit (uint16) "
-            "or floating point in [0, 1]."
-        )
-    else:
-        raise InputError(
-            f"The {name} has an unsupported pixel type {arr.dtype}; convert it to 8-bit "
-            "(uint8), 16-bit (uint16) or floating point in [0, 1]."
-        )
-    return out, notes
-
-
-def _row_bands(arr: np.ndarray, rows: int = 1024):
-    """Bands of rows, so that a check on a huge image makes no full-size temporary."""
-    for r0 in range(0, arr.shape[0], rows):
-        yield arr[r0 : r0 + rows]
 
 
 def infer_scale(lr_shape: tuple[int, int], hr_shape: tuple[int, int]) -> int:
@@ -322,8 +248,8 @@ def infer_scale(lr_shape: tuple[int, int], hr_shape: tuple[int, int]) -> int:
     raise InputError(
         f"The photo ({big_h} x {big_w} px) is not a whole-number multiple of the maps "
         f"({h} x {w} px): the ratios are {float(fy):.4g} (rows) and {float(fx):.4g} "
-        "(columns). Bring the photo onto the scan's grid first (the Align step, "
-        "napari_maxrf_sr.io.align_photo), so that it is exactly s times the maps' size."
+        f"(columns). Bring the photo onto the scan's grid first (the Align step: {ALIGN_HINT}), "
+        "so that it is exactly s times the maps' size."
     )
 
 
@@ -341,7 +267,7 @@ def check_scale(scale, lr_shape: tuple[int, int], hr_shape: tuple[int, int]) -> 
         raise InputError(
             f"The scale must be a whole number such as 2, 4 or 8, got {scale!r}: each map "
             "pixel must cover a whole s x s block of photo pixels. Resample the photo "
-            "(napari_maxrf_sr.io.align_photo) so that the ratio is whole."
+            f"({ALIGN_HINT}) so that the ratio is whole."
         )
     s = int(s_float)
     h, w = lr_shape
@@ -353,7 +279,7 @@ def check_scale(scale, lr_shape: tuple[int, int], hr_shape: tuple[int, int]) -> 
         raise InputError(
             f"With scale {s} the photo must be {s * h} x {s * w} px (s x the maps' "
             f"{h} x {w}), but it is {hr_shape[0]} x {hr_shape[1]}.{detected} Crop or "
-            "resample the photo onto the scan's grid (napari_maxrf_sr.io.align_photo)."
+            f"resample the photo onto the scan's grid ({ALIGN_HINT})."
         )
     return s
 
@@ -402,6 +328,21 @@ def _axis_last_hint(lr_shape: tuple[int, ...], hr_shape: tuple[int, int]) -> str
     )
 
 
+def check_sizes_fit(lr_shape: tuple[int, ...], hr_shape: tuple[int, int], scale) -> int:
+    """The scale of maps shaped ``lr_shape`` ``(B, h, w)`` and a photo ``hr_shape``.
+
+    What :func:`prepare_inputs` checks, on declared shapes: entry points call it with
+    the sizes in the files' headers, before any pixel is read.
+    """
+    try:
+        return check_scale(scale, tuple(lr_shape[1:]), tuple(hr_shape))
+    except InputError as exc:
+        hint = _axis_last_hint(lr_shape, tuple(hr_shape))
+        if not hint:
+            raise
+        raise InputError(str(exc) + hint) from None
+
+
 def check_photo_size(shape: tuple[int, ...], max_hr_pixels: int = MAX_HR_PIXELS) -> None:
     """Refuse a photo of more than ``max_hr_pixels`` pixels, from its declared shape."""
     n_px = _hr_pixels(shape)
@@ -440,13 +381,7 @@ def prepare_inputs(
     raw_photo, photo_notes = check_rgb_pixels(rgb)
     photo = PhotoPixels(raw_photo)  # kept 8/16-bit: converted band by band where used
     notes += photo_notes
-    try:
-        s = check_scale(scale, maps.shape[1:], photo.shape[:2])
-    except InputError as exc:
-        hint = _axis_last_hint(lr_shape, photo.shape[:2])
-        if not hint:
-            raise
-        raise InputError(str(exc) + hint) from None
+    s = check_sizes_fit(lr_shape if len(lr_shape) == 3 else maps.shape, photo.shape[:2], scale)
     if elements is None:
         names = default_element_names(maps.shape[0])
     else:
@@ -456,6 +391,7 @@ def prepare_inputs(
                 f"{len(names)} element names were given for {maps.shape[0]} maps; "
                 "give one name per map."
             )
+        check_unique_names(names)
     for i, m in enumerate(maps):
         lo, hi = float(m.min()), float(m.max())
         if hi == 0:

@@ -102,6 +102,25 @@ def hr_to_lr(points, scale: int) -> np.ndarray:
     return (np.asarray(points, dtype=np.float64) - (scale - 1) / 2.0) / scale
 
 
+def _align_inputs(photo, map_shape, scale) -> tuple[int, int, int, np.ndarray]:
+    """Scale, map size and photo (alpha dropped) for :func:`align_photo`, checked."""
+    try:
+        s = int(scale)
+    except (TypeError, ValueError):
+        raise InputError(f"The scale must be a whole number, got {scale!r}.") from None
+    if s != scale or s < 1:
+        raise InputError(f"The scale must be a whole number >= 1, got {scale!r}.")
+    h, w = (int(n) for n in map_shape[-2:])
+    if h < 1 or w < 1:
+        raise InputError(f"The map shape must be positive, got {tuple(map_shape)}.")
+    img = np.asarray(photo)
+    if img.ndim == 3 and img.shape[-1] == 4:
+        img = img[..., :3]
+    if img.ndim not in (2, 3):
+        raise InputError(f"The photo must be (H, W, 3), got shape {img.shape}.")
+    return s, h, w, img
+
+
 def align_photo(
     photo: np.ndarray,
     photo_points,
@@ -142,20 +161,7 @@ def align_photo(
     """
     from skimage.transform import warp
 
-    try:
-        s = int(scale)
-    except (TypeError, ValueError):
-        raise InputError(f"The scale must be a whole number, got {scale!r}.") from None
-    if s != scale or s < 1:
-        raise InputError(f"The scale must be a whole number >= 1, got {scale!r}.")
-    h, w = (int(n) for n in map_shape[-2:])
-    if h < 1 or w < 1:
-        raise InputError(f"The map shape must be positive, got {tuple(map_shape)}.")
-    img = np.asarray(photo)
-    if img.ndim == 3 and img.shape[-1] == 4:
-        img = img[..., :3]
-    if img.ndim not in (2, 3):
-        raise InputError(f"The photo must be (H, W, 3), got shape {img.shape}.")
+    s, h, w, img = _align_inputs(photo, map_shape, scale)
     hr_points = lr_to_hr(_points(map_points, "map points"), s)
     # warp wants the inverse map: output (HR grid) coordinates -> input (photo) coordinates
     tform, info = fit_transform(hr_points, _points(photo_points, "photo points"), kind)

@@ -127,10 +127,19 @@ def normalise_element_name(name: str) -> str:
     return symbol if line is None else f"{symbol} {line}"
 
 
+def _latin1_bytes(text: str) -> str:
+    """Bytes of a file name that were not UTF-8, read as Latin-1 (byte E9 -> ``"é"``).
+
+    Python keeps such bytes as lone surrogates, which no file format can store; older
+    Windows and Mac systems wrote names in Latin-1 (or cp1252, the same for letters).
+    """
+    return "".join(chr(ord(c) - 0xDC00) if 0xDC80 <= ord(c) <= 0xDCFF else c for c in text)
+
+
 def element_name_from_path(path: str | Path) -> str:
     """Element name from a file name (``Pb-L.tif`` -> ``"Pb L"``), or its stem as given."""
     p = Path(path)
-    stem = p.name
+    stem = _latin1_bytes(p.name)
     for suffix in reversed(p.suffixes):  # "Ca Ka.tiff", but keep "Pb L.1" style names whole
         if suffix.lower() in (".tif", ".tiff", ".png", ".npy", ".jpg", ".jpeg"):
             stem = stem[: -len(suffix)]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import struct
 from pathlib import Path
-from typing import IO
+from typing import IO, NamedTuple
 
 import numpy as np
 
@@ -140,14 +140,12 @@ def check_tiff(path: str | Path) -> None:
         For a file that is not a TIFF, is truncated, or whose header promises more
         data than the file holds.
     """
-    import tifffile
-
     path = Path(path)
     try:
         size = os.path.getsize(path)
         with open(path, "rb") as fh:
             _ifd_chain(fh, size, path)
-        with tifffile.TiffFile(path) as tif:
+        with open_tiff(path) as tif:
             for k, page in enumerate(tif.pages):
                 _check_page(page, k, size, path)
     except (InputError, FileNotFoundError):
@@ -181,8 +179,19 @@ def _check_page(page, k: int, size: int, path: Path) -> None:
 # --------------------------------------------------------------------------- NumPy
 
 
-def npy_header(fh: IO[bytes], source: str) -> tuple[tuple[int, ...], np.dtype, int]:
-    """Read a ``.npy`` header from ``fh``: ``(shape, dtype, header_bytes)``.
+class NpyHeader(NamedTuple):
+    """What a ``.npy`` header says."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    #: Bytes of the header (the data follow).
+    nbytes: int
+    #: Whether the data are in column-major (Fortran) order.
+    fortran: bool
+
+
+def npy_header(fh: IO[bytes], source: str) -> NpyHeader:
+    """Read a ``.npy`` header from ``fh``, leaving ``fh`` at the start of the data.
 
     Raises
     ------
@@ -194,17 +203,18 @@ def npy_header(fh: IO[bytes], source: str) -> tuple[tuple[int, ...], np.dtype, i
     try:
         version = fmt.read_magic(fh)
         if version == (1, 0):
-            shape, _, dtype = fmt.read_array_header_1_0(fh)
+            shape, fortran, dtype = fmt.read_array_header_1_0(fh)
         elif version == (2, 0):
-            shape, _, dtype = fmt.read_array_header_2_0(fh)
+            shape, fortran, dtype = fmt.read_array_header_2_0(fh)
         else:  # version 3.0 (UTF-8 field names): only the private reader handles it
-            shape, _, dtype = fmt._read_array_header(fh, version)
+            shape, fortran, dtype = fmt._read_array_header(fh, version)
     except Exception as exc:  # ValueError, EOFError, SyntaxError from a broken header
         raise InputError(
             f"{source} is not a readable NumPy .npy array: its header is damaged or cut "
             f"short ({exc}). Save the array again with numpy.save."
         ) from None
-    return tuple(int(n) for n in shape), np.dtype(dtype), fh.tell() - start
+    return NpyHeader(tuple(int(n) for n in shape), np.dtype(dtype), fh.tell() - start,
+                     bool(fortran))
 
 
 def check_npy_data(
@@ -273,3 +283,14 @@ def check_photo_pixels(path: str | Path, height: int, width: int) -> None:
             f"more than are accepted ({validation.MAX_HR_PIXELS / 1e6:.0f} MP). "
             "Work on a crop of the painting (crop the photo and the scan to the same area)."
         )
+
+
+def open_tiff(path: str | Path):
+    """A ``tifffile.TiffFile`` that reads this file only.
+
+    An OME-TIFF can name other files that hold the rest of its images; tifffile would
+    open them. Data outside the file the user opened are never read.
+    """
+    import tifffile
+
+    return tifffile.TiffFile(path, _multifile=False)

@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from ..atomic import atomic_path
 from ..core.validation import InputError
-from .atomic import atomic_path
-from .maps import mapped_pixels
+from .tiff import mapped_pixels
 from .writers import check_stack_path, stack_metadata
 
 #: Results above this many bytes go to disk tile by tile instead of into memory.

@@ -9,9 +9,48 @@ import numpy as np
 from ..core import validation
 from ..core.photo import PhotoPixels
 from ..core.validation import InputError, check_rgb_pixels
-from .filecheck import check_photo_pixels, check_tiff, damaged, image_pixels, unreadable
+from .filecheck import (
+    check_photo_pixels,
+    check_tiff,
+    damaged,
+    image_pixels,
+    open_tiff,
+    unreadable,
+)
+from .paths import check_regular_file
 
-PHOTO_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+#: What each EXIF/TIFF orientation value asks a viewer to do with the stored pixels,
+#: and how: the photo is used as every viewer shows it.
+_ORIENTATIONS = {
+    2: ("mirrored left to right", lambda a: a[:, ::-1]),
+    3: ("turned by 180 degrees", lambda a: a[::-1, ::-1]),
+    4: ("mirrored top to bottom", lambda a: a[::-1]),
+    5: ("mirrored along its diagonal", lambda a: np.swapaxes(a, 0, 1)),
+    6: ("turned 90 degrees clockwise", lambda a: np.rot90(a, -1)),
+    7: ("mirrored along its other diagonal", lambda a: np.swapaxes(a[::-1, ::-1], 0, 1)),
+    8: ("turned 90 degrees anticlockwise", lambda a: np.rot90(a, 1)),
+}
+
+
+def upright(arr: np.ndarray, orientation: int | None, notes: list[str]) -> np.ndarray:
+    """The photo as viewers show it: its orientation tag applied (with a note)."""
+    if orientation not in _ORIENTATIONS:
+        return arr
+    words, turn = _ORIENTATIONS[orientation]
+    notes.append(
+        f"the photo carries an orientation tag ({orientation}): it was {words}, as image "
+        "viewers show it"
+    )
+    return turn(arr)
+
+
+def _cmyk(path: Path) -> InputError:
+    return InputError(
+        f"The photo {str(path)!r} is in CMYK (printing inks), not RGB: its four channels "
+        "are ink amounts, not red, green, blue and transparency. Convert it to RGB in an "
+        "image editor (GIMP: Image > Mode > RGB; Photoshop: Image > Mode > RGB Color) and "
+        "save it again."
+    )
 
 
 def _png_bit_depth(path: Path) -> tuple[int, int] | None:
@@ -52,6 +91,7 @@ def read_photo(path: str | Path, *, as_float: bool = False) -> tuple[np.ndarray,
     path = Path(path)
     if path.is_dir():
         raise InputError(f"The photo {str(path)!r} is a folder: choose the image file in it.")
+    check_regular_file(path, "photo")
     if not path.is_file():
         raise FileNotFoundError(
             f"The photo {str(path)!r} does not exist. Check the path (and that the drive is "
@@ -61,11 +101,12 @@ def read_photo(path: str | Path, *, as_float: bool = False) -> tuple[np.ndarray,
     suffix = path.suffix.lower()
     try:
         if suffix in (".tif", ".tiff"):
-            arr = _read_tiff_photo(path)
+            arr, orientation = _read_tiff_photo(path)
         else:
             hw = image_pixels(path)
             if hw is not None:
                 check_photo_pixels(path, *hw)
+            orientation = _pillow_orientation(path)
             arr = _read_with_pillow_limit(path, checked=hw is not None)
     except InputError:
         raise
@@ -80,11 +121,27 @@ def read_photo(path: str | Path, *, as_float: bool = False) -> tuple[np.ndarray,
     arr = np.asarray(arr)
     if arr.ndim == 4 and arr.shape[0] == 1:  # single-frame stacks from some TIFF writers
         arr = arr[0]
+    arr = upright(arr, orientation, notes)
     raw, check_notes = check_rgb_pixels(arr, name=f"photo {path.name!r}")
     notes += check_notes
     if as_float:
         return np.asarray(PhotoPixels(raw)), notes
     return np.ascontiguousarray(arr[..., :3]), notes
+
+
+def _pillow_orientation(path: Path) -> int | None:
+    """A PNG's or JPEG's EXIF orientation (``None`` when absent); refuses CMYK."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:  # the header only
+            if im.mode == "CMYK":
+                raise _cmyk(path)
+            return im.getexif().get(0x0112)
+    except InputError:
+        raise
+    except Exception:  # the decoder says what is wrong when it reads the pixels
+        return None
 
 
 def _read_with_pillow_limit(path: Path, *, checked: bool) -> np.ndarray:
@@ -117,22 +174,27 @@ def _photo_error(path: Path, exc: BaseException) -> InputError:
     return damaged(path, exc, "PNG, JPEG or TIFF image")
 
 
-def _read_tiff_photo(path: Path) -> np.ndarray:
-    """A TIFF photo as ``(H, W, C)``, after checking its structure and size."""
-    import tifffile
-
-    from .maps import inspect_tiff
+def _read_tiff_photo(path: Path) -> tuple[np.ndarray, int | None]:
+    """A TIFF photo as ``(H, W, C)`` and its orientation, after checking structure and size."""
+    from .tiff import inspect_tiff
 
     check_tiff(path)
-    desc = inspect_tiff(path)
-    with tifffile.TiffFile(path) as tif:
+    try:
+        desc = inspect_tiff(path)
+    except InputError:  # not a stack of maps: read it as a photo
+        desc = None
+    with open_tiff(path) as tif:
         page = tif.pages[0]
         check_photo_pixels(path, int(page.imagelength), int(page.imagewidth))
+        if int(page.photometric) == 5:  # SEPARATED: inks
+            raise _cmyk(path)
         planar_rgb = int(page.photometric) == 2 and int(page.planarconfig) == 2
-        if not desc["rgb"] and desc["shape"][0] > 1 and (desc["names"] or desc["info"]):
-            names = desc["names"] or []
+        tag = page.tags.get("Orientation")
+        orientation = int(tag.value) if tag is not None else None
+        if desc and not desc.photo and desc.shape[0] > 1 and (desc.names or desc.info):
+            names = desc.names or []
             raise InputError(
-                f"{str(path)!r} holds {desc['shape'][0]} element maps"
+                f"{str(path)!r} holds {desc.shape[0]} element maps"
                 + (f" ({', '.join(map(str, names[:4]))}...)" if names else "")
                 + ", not a colour photo. Give it as the element maps, and the colour "
                 "photo of the painting as the photo."
@@ -140,4 +202,4 @@ def _read_tiff_photo(path: Path) -> np.ndarray:
         arr = tif.series[0].asarray()
     if planar_rgb and arr.ndim == 3 and arr.shape[0] in (3, 4):
         arr = np.moveaxis(arr, 0, -1)  # separate colour planes: (3, H, W) -> (H, W, 3)
-    return arr
+    return arr, orientation

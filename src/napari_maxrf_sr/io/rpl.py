@@ -14,24 +14,25 @@ says so.
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from ..core.validation import InputError
-from .elements import line_energy_kev, normalise_element_name
-
-#: Elements mapped when none are named: the usual suspects in paintings.
-DEFAULT_ELEMENTS: tuple[str, ...] = (
-    "S K", "Cl K", "K K", "Ca K", "Ti K", "Cr K", "Mn K", "Fe K", "Co K", "Ni K", "Cu K",
-    "Zn K", "As K", "Sr K", "Cd L", "Sn L", "Sb L", "Ba L", "Au L", "Hg L", "Pb L",
-)  # fmt: skip
-#: Name of the map that sums every channel (useful when no calibration is known).
-TOTAL_COUNTS = "total counts"
+from ..core.validation import check_map_size
+from ..errors import InputError
+from .common import MapsMeta, MapsResult
+from .elements import normalise_element_name
+from .spectrum import (
+    DEFAULT_ELEMENTS,
+    TOTAL_COUNTS,
+    EnergyWindow,
+    checked_elements,
+    checked_ev,
+    energy_windows,
+    sum_windows,
+)
 
 _DTYPES = {
     ("unsigned", 1): "u1", ("unsigned", 2): "u2", ("unsigned", 4): "u4", ("unsigned", 8): "u8",
@@ -97,6 +98,17 @@ class RplHeader:
             return None, None
 
 
+@dataclass(frozen=True)
+class RplWindows:
+    """How a spectral cube was turned into maps (:attr:`MapsMeta.rpl <.common.MapsMeta>`)."""
+
+    zero_ev: float
+    ev_per_channel: float | None
+    window_ev: float
+    windows: tuple[EnergyWindow, ...]
+    header: RplHeader
+
+
 def parse_rpl_header(path: str | Path) -> RplHeader:
     """Parse a ``.rpl`` header file (``key <tab> value`` lines, any line ends).
 
@@ -106,6 +118,33 @@ def parse_rpl_header(path: str | Path) -> RplHeader:
         When a required key is missing or a value is not understood.
     """
     path = Path(path)
+    fields = _header_fields(path)
+    missing = [k for k in _REQUIRED if k not in fields]
+    if missing:
+        raise InputError(
+            f"The header {str(path)!r} lacks {', '.join(missing)}; a .rpl needs width, height, "
+            "depth, offset, data-length, data-type, byte-order and record-by."
+        )
+    width, height, depth, offset, length = _sizes(fields, path)
+    data_type = fields["data-type"].lower()
+    if (data_type, length) not in _DTYPES:
+        raise InputError(
+            f"The header {str(path)!r} gives data-type {data_type!r} with data-length {length}; "
+            "supported are unsigned/signed with 1, 2, 4 or 8 bytes and float with 4 or 8. "
+            "Correct the header."
+        )
+    notes: list[str] = []
+    order = _byte_order(fields, path, length, notes)
+    record_by = _record_by(fields, path, depth)
+    known = {*_REQUIRED, "byte-order", "record-by"}
+    extra = {k: v for k, v in fields.items() if k not in known}
+    return RplHeader(
+        width, height, depth, offset, length, data_type, order, record_by, extra, tuple(notes)
+    )
+
+
+def _header_fields(path: Path) -> dict[str, str]:
+    """``key value`` lines of a header, keys in lower case."""
     try:
         size = os.path.getsize(path)
         if size > _MAX_HEADER_BYTES:  # never read a multi-gigabyte .raw as text
@@ -135,12 +174,11 @@ def parse_rpl_header(path: str | Path) -> RplHeader:
         if key == "key" and value.lower() == "value":  # the column-title line
             continue
         fields[key] = value
-    missing = [k for k in _REQUIRED if k not in fields]
-    if missing:
-        raise InputError(
-            f"The header {str(path)!r} lacks {', '.join(missing)}; a .rpl needs width, height, "
-            "depth, offset, data-length, data-type, byte-order and record-by."
-        )
+    return fields
+
+
+def _sizes(fields: dict[str, str], path: Path) -> tuple[int, int, int, int, int]:
+    """Width, height, depth, offset and data-length, checked."""
     try:
         width, height, depth, offset, length = (
             int(fields[k]) for k in ("width", "height", "depth", "offset", "data-length")
@@ -156,14 +194,10 @@ def parse_rpl_header(path: str | Path) -> RplHeader:
             f"depth {depth}, offset {offset}. Correct the header, or copy it again from the "
             "scanner's export."
         )
-    data_type = fields["data-type"].lower()
-    if (data_type, length) not in _DTYPES:
-        raise InputError(
-            f"The header {str(path)!r} gives data-type {data_type!r} with data-length {length}; "
-            "supported are unsigned/signed with 1, 2, 4 or 8 bytes and float with 4 or 8. "
-            "Correct the header."
-        )
-    notes: list[str] = []
+    return width, height, depth, offset, length
+
+
+def _byte_order(fields: dict[str, str], path: Path, length: int, notes: list[str]) -> str:
     order = fields.get("byte-order", "dont-care").lower().replace("_", "-")
     if order not in ("little-endian", "big-endian", "dont-care"):
         raise InputError(
@@ -172,6 +206,10 @@ def parse_rpl_header(path: str | Path) -> RplHeader:
         )
     if order == "dont-care" and length > 1:
         notes.append("byte-order 'dont-care' with multi-byte values: assuming little-endian")
+    return order
+
+
+def _record_by(fields: dict[str, str], path: Path, depth: int) -> str:
     record_by = fields.get("record-by", "vector").lower().replace("_", "-")
     if record_by in ("dontcare", "dont-care"):
         if depth != 1:
@@ -185,11 +223,7 @@ def parse_rpl_header(path: str | Path) -> RplHeader:
             f"The header {str(path)!r} gives record-by {record_by!r}; expected vector, image "
             "or dont-care. Correct the header."
         )
-    known = {*_REQUIRED, "byte-order", "record-by"}
-    extra = {k: v for k, v in fields.items() if k not in known}
-    return RplHeader(
-        width, height, depth, offset, length, data_type, order, record_by, extra, tuple(notes)
-    )
+    return record_by
 
 
 def find_raw(rpl_path: str | Path, raw_path: str | Path | None = None) -> Path:
@@ -198,9 +232,10 @@ def find_raw(rpl_path: str | Path, raw_path: str | Path | None = None) -> Path:
     if raw_path is not None:
         raw = Path(raw_path)
         if not raw.is_file():
+            what = "is not a regular file" if raw.exists() else "does not exist"
             raise InputError(
-                f"The data file {str(raw)!r} does not exist. Check raw_path (the .raw that "
-                "belongs to the .rpl)."
+                f"The data file {str(raw)!r} {what}. Check raw_path (the .raw that belongs "
+                "to the .rpl)."
             )
         return raw
     for suffix in (".raw", ".RAW", ".Raw"):
@@ -254,98 +289,6 @@ def open_rpl_cube(
     return cube, header
 
 
-def energy_windows(
-    elements: Sequence[str],
-    *,
-    zero_ev: float,
-    ev_per_channel: float,
-    depth: int,
-    window_ev: float = 300.0,
-    lines: Mapping[str, float] | None = None,
-) -> list[tuple[str, int, int, float]]:
-    """Channel ranges ``[c0, c1)`` of the windows around each element's line.
-
-    Channel ``c`` is centred at ``zero_ev + c * ev_per_channel``; a channel is in
-    the window when its centre lies within ``window_ev / 2`` of the line.
-    ``lines`` gives energies (keV) for names not in the built-in table.
-
-    Returns
-    -------
-    list of ``(name, c0, c1, energy_ev)``
-    """
-    if not np.isfinite(ev_per_channel) or ev_per_channel <= 0:
-        raise InputError(f"ev_per_channel must be a positive number, got {ev_per_channel}.")
-    if not np.isfinite(window_ev) or window_ev <= 0:
-        raise InputError(f"window_ev must be a positive width in eV, got {window_ev}.")
-    custom = {normalise_element_name(k): float(v) for k, v in (lines or {}).items()}
-    out = []
-    outside = []
-    for raw_name in elements:
-        name = normalise_element_name(raw_name)
-        if name == TOTAL_COUNTS:
-            out.append((name, 0, depth, float("nan")))
-            continue
-        try:
-            kev = custom[name] if name in custom else line_energy_kev(name)
-        except KeyError as exc:
-            raise InputError(exc.args[0]) from None
-        e = kev * 1000.0
-        c0 = int(np.ceil((e - window_ev / 2 - zero_ev) / ev_per_channel))
-        c1 = int(np.floor((e + window_ev / 2 - zero_ev) / ev_per_channel)) + 1
-        c0, c1 = max(c0, 0), min(c1, depth)
-        if c1 <= c0:
-            outside.append(f"{name} ({kev:.3f} keV)")
-        out.append((name, c0, c1, e))
-    if outside:
-        top = zero_ev + (depth - 1) * ev_per_channel
-        raise InputError(
-            f"These lines fall outside the spectrum ({zero_ev:.0f} to {top:.0f} eV with this "
-            f"calibration): {', '.join(outside)}. Check zero_ev and ev_per_channel, or drop "
-            "those elements."
-        )
-    spans = sorted((c0, c1, n) for n, c0, c1, _ in out if n != TOTAL_COUNTS)
-    clashes = [f"{a[2]} / {b[2]}" for a, b in zip(spans, spans[1:], strict=False) if b[0] < a[1]]
-    if clashes:
-        warnings.warn(
-            "These energy windows overlap, so their maps share counts (a window sum cannot "
-            f"separate overlapping lines; use fitted maps if that matters): {', '.join(clashes)}.",
-            UserWarning,
-            stacklevel=3,
-        )
-    return out
-
-
-def sum_windows(
-    cube: np.ndarray,
-    header: RplHeader,
-    windows: Sequence[tuple[str, int, int, float]],
-    *,
-    chunk_bytes: int = 64 << 20,
-    progress: Callable[[int, int], None] | None = None,
-) -> np.ndarray:
-    """Sum each window's channels, a band of rows at a time: returns ``(B, h, w)`` float32.
-
-    ``progress(rows_done, rows_total)`` is called after each band.
-    """
-    h, w = header.height, header.width
-    out = np.zeros((len(windows), h, w), dtype=np.float32)
-    row_bytes = w * header.depth * header.data_length
-    rows = max(1, int(chunk_bytes // max(row_bytes, 1)))
-    for r0 in range(0, h, rows):
-        r1 = min(h, r0 + rows)
-        if header.record_by == "image":
-            band = cube[:, r0:r1, :]
-            for k, (_, c0, c1, _) in enumerate(windows):
-                out[k, r0:r1] = band[c0:c1].sum(axis=0, dtype=np.float64)
-        else:
-            band = np.asarray(cube[r0:r1])  # one read of the band, then in-memory slices
-            for k, (_, c0, c1, _) in enumerate(windows):
-                out[k, r0:r1] = band[..., c0:c1].sum(axis=-1, dtype=np.float64)
-        if progress is not None:
-            progress(r1, h)
-    return out
-
-
 def read_rpl_element_maps(
     rpl_path: str | Path,
     elements: Sequence[str] | None = None,
@@ -357,7 +300,7 @@ def read_rpl_element_maps(
     raw_path: str | Path | None = None,
     chunk_bytes: int = 64 << 20,
     progress: Callable[[int, int], None] | None = None,
-) -> tuple[np.ndarray, tuple[str, ...], dict[str, Any]]:
+) -> MapsResult:
     """Element maps from a Bruker/Lispix ``.rpl`` + ``.raw`` spectral cube.
 
     Parameters
@@ -385,17 +328,51 @@ def read_rpl_element_maps(
     Returns
     -------
     maps, elements, meta
-        ``(B, h, w)`` float32 counts, the names and metadata (windows in
-        channels and eV, calibration, header).
+        ``(B, h, w)`` float32 counts, the names and a
+        :class:`~napari_maxrf_sr.io.common.MapsMeta` whose ``rpl``
+        (:class:`RplWindows`) gives the windows in channels and eV, the
+        calibration and the header.
     """
-    cube, header = open_rpl_cube(rpl_path, raw_path)
+    plan = plan_rpl_maps(rpl_path, elements, zero_ev=zero_ev, ev_per_channel=ev_per_channel,
+                         window_ev=window_ev, lines=lines, raw_path=raw_path)
+    return sum_rpl_maps(plan, chunk_bytes=chunk_bytes, progress=progress)
+
+
+@dataclass(frozen=True)
+class RplPlan:
+    """Everything about reading a cube's maps that is known before summing its counts."""
+
+    path: Path
+    raw: Path | None
+    summary: RplWindows
+    windows: list[tuple[str, int, int, float]]
+    notes: tuple[str, ...]
+
+
+def plan_rpl_maps(
+    rpl_path: str | Path,
+    elements: Sequence[str] | None = None,
+    *,
+    zero_ev: float | None = None,
+    ev_per_channel: float | None = None,
+    window_ev: float = 300.0,
+    lines: Mapping[str, float] | None = None,
+    raw_path: str | Path | None = None,
+) -> RplPlan:
+    """Check a cube and its options, and find the windows, without reading any counts.
+
+    Takes the arguments of :func:`read_rpl_element_maps`; every check of that reader
+    (the header, the ``.raw``'s size, the calibration, the elements, the size of the
+    maps) happens here, so a napari reader can decline before it claims the file.
+    """
+    _, header = open_rpl_cube(rpl_path, raw_path)
     notes = list(header.notes)
-    names = tuple(DEFAULT_ELEMENTS if elements is None else elements)
-    if not names:
-        raise InputError("No elements were named: give elements=('Pb L', 'Hg L', ...).")
+    names = checked_elements(DEFAULT_ELEMENTS if elements is None else elements)
     head_zero, head_ev = header.calibration()
-    zero_ev = head_zero if zero_ev is None else zero_ev
-    ev_per_channel = head_ev if ev_per_channel is None else ev_per_channel
+    zero_ev = checked_ev(head_zero if zero_ev is None else zero_ev, "zero_ev")
+    ev_per_channel = checked_ev(head_ev if ev_per_channel is None else ev_per_channel,
+                                "ev_per_channel", positive=True)
+    window_ev = checked_ev(window_ev, "window_ev", positive=True)
     only_total = all(normalise_element_name(n) == TOTAL_COUNTS for n in names)
     if ev_per_channel is None and not only_total:
         raise InputError(
@@ -408,33 +385,26 @@ def read_rpl_element_maps(
         zero_ev = 0.0
         if not only_total:
             notes.append("zero_ev not given: assuming channel 0 is at 0 eV")
-    windows = energy_windows(
-        names,
-        zero_ev=float(zero_ev),
-        ev_per_channel=float(ev_per_channel or 1.0),
-        depth=header.depth,
-        window_ev=window_ev,
-        lines=lines,
+    windows = energy_windows(names, zero_ev=zero_ev, ev_per_channel=ev_per_channel or 1.0,
+                             depth=header.depth, window_ev=window_ev, lines=lines)
+    check_map_size((len(windows), header.height, header.width),
+                   name=f"maps summed from {Path(rpl_path).name!r}")
+    summary = RplWindows(
+        zero_ev=zero_ev, ev_per_channel=ev_per_channel, window_ev=window_ev,
+        windows=tuple(EnergyWindow(n, c0, c1, None if np.isnan(e) else e)
+                      for n, c0, c1, e in windows),
+        header=header,
     )
-    maps = sum_windows(cube, header, windows, chunk_bytes=chunk_bytes, progress=progress)
+    return RplPlan(Path(rpl_path), None if raw_path is None else Path(raw_path), summary,
+                   windows, tuple(notes))
+
+
+def sum_rpl_maps(plan: RplPlan, *, chunk_bytes: int = 64 << 20,
+                 progress: Callable[[int, int], None] | None = None) -> MapsResult:
+    """Sum the counts of a planned cube (:func:`plan_rpl_maps`) into element maps."""
+    cube, header = open_rpl_cube(plan.path, plan.raw)
+    maps = sum_windows(cube, header, plan.windows, chunk_bytes=chunk_bytes, progress=progress)
     del cube  # close the memory map
-    meta = {
-        "source": str(rpl_path),
-        "format": "rpl",
-        "calibration": {"zero_ev": zero_ev, "ev_per_channel": ev_per_channel},
-        "window_ev": window_ev,
-        "windows": [
-            {"element": n, "channels": [c0, c1], "line_ev": None if np.isnan(e) else e}
-            for n, c0, c1, e in windows
-        ],
-        "header": {
-            "width": header.width,
-            "height": header.height,
-            "depth": header.depth,
-            "data_type": header.data_type,
-            "data_length": header.data_length,
-            "record_by": header.record_by,
-        },
-        "notes": notes,
-    }
-    return maps, tuple(n for n, *_ in windows), meta
+    meta = MapsMeta(source=str(plan.path), format="rpl", notes=list(plan.notes),
+                    rpl=plan.summary)
+    return maps, tuple(n for n, *_ in plan.windows), meta

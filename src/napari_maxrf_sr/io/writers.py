@@ -14,9 +14,10 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ..atomic import atomic_path, check_writable_folder, refuse_overwrite
 from ..core.validation import InputError
-from .atomic import atomic_path, check_writable_folder, refuse_overwrite
-from .maps import FOLDER_SIDECAR, STACK_FORMAT, read_element_stack
+from .common import FOLDER_SIDECAR, STACK_FORMAT
+from .tiff import read_element_stack
 
 __all__ = ["read_element_stack", "write_element_images", "write_element_stack"]
 
@@ -103,11 +104,30 @@ def write_element_stack(
 
     path = check_stack_path(path)
     arr, names = _check_maps(maps, elements)
+    check_stack_names([*names, *(layer_names or ())])
     metadata = stack_metadata(names, scale=scale, translate=translate,
                               layer_names=layer_names, role=role, provenance=provenance)
     with atomic_path(path, force=force) as tmp:
         tifffile.imwrite(tmp, arr, imagej=True, metadata=metadata)
     return path
+
+
+def check_stack_names(names: Sequence[str]) -> None:
+    """Refuse element names that a TIFF cannot store (before any work is done).
+
+    ImageJ keeps slice labels as UTF-16 text: a name with characters that are not text
+    (lone surrogates from a file name in another encoding, control characters) cannot
+    be written, and the write would fail only at the very end.
+    """
+    for name in names:
+        bad = [c for c in str(name) if 0xD800 <= ord(c) <= 0xDFFF or ord(c) < 32]
+        if bad:
+            raise InputError(
+                f"The element name {str(name).encode('utf-8', 'backslashreplace').decode()!r} "
+                "holds characters a TIFF cannot store (from a file name in another "
+                "encoding?). Rename the file or the map, or give the names with --elements "
+                "(elements=... in Python)."
+            )
 
 
 def check_stack_path(path: str | Path) -> Path:
@@ -129,7 +149,7 @@ def stack_metadata(
 ) -> dict[str, Any]:
     """The ImageJ metadata of an element stack: axes, slice labels, and our "Info" JSON.
 
-    :func:`~napari_maxrf_sr.io.maps.read_element_stack` restores names, scale,
+    :func:`~napari_maxrf_sr.io.tiff.read_element_stack` restores names, scale,
     translate, role and provenance from it.
     """
     info = {

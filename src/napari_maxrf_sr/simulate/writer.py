@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_path
 from ..core.validation import InputError
-from ..io.atomic import atomic_path
 from .painting import SyntheticPainting
 
 FILE_NAMES = {

@@ -1,0 +1,231 @@
+"""Safe file writing: never overwrite by accident, never leave half-written files.
+
+Used by every layer that writes (core for models and checkpoints, io for maps, the
+command line), so it imports nothing of the package but :mod:`.errors`.
+
+A file is first written to a hidden temporary file in the destination folder
+(same file system, so the final rename is atomic) and only then moved into
+place. If anything fails, the temporary file is removed; if the process is killed
+before it can be, the next write into that folder removes it (its name says which
+process wrote it, and that process is gone). A write that fails because the disk
+is full says so, and how much room there is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import re
+import shutil
+import socket
+import tempfile
+import zlib
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from .errors import OutputWriteError
+
+#: Temporary files end with this (then the final suffix), e.g. ``.sr.tif.3f2a-811.x7.part.tif``.
+TMP_MARK = ".part"
+_TMP_NAME = re.compile(r"^\..*\.(?P<host>[0-9a-f]{4})-(?P<pid>\d+)\.[^.]*\.part(\.[^.]*)?$")
+#: Longest file name (bytes) most file systems take, where the system does not say.
+DEFAULT_NAME_MAX = 255
+#: errno values that mean "no room" (a full disk, a full quota, a file too large).
+_NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+def _host_tag() -> str:
+    """Four hex digits for this computer (temporary files on a shared drive differ by host)."""
+    return f"{zlib.crc32(socket.gethostname().encode()) & 0xFFFF:04x}"
+
+
+def name_max(folder: str | Path) -> int:
+    """The longest file name (in bytes) the file system of ``folder`` takes."""
+    try:
+        return int(os.pathconf(folder, "PC_NAME_MAX"))
+    except (OSError, ValueError, AttributeError):  # Windows, or a folder not there yet
+        return DEFAULT_NAME_MAX
+
+
+def name_bytes(name: str) -> int:
+    """Length of a file name as the file system stores it."""
+    return len(os.fsencode(name))
+
+
+def check_writable_folder(folder: str | Path) -> Path:
+    """Return ``folder`` as a Path if files can be created in it, else raise a clear error."""
+    folder = Path(folder)
+    if not folder.exists():
+        raise FileNotFoundError(
+            f"The folder {str(folder)!r} does not exist. Create it first or choose another "
+            "output location."
+        )
+    if not folder.is_dir():
+        raise NotADirectoryError(
+            f"{str(folder)!r} is a file, not a folder. Choose another output location."
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PermissionError(
+            f"Cannot write to the folder {str(folder)!r} (no write permission). "
+            "Choose another output folder."
+        )
+    return folder
+
+
+def refuse_overwrite(paths: Iterable[str | Path], force: bool) -> None:
+    """Raise :class:`FileExistsError` naming the files that exist, unless ``force``.
+
+    A symbolic link counts as existing even when what it points to does not (writing
+    through it would fail only after the work). A folder in the way is refused even
+    with ``force``: it cannot be replaced by a file.
+    """
+    paths = [Path(p) for p in paths]
+    for p in paths:
+        if p.is_dir():
+            raise IsADirectoryError(
+                f"{str(p)!r} is a folder, not a file: give the name of a file to write "
+                "(a new name inside that folder, for example)."
+            )
+    if force:
+        return
+    existing = []
+    for p in paths:
+        if p.is_symlink() and not p.exists():
+            existing.append(f"{str(p)!r} (a link to {os.readlink(p)!r}, which is missing)")
+        elif p.exists():
+            existing.append(repr(str(p)))
+    if existing:
+        shown = ", ".join(existing[:5])
+        more = f" and {len(existing) - 5} more" if len(existing) > 5 else ""
+        raise FileExistsError(
+            f"Not overwriting existing file(s) {shown}{more}. Choose another name, or pass "
+            "force=True (--force on the command line) to replace them."
+        )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):  # someone else's process: alive
+        return True
+    return True
+
+
+def clean_stale_temporaries(folder: str | Path) -> list[Path]:
+    """Remove temporary files that a killed writer left in ``folder``; return them.
+
+    Only files of this package's naming, written on this computer by a process that
+    no longer runs, are removed.
+    """
+    removed = []
+    host = _host_tag()
+    try:
+        candidates = [p for p in Path(folder).iterdir() if p.name.startswith(".")]
+    except OSError:
+        return removed
+    for p in candidates:
+        m = _TMP_NAME.match(p.name)
+        if not m or m["host"] != host or _alive(int(m["pid"])) or not p.is_file():
+            continue
+        with contextlib.suppress(OSError):
+            p.unlink()
+            removed.append(p)
+    return removed
+
+
+def _temporary(path: Path, folder: Path) -> Path:
+    """Create the hidden temporary file for ``path``; its name fits the file system."""
+    tag = f".{_host_tag()}-{os.getpid()}."
+    suffix = TMP_MARK + path.suffix
+    room = name_max(folder) - name_bytes(tag + suffix) - 1 - 8  # '.' + mkstemp's 8 chars
+    stem = path.name
+    while name_bytes(stem) > room:  # long (non-ASCII) names: cut by bytes, not characters
+        stem = stem[: max(1, len(stem) - max(1, (name_bytes(stem) - room) // 4))]
+    fd, name = tempfile.mkstemp(prefix=f".{stem}{tag}", suffix=suffix, dir=folder)
+    os.close(fd)
+    return Path(name)
+
+
+def _no_room(exc: BaseException) -> bool:
+    """Whether a write failed for lack of room (numpy says "N requested and M written")."""
+    if isinstance(exc, OSError) and exc.errno in _NO_ROOM:
+        return True
+    return isinstance(exc, OSError) and "requested and" in str(exc) and "written" in str(exc)
+
+
+def full_disk_error(path: Path, exc: BaseException) -> OutputWriteError:
+    """The message for a write that ran out of room."""
+    try:
+        free = f"{shutil.disk_usage(path.parent).free / 2**30:.1f} GiB free"
+    except OSError:
+        free = "free space unknown"
+    return OutputWriteError(
+        f"Could not write {str(path)!r}: the disk is full ({free} there). Nothing was "
+        "left behind. Free some space, or choose a folder on another drive, and try again.",
+        errno.ENOSPC,
+    )
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path, *, force: bool = False) -> Iterator[Path]:
+    """Yield a temporary path to write; move it to ``path`` when the block succeeds.
+
+    Parameters
+    ----------
+    path
+        Final destination. Its folder must exist and be writable.
+    force
+        Replace ``path`` if it exists. Without it an existing file raises
+        :class:`FileExistsError`, checked before writing and again at the final
+        move (a hard link, which cannot replace a file, closes the race).
+
+    Raises
+    ------
+    OutputWriteError
+        When the disk is full (``errno.ENOSPC``); nothing is left behind.
+    """
+    path = Path(path)
+    folder = check_writable_folder(path.parent if str(path.parent) else Path("."))
+    refuse_overwrite([path], force)
+    clean_stale_temporaries(folder)
+    try:
+        tmp = _temporary(path, folder)
+    except PermissionError as exc:
+        raise PermissionError(
+            f"Cannot create a file in {str(folder)!r}: {exc.strerror}. Choose another folder."
+        ) from exc
+    except OSError as exc:
+        if _no_room(exc):
+            raise full_disk_error(path, exc) from exc
+        raise
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; give it normal permissions
+    try:
+        try:
+            yield tmp
+        except OSError as exc:
+            if _no_room(exc):
+                raise full_disk_error(path, exc) from exc
+            raise
+        _move_into_place(tmp, path, force)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def _move_into_place(tmp: Path, path: Path, force: bool) -> None:
+    if force:
+        os.replace(tmp, path)
+        return
+    try:
+        os.link(tmp, path)  # fails if path appeared meanwhile: no silent overwrite
+    except FileExistsError:
+        refuse_overwrite([path], False)
+        raise
+    except OSError:  # file systems without hard links
+        refuse_overwrite([path], False)
+        os.replace(tmp, path)

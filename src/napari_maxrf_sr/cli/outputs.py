@@ -1,0 +1,141 @@
+"""The command's outputs: checked before any work, and never lost after it.
+
+Before reading or training: each output must be writable, of the right kind, within the
+file system's name length, and never one of the inputs (or another output). After
+training, a result that cannot be written where asked (a full disk, a lost drive) is
+kept under a safe name elsewhere, and the message says where.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ..atomic import check_writable_folder, name_bytes, name_max, refuse_overwrite
+from ..errors import InputError, OutputWriteError
+from ..io.paths import check_name_length, refuse_same_files
+
+_CHECKPOINT_SUFFIX = ".checkpoint.pt"
+
+
+def checkpoint_path(out: Path) -> Path:
+    """Where ``run`` keeps the checkpoint of the run that writes ``out``.
+
+    ``OUT.tif.checkpoint.pt``; for a name so long that this would pass the file
+    system's limit, the name is cut and a short hash of the whole name added (the same
+    every time, so ``--resume`` finds it).
+    """
+    out = Path(out)
+    name = out.name + _CHECKPOINT_SUFFIX
+    limit = name_max(out.parent if str(out.parent) else ".")
+    if name_bytes(name) <= limit:
+        return out.with_name(name)
+    tag = "-" + hashlib.blake2b(os.fsencode(out.name), digest_size=4).hexdigest()
+    keep = out.name
+    while keep and name_bytes(keep + tag + _CHECKPOINT_SUFFIX) > limit:
+        keep = keep[:-1]
+    return out.with_name(keep + tag + _CHECKPOINT_SUFFIX)
+
+
+def check_outputs(outputs: Mapping[str, Path | None], inputs: Mapping[str, Path | None],
+                  force: bool, *, tiff: tuple[str, ...] = ("--out",),
+                  replaced: tuple[str, ...] = ()) -> None:
+    """Fail before any work when an output cannot be written, or would hit an input.
+
+    Parameters
+    ----------
+    outputs, inputs
+        Option name -> path (``None``: not given).
+    force
+        Existing outputs may be replaced (inputs never).
+    tiff
+        The outputs that must be TIFF files.
+    replaced
+        Outputs that the command replaces itself (a checkpoint), not refused for existing.
+    """
+    for label, path in outputs.items():
+        if path is None:
+            continue
+        check_name_length(path, f"The {label} file")  # first: a longer name fails any stat
+        if label not in replaced:
+            refuse_overwrite([path], force)
+        check_writable_folder(path.parent if str(path.parent) else Path("."))
+        if label in tiff and path.suffix.lower() not in (".tif", ".tiff"):
+            raise InputError(
+                f"The maps are written as a multi-page TIFF: give {label} a .tif name, not "
+                f"{path.name!r} (e.g. {path.with_suffix('.tif').name!r})."
+            )
+    refuse_same_files(outputs, inputs)
+
+
+def _stamp() -> str:
+    return time.strftime("%Y%m%d-%H%M%S")
+
+
+def _reason(exc: BaseException) -> str:
+    text = getattr(exc, "message", None) or (exc.strerror if isinstance(exc, OSError) else None)
+    return str(text or exc or type(exc).__name__)
+
+
+def rescue_places(out: Path) -> list[Path]:
+    """Where a result that could not be written is kept: beside the output, then elsewhere."""
+    places = [out.parent if str(out.parent) else Path("."), Path(tempfile.gettempdir()),
+              Path.home()]
+    seen, unique = set(), []
+    for p in places:
+        key = os.path.abspath(p)
+        if key not in seen:
+            seen.add(key)
+            unique.append(p)
+    return unique
+
+
+def keep_somewhere(out: Path, suffix: str, write: Callable[[Path], Any]) -> Path | None:
+    """Write with ``write(path)`` under a safe new name in the first place that takes it."""
+    for folder in rescue_places(out):
+        target = folder / f"maxrf-sr-rescued-{_stamp()}{suffix}"
+        try:
+            write(target)
+            return target
+        except Exception:  # noqa: BLE001 - try the next place; the caller reports
+            continue
+    return None
+
+
+def write_or_keep(what: str, target: Path, write: Callable[[], Any],
+                  keep: Callable[[], Path | None], problems: list[str]) -> bool:
+    """Write an output; when that fails, keep it somewhere with ``keep`` and say where.
+
+    Returns whether ``target`` was written. Unexpected errors are logged.
+    """
+    try:
+        write()
+        return True
+    except (Exception, KeyboardInterrupt) as exc:  # the work is done: keep it, then report
+        from ..errorlog import write_traceback_log
+
+        kept = keep()
+        said = f"Could not write {what} to {str(target)!r} ({_reason(exc)})."
+        if not isinstance(exc, OSError | InputError):
+            log = write_traceback_log(exc, f"writing {target}")
+            said += f" (Details for a bug report: {log}.)" if log else ""
+        if kept is not None:
+            said += f" They were kept as {str(kept)!r} instead: move or rename that file."
+        else:
+            said += (" They could not be kept anywhere else either: free some space and "
+                     "run the same command again.")
+        problems.append(said)
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        return False
+
+
+def raise_problems(problems: list[str]) -> None:
+    """One error for all outputs that could not be written where asked."""
+    if problems:
+        raise OutputWriteError(" ".join(problems))

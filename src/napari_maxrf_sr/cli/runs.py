@@ -1,0 +1,272 @@
+"""``maxrf-sr run`` and ``maxrf-sr apply``: from files to a super-resolved element stack.
+
+Everything that can be checked is checked before training (the outputs, the inputs,
+the element names a TIFF must store); what still fails after it keeps the result
+(:mod:`.outputs`). What the readers noted (skipped files, assumptions) is printed.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from ..core.control import format_mmss
+from ..errors import InputError
+from .outputs import (
+    check_outputs,
+    checkpoint_path,
+    keep_somewhere,
+    raise_problems,
+    write_or_keep,
+)
+from .progress import ProgressBar
+
+
+def note(text: str) -> None:
+    """Print a note for the user on stderr."""
+    print(f"note: {text}", file=sys.stderr)
+
+
+def _path(value) -> Path | None:
+    return None if value is None else Path(value)
+
+
+def read_inputs(args, scale=None) -> tuple:
+    """The maps (with their names) and the photo, and every note the readers made.
+
+    ``scale``: the whole number the photo must be of the maps (``None``: any).
+    """
+    import numpy as np
+
+    from ..core import validation
+    from ..core.validation import check_sizes_fit
+    from ..io import read_element_maps, read_photo
+    from ..io.shapes import maps_shape, photo_shape
+    from ..io.sidecar import rpl_options
+    from ..io.writers import check_stack_names
+
+    xrf = Path(args.xrf)
+    options = rpl_options(xrf) if xrf.suffix.lower() == ".rpl" else {}
+    if getattr(args, "dataset", None):
+        options["dataset"] = args.dataset
+    declared, hw = maps_shape(xrf, **options), photo_shape(args.rgb)
+    if (declared is not None and hw is not None and hw[0] * hw[1] <= validation.MAX_HR_PIXELS
+            and int(np.prod(declared, dtype=object)) <= validation.MAX_MAP_VALUES):
+        # a photo that does not fit is refused now, before gigabytes of maps are decoded
+        # (sizes beyond the limits are left to the readers, which say so first)
+        check_sizes_fit(declared, hw, scale)
+    maps, elements, meta = read_element_maps(xrf, **options)
+    if getattr(args, "elements", None):
+        elements = tuple(e.strip() for e in args.elements.split(","))
+    check_stack_names(elements)  # before training: a TIFF must be able to store them
+    photo, photo_notes = read_photo(args.rgb)
+    notes = [*meta.notes, *photo_notes]
+    for text in notes:
+        note(text)
+    return maps, tuple(elements), photo, notes
+
+
+def provenance(args, made_by: str, maps, photo, *, diag=None, notes=(), extra=None) -> dict:
+    """The output's provenance record (see :mod:`napari_maxrf_sr.provenance`).
+
+    A run's record comes from the API (``diagnostics["provenance"]``); the command line
+    adds its command, the input files and the readers' notes.
+    """
+    from ..provenance import build_provenance, command_line, describe_array
+
+    diag = diag or {}
+    record = dict(diag.get("provenance") or build_provenance(
+        made_by=made_by, method=diag.get("method"), elements=diag.get("elements", ()),
+        scale=diag.get("scale"), inputs={"maps": describe_array(maps)},
+        photo=describe_array(photo), settings=diag.get("config"),
+        output_shape=(maps.shape[0], *photo.shape[:2])))
+    record.update(made_by=made_by, command=command_line(),
+                  inputs={"xrf": {**record["inputs"].get("maps", {}), "path": str(args.xrf)}},
+                  photo={**(record.get("photo") or {}), "path": str(args.rgb)},
+                  notes=[*notes, *record.get("notes", ())], **(extra or {}))
+    return record
+
+
+def _checkpoint_plan(args, out: Path):
+    """The run's checkpoint plan (``None`` for baselines or ``--checkpoint-every 0``)."""
+    from ..core.checkpoint import CheckpointPlan
+
+    if args.method != "adun" or (args.checkpoint_every <= 0 and not args.resume):
+        if args.resume:
+            raise InputError("--resume only applies to the network (--method adun).")
+        return None
+    path = checkpoint_path(out)
+    if args.resume and not path.is_file():
+        raise FileNotFoundError(
+            f"There is no checkpoint at {str(path)!r} to resume: it is written next to the "
+            "output while a run trains and removed when the run finishes. Run the same "
+            "command without --resume to start again."
+        )
+    if path.exists() and not args.resume and not args.force:
+        raise FileExistsError(
+            f"An interrupted run left a checkpoint at {str(path)!r}. Add --resume to the same "
+            "command to continue it, or --force to start again and replace it."
+        )
+    every = args.checkpoint_every if args.checkpoint_every > 0 else float("inf")
+    return CheckpointPlan(path, every_seconds=every, resume=args.resume)
+
+
+def _train(args, maps, elements, photo, plan):
+    from ..api import super_resolve
+
+    try:
+        return super_resolve(
+            maps, photo, args.scale, args.method, elements=elements, preset=args.preset,
+            seed=args.seed, max_seconds=args.max_seconds, device=args.device,
+            negative="clip" if args.clip_negative else "error",
+            callback=None if args.quiet else ProgressBar(), checkpoint=plan,
+            infer=not (args.method == "adun" and too_big_for_memory(maps, photo)),
+        )
+    except BaseException:
+        if plan is not None and plan.path.is_file():
+            print(f"\nthe run's last checkpoint is {plan.path}: add --resume to the same "
+                  "command to continue from there", file=sys.stderr)
+        raise
+
+
+def cmd_run(args) -> int:
+    """``maxrf-sr run``: train on one painting and write the super-resolved maps."""
+    from ..core.checkpoint import read_checkpoint_info, remove_checkpoint
+
+    out, model_path = Path(args.out), _path(args.save_model)
+    ckpt = checkpoint_path(out) if args.method == "adun" else None
+    check_outputs({"--out": out, "--save-model": model_path, "the checkpoint": ckpt},
+                  {"--xrf": Path(args.xrf), "--rgb": Path(args.rgb)}, args.force,
+                  replaced=("the checkpoint",))
+    plan = _checkpoint_plan(args, out)
+    if plan is not None and plan.resume:
+        info = read_checkpoint_info(plan.path)
+        print(f"resuming from {plan.path}: step {info['step']} of {info['planned_steps']}, "
+              f"{format_mmss(info['elapsed'])} of training already done", file=sys.stderr)
+    maps, elements, photo, notes = read_inputs(args, args.scale)
+    print(f"read {maps.shape[0]} maps of {maps.shape[1]} x {maps.shape[2]} px "
+          f"({', '.join(elements)}) and a {photo.shape[0]} x {photo.shape[1]} photo",
+          file=sys.stderr)
+    result = _train(args, maps, elements, photo, plan)
+    diag = result.diagnostics
+    record = provenance(args, "maxrf-sr run", maps, photo, diag=diag, notes=notes)
+    problems: list[str] = []
+    _write_maps(args, result.maps, diag, maps, photo, elements, record, problems)
+    if model_path is not None:
+        _write_model(diag, model_path, args.force, problems)
+    for text in diag.get("notes", ()):
+        note(text)
+    if problems and plan is not None and plan.path.is_file():
+        problems.append(f"The checkpoint {str(plan.path)!r} was kept.")
+    raise_problems(problems)
+    if plan is not None:
+        remove_checkpoint(plan.path)  # the outputs are written: nothing left to resume
+    print(f"{diag['method']} on {diag['device']} took {diag['seconds']:.1f} s", file=sys.stderr)
+    print(str(out.resolve()))
+    return 0
+
+
+def _write_maps(args, sr, diag, maps, photo, elements, record, problems) -> None:
+    from ..io import write_element_stack
+
+    out = Path(args.out)
+    if sr is None:  # too big for memory: written band by band from the model
+        negative = "clip" if args.clip_negative else "error"
+        write_or_keep(
+            "the super-resolved maps", out,
+            lambda: apply_to_disk(diag["model"], maps, photo, out, elements, args, record,
+                                  negative, device="auto"),
+            lambda: _keep_model(out, diag["model"]), problems)
+        return
+    scale = diag["scale"]
+
+    def keep():
+        safe = [e.encode("ascii", "backslashreplace").decode() for e in elements]
+        return keep_somewhere(out, ".tif", lambda p: write_element_stack(
+            p, sr, safe, scale=scale, role="sr_map", provenance=record))
+
+    write_or_keep("the super-resolved maps", out, lambda: write_element_stack(
+        out, sr, elements, scale=scale, role="sr_map", provenance=record,
+        force=args.force), keep, problems)
+
+
+def _keep_model(out: Path, model) -> Path | None:
+    from ..core.modelio import save_model
+
+    kept = keep_somewhere(out, ".pt", lambda p: save_model(model, p))
+    if kept is not None:
+        note(f"the trained model was kept as {kept}: 'maxrf-sr apply --model {kept} ...' "
+             "writes the maps without training again")
+    return kept
+
+
+def _write_model(diag, path: Path, force: bool, problems) -> None:
+    from ..core.modelio import save_model
+
+    if "model" not in diag:
+        note("--save-model ignored: only the network has a model to save")
+        return
+    if write_or_keep("the model", path, lambda: save_model(diag["model"], path, force=force),
+                     lambda: keep_somewhere(path, ".pt",
+                                            lambda p: save_model(diag["model"], p)), problems):
+        print(f"model written to {path}", file=sys.stderr)
+
+
+def too_big_for_memory(maps, photo) -> bool:
+    """Whether the result is written to disk band by band instead of held in memory."""
+    from ..io import large
+
+    return large.result_nbytes(maps.shape[0], *photo.shape[:2]) > large.IN_MEMORY_LIMIT
+
+
+def apply_to_disk(model, maps, photo, out: Path, elements, args, record: dict,
+                  negative: str = "error", device: str = "cpu") -> None:
+    """Write a result bigger than memory straight into the output file, band by band."""
+    from ..core.inference import apply_model
+    from ..io.large import element_stack_on_disk, result_nbytes
+
+    shape = (maps.shape[0], *photo.shape[:2])
+    print(f"the result ({result_nbytes(*shape) / 2**30:.1f} GiB) is written to the output "
+          "file band by band instead of being held in memory", file=sys.stderr)
+    # Maps given in another order than the model's come out in the model's order.
+    names = list(model.elements) if sorted(elements) == sorted(model.elements) else elements
+    t0 = time.perf_counter()
+    with element_stack_on_disk(out, shape, names, scale=getattr(args, "scale", None)
+                               or model.scale, role="sr_map", provenance=record,
+                               force=args.force) as mm:
+        apply_model(model, maps, photo, scale=model.scale, device=args.device or device,
+                    negative=negative, elements=elements, out=mm)
+    print(f"inference took {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+
+
+def cmd_apply(args) -> int:
+    """``maxrf-sr apply``: apply a saved model to (new) maps and a photo."""
+    from ..core.inference import apply_model
+    from ..core.modelio import load_model
+    from ..io import write_element_stack
+
+    out = Path(args.out)
+    check_outputs({"--out": out}, {"--xrf": Path(args.xrf), "--rgb": Path(args.rgb),
+                                   "--model": Path(args.model)}, args.force)
+    model = load_model(args.model)
+    maps, elements, photo, notes = read_inputs(args, model.scale)
+    diag = {"method": "adun", "elements": elements, "scale": model.scale,
+            "config": model.config.to_dict()}
+    record = provenance(args, "maxrf-sr apply", maps, photo, diag=diag, notes=notes,
+                        extra={"model": str(args.model)})
+    problems: list[str] = []
+    if too_big_for_memory(maps, photo):
+        write_or_keep("the super-resolved maps", out,
+                      lambda: apply_to_disk(model, maps, photo, out, elements, args, record),
+                      lambda: None, problems)
+    else:
+        sr = apply_model(model, maps, photo, device=args.device or "cpu", elements=elements)
+        write_or_keep("the super-resolved maps", out, lambda: write_element_stack(
+            out, sr, elements, scale=model.scale, role="sr_map", provenance=record,
+            force=args.force), lambda: keep_somewhere(out, ".tif", lambda p: write_element_stack(
+                p, sr, [e.encode("ascii", "backslashreplace").decode() for e in elements],
+                scale=model.scale, role="sr_map", provenance=record)), problems)
+    raise_problems(problems)
+    print(str(out.resolve()))
+    return 0

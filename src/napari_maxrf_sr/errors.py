@@ -1,0 +1,82 @@
+"""The errors a user of the API, the command line or the panel may meet, in one place.
+
+Each message says what is wrong and what to do. Entry points show these messages as
+they are; any other exception is a bug, and its traceback goes to a log file
+(:mod:`napari_maxrf_sr.errorlog`). This module imports nothing of the package, so
+every layer (core, io, napari) can use it.
+"""
+
+from __future__ import annotations
+
+import errno
+
+__all__ = [
+    "CheckpointError",
+    "CheckpointWriteError",
+    "InputError",
+    "ModelFileError",
+    "NegativeValuesError",
+    "NotElementMaps",
+    "OutputWriteError",
+    "SameFileError",
+    "USER_ERRORS",
+]
+
+
+class InputError(ValueError):
+    """Input that cannot be used as it is; the message says what is wrong and how to fix it."""
+
+
+class NegativeValuesError(InputError):
+    """Element maps with negative values (each entry point names its own way to clip them)."""
+
+
+class NotElementMaps(InputError):
+    """The file can be read but does not hold element maps (e.g. an RGB photo)."""
+
+
+class SameFileError(InputError):
+    """An output would be written over an input (or over another output)."""
+
+
+class ModelFileError(InputError):
+    """A model file that cannot be used; the message says why."""
+
+
+class CheckpointError(InputError):
+    """A checkpoint that cannot be used; the message says why and what to do."""
+
+
+class OutputWriteError(OSError):
+    """An output could not be written (a full disk, a lost drive); nothing was left behind.
+
+    ``errno`` is the operating system's (``ENOSPC`` for a full disk), and the message says
+    which file, why and what to do.
+    """
+
+    def __init__(self, message: str, code: int | None = errno.EIO) -> None:
+        super().__init__(code, message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class CheckpointWriteError(OutputWriteError):
+    """A checkpoint could not be written; training itself is unaffected.
+
+    Raised by :func:`napari_maxrf_sr.core.checkpoint.save_checkpoint`, so a training
+    loop can warn and go on instead of losing the run.
+    """
+
+
+#: What entry points show as a plain message (no traceback): the user can act on it.
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    InputError,
+    OutputWriteError,
+    FileExistsError,
+    FileNotFoundError,
+    PermissionError,
+    IsADirectoryError,
+    NotADirectoryError,
+)

@@ -1,0 +1,102 @@
+"""Issue 13 (reliability, round two) through the panel, by its public methods only.
+
+``SuperResolutionWidget`` is being rewritten (issue 17), so these tests use nothing but
+``select_maps``, ``start``, ``collect_inputs``, ``report_error`` and ``wait_until_idle``,
+and read what the user is told from napari's notifications. Where the panel does not
+yet do what issue 13 asks, the test is a strict xfail naming the change.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tifffile
+
+from napari_maxrf_sr.errors import InputError
+
+pytestmark = pytest.mark.viewer
+
+_PANEL_REWRITE = "needs the panel rewrite of issue 17 (item 2)"
+
+
+@pytest.fixture
+def viewer(qtbot):
+    from napari.components import ViewerModel
+
+    return ViewerModel()
+
+
+@pytest.fixture
+def said(monkeypatch):
+    """Everything the panel shows in napari's notifications."""
+    from napari.utils import notifications
+
+    shown: list[str] = []
+    for name in ("show_info", "show_warning", "show_error"):
+        monkeypatch.setattr(notifications, name, lambda text, *a, **k: shown.append(str(text)))
+    return shown
+
+
+def _widget(viewer, qtbot):
+    from napari_maxrf_sr._napari.sr_widget import SuperResolutionWidget
+
+    w = SuperResolutionWidget(viewer)
+    qtbot.addWidget(w)
+    return w
+
+
+def _maps_and_photo(viewer, elements=("Pb L", "Hg L")):
+    yy, xx = np.mgrid[:8, :8]
+    maps = np.stack([(xx > 3) * 40.0 + 5, (yy > 4) * 20.0 + 2]).astype(np.float32)
+    for k, element in enumerate(elements):
+        viewer.add_image(maps[k], name=f"layer {k + 1}",
+                         metadata={"maxrf_sr": {"role": "lr_map", "element": element}})
+    viewer.add_image(np.full((32, 32, 3), 90, np.uint8), name="photo", rgb=True)
+    return [f"layer {k + 1}" for k in range(len(elements))]
+
+
+def test_duplicate_element_names_are_refused_before_training(viewer, qtbot):
+    names = _maps_and_photo(viewer, ("Pb L", "Pb L"))
+    w = _widget(viewer, qtbot)
+    w.select_maps(names)
+    with pytest.raises(InputError, match="same element name"):
+        w.collect_inputs()
+    before = [layer.name for layer in viewer.layers]
+    w.start()  # must not raise, nor train
+    assert w.wait_until_idle(30)
+    assert [layer.name for layer in viewer.layers] == before
+
+
+@pytest.mark.xfail(strict=True, reason=f"reader notes shown at Start: {_PANEL_REWRITE}")
+def test_reader_notes_reach_the_panel(viewer, qtbot, tmp_path):
+    from napari_maxrf_sr._napari.reader import get_reader
+
+    folder = tmp_path / "scan"
+    folder.mkdir()
+    for name in ("Pb-L.tif", "Hg-L.tif"):
+        tifffile.imwrite(folder / name, np.ones((8, 8), np.float32))
+    tifffile.imwrite(folder / "Fe-K.tif", np.ones((8, 8, 3), np.uint8), photometric="rgb")
+    for data, kwargs, _ in get_reader(str(folder))(str(folder)):
+        viewer.add_image(data, **kwargs)
+    assert any("skipped Fe-K.tif" in n for layer in viewer.layers
+               for n in layer.metadata["maxrf_sr"].get("reader_notes", ()))
+    viewer.add_image(np.full((32, 32, 3), 90, np.uint8), name="photo", rgb=True)
+    w = _widget(viewer, qtbot)
+    w.select_maps([layer.name for layer in viewer.layers if layer.name != "photo"])
+    inputs = w.collect_inputs()
+    assert any("skipped Fe-K.tif" in n for n in getattr(inputs, "notes", ()))
+
+
+@pytest.mark.xfail(strict=True, reason=f"tracebacks to errorlog: {_PANEL_REWRITE}")
+def test_unexpected_error_names_a_log_file(viewer, qtbot, said, tmp_path):
+    w = _widget(viewer, qtbot)
+    w.report_error(TypeError("boom"))
+    logs = list((tmp_path / "logs").glob("*.log"))
+    assert len(logs) == 1 and any(str(logs[0]) in text for text in said)
+    assert "Traceback" in logs[0].read_text()
+
+
+def test_expected_errors_are_shown_as_they_are(viewer, qtbot, said):
+    w = _widget(viewer, qtbot)
+    w.report_error(InputError("The maps are wrong: do this."))
+    assert said and "The maps are wrong: do this." in said[-1]
