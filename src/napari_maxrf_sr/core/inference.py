@@ -111,6 +111,60 @@ def padded_lr_band(normaliser: MapNormaliser, lr_maps: np.ndarray, r0: int,
     return np.pad(band, ((0, 0), (0, 0), (1, 1)), mode="edge")
 
 
+def band_rows(config: SRConfig, scale: int, width: int) -> int:
+    """LR rows per band of :func:`predict` for a photo ``width`` pixels wide.
+
+    Tiled and distributed inference (:mod:`napari_maxrf_sr.core.tiled`) cuts the
+    painting at the same rows, so that its maps equal :func:`predict`'s bit for bit.
+    """
+    return max(1, config.tile_pixels // max(1, scale * width))
+
+
+def lr_rows_with_halo(lr_maps: np.ndarray, r0: int, r1: int) -> np.ndarray:
+    """LR rows ``[r0 - 1, r1 + 1)`` in input units, border rows replicated."""
+    rows = np.clip(np.arange(r0 - 1, r1 + 1), 0, lr_maps.shape[1] - 1)
+    return np.asarray(lr_maps[:, rows])
+
+
+@torch.no_grad()
+def predict_band(
+    generator: ListaGenerator,
+    normaliser: MapNormaliser,
+    lr_rows: np.ndarray,
+    rgb01_band: np.ndarray,
+    op: AcquisitionOperator,
+    config: SRConfig,
+    *,
+    device: torch.device | None = None,
+    project: bool = True,
+) -> np.ndarray:
+    """One band of :func:`predict`: ``(B, s (r1 - r0), W)`` float32 maps in input units.
+
+    Parameters
+    ----------
+    lr_rows
+        ``(B, r1 - r0 + 2, w)`` LR rows in input units with one row of halo above and
+        below (:func:`lr_rows_with_halo`).
+    rgb01_band
+        ``(s (r1 - r0), W, 3)`` photo rows, float in ``[0, 1]``.
+    project
+        Apply the block projection onto the band's scan rows (block operator only).
+    """
+    dev = device or next(generator.parameters()).device
+    s = op.scale
+    gains = torch.from_numpy(normaliser.gains.astype(np.float64)).to(dev)
+    rgb_band = normalise_rgb(rgb01_band, config.rgb_low, config.rgb_high)
+    lr_band = np.pad(normaliser.forward(lr_rows), ((0, 0), (0, 0), (1, 1)), mode="edge")
+    pred = predict_normalised_band(generator, torch.from_numpy(lr_band).to(dev),
+                                   torch.from_numpy(rgb_band).to(dev), s)
+    # Back to input units in float64, where the projection is exact to rounding.
+    maps = (pred.double() - normaliser.zero_level) / gains[:, None, None]
+    if project:
+        lr = torch.from_numpy(np.ascontiguousarray(lr_rows[:, 1:-1])).to(dev).double()
+        maps = project_consistent(op, maps, lr, nonnegative=True)
+    return maps.float().cpu().numpy()
+
+
 @torch.no_grad()
 def predict(
     generator: ListaGenerator,
@@ -162,20 +216,12 @@ def predict(
     generator = generator.to(dev).eval()
     if out is None:
         out = np.empty((n_maps, big_h, big_w), dtype=np.float32)
-    gains = torch.from_numpy(normaliser.gains.astype(np.float64)).to(dev)
-    band_rows = max(1, config.tile_pixels // max(1, s * big_w))
     whole_image_projection = project and not op.is_block
-    for r0, r1 in _bands(h, band_rows):
-        rgb_band = normalise_rgb(rgb01[s * r0 : s * r1], config.rgb_low, config.rgb_high)
-        lr_band = torch.from_numpy(padded_lr_band(normaliser, lr_maps, r0, r1)).to(dev)
-        pred = predict_normalised_band(generator, lr_band, torch.from_numpy(rgb_band).to(dev),
-                                       s)
-        # Back to input units in float64, where the projection is exact to rounding.
-        maps = (pred.double() - normaliser.zero_level) / gains[:, None, None]
-        if project and op.is_block:
-            lr = torch.from_numpy(lr_maps[:, r0:r1]).to(dev).double()
-            maps = project_consistent(op, maps, lr, nonnegative=True)
-        out[:, s * r0 : s * r1] = maps.float().cpu().numpy()
+    for r0, r1 in _bands(h, band_rows(config, s, big_w)):
+        out[:, s * r0 : s * r1] = predict_band(
+            generator, normaliser, lr_rows_with_halo(lr_maps, r0, r1), rgb01[s * r0 : s * r1],
+            op, config, device=dev, project=project and op.is_block,
+        )
     if whole_image_projection:
         # A wide beam couples neighbouring blocks: project the whole image at once.
         full = torch.from_numpy(np.asarray(out)).double()
