@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .config import SRConfig
 from .device import resolve_device
@@ -65,6 +64,39 @@ def _bands(h: int, rows: int) -> Iterator[tuple[int, int]]:
         yield r0, min(h, r0 + rows)
 
 
+def _phase_weights(s: int, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Source rows (in the halo-padded band) and weights of bilinear x ``s`` upsampling.
+
+    Output pixel ``i`` sits at ``(i + 0.5) / s - 0.5`` in input pixels (pixel centres,
+    ``align_corners=False``), i.e. at ``+1`` in the padded band.
+    """
+    i = np.arange(s * n)
+    pos = (i + 0.5) / s - 0.5 + 1.0
+    lo = np.floor(pos).astype(np.int64)
+    return torch.from_numpy(lo), torch.from_numpy((pos - lo).astype(np.float32))
+
+
+def upsample_halo_band(band: torch.Tensor, s: int) -> torch.Tensor:
+    """Bilinear x ``s`` upsampling of the inside of a band with a one-pixel halo.
+
+    ``(B, r + 2, w + 2)`` -> ``(B, s r, s w)``: the values of
+    ``F.interpolate(..., mode="bilinear", align_corners=False)`` on the whole scan with
+    replicated borders, up to rounding. Built from gathers and element-wise products
+    only, so the result is the same bit for bit whatever the number of threads (torch's
+    own bilinear kernel rounds differently on one thread and on several), and a band's
+    pixels equal the whole image's.
+    """
+    rows, wr = _phase_weights(s, band.shape[-2] - 2)
+    cols, wc = _phase_weights(s, band.shape[-1] - 2)
+    dev, dt = band.device, band.dtype
+    rows, cols, wr, wc = rows.to(dev), cols.to(dev), wr.to(dev, dt), wc.to(dev, dt)
+    top, bottom = band.index_select(-2, rows), band.index_select(-2, rows + 1)
+    wr = wr[:, None]
+    y = top * (1 - wr) + bottom * wr
+    left, right = y.index_select(-1, cols), y.index_select(-1, cols + 1)
+    return left * (1 - wc) + right * wc
+
+
 @torch.no_grad()
 def predict_normalised_band(
     generator: ListaGenerator,
@@ -80,15 +112,13 @@ def predict_normalised_band(
         ``(B, r1 - r0 + 2, w + 2)`` normalised LR maps of the band's rows with one
         pixel of halo all round, replicated at the scan's borders (so the band's
         upsampling equals the full image's exactly); see :func:`padded_lr_band`.
+        The upsampling is :func:`upsample_halo_band`.
     rgb_band
         ``(3, s (r1 - r0), W)`` normalised photo rows of the band.
     """
     s = scale
     n_maps = lr_band.shape[0]
-    r_count = lr_band.shape[1] - 2
-    up = F.interpolate(lr_band[None], scale_factor=s, mode="bilinear",
-                       align_corners=False)[0]
-    up = up[:, s : s * (1 + r_count), s : up.shape[-1] - s]
+    up = upsample_halo_band(lr_band, s)
     x0 = torch.cat([up, rgb_band], dim=0)
     c, hh, ww = x0.shape
     pix = x0.reshape(c, -1).t()
@@ -255,6 +285,31 @@ def apply_model(
     InputError
         When the maps, their names or the scale do not fit the model.
     """
+    prepared, normaliser, order = prepare_for_model(model, lr_maps, rgb, scale=scale,
+                                                    negative=negative, elements=elements)
+    dev = resolve_device(device or "cpu")
+    out = predict(
+        model.generator, normaliser, prepared.lr_maps, prepared.rgb, model.operator,
+        model.config, device=dev, out=out,
+    )
+    if order is not None and not isinstance(out, np.memmap):
+        out = out[np.argsort(order)]  # back to the input's order
+    return out
+
+
+def prepare_for_model(model: TrainedModel, lr_maps, rgb, *, scale: int | None = None,
+                      negative: str = "error", elements=None):
+    """Validate maps and photo for ``model``: ``(prepared, normaliser, order)``.
+
+    ``prepared.lr_maps`` are in the model's element order (``order`` maps them from
+    the input's order, ``None`` when it is the same), and ``normaliser`` is fitted to
+    them with the model's levels (a new scan may have other count levels).
+
+    Raises
+    ------
+    InputError
+        When the maps, their names or the scale do not fit the model.
+    """
     prepared = prepare_inputs(lr_maps, rgb, scale or model.scale, negative=negative)
     order = None
     if elements is not None:
@@ -281,11 +336,4 @@ def apply_model(
     normaliser = MapNormaliser.fit(
         prepared.lr_maps, model.normaliser.zero_level, model.normaliser.peak_level
     )
-    dev = resolve_device(device or "cpu")
-    out = predict(
-        model.generator, normaliser, prepared.lr_maps, prepared.rgb, model.operator,
-        model.config, device=dev, out=out,
-    )
-    if order is not None and not isinstance(out, np.memmap):
-        out = out[np.argsort(order)]  # back to the input's order
-    return out
+    return prepared, normaliser, order
