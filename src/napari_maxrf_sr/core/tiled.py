@@ -31,7 +31,7 @@ from .normalisation import MapNormaliser
 from .photo import PhotoPixels, to_unit_float
 
 #: Largest output of one tile (bytes of float32 maps): bounds each task's memory.
-TILE_BYTES = 64 * 2**20
+TILE_BYTES = 256 * 2**20
 #: Most output rows per tile (they are also the height of the stored chunks).
 TILE_MAX_ROWS = 1024
 
@@ -246,6 +246,16 @@ def check_workers(client, scheduler: str, timeout: float) -> None:
         )
 
 
+def _graph_keys(tasks: list) -> set[str]:
+    import dask.base
+
+    if hasattr(dask.base, "collections_to_expr"):  # dask >= 2025
+        graph = dask.base.collections_to_expr(tasks).__dask_graph__()
+    else:
+        graph = dask.base.collections_to_dsk(tasks)
+    return {str(k) for k in graph}
+
+
 def compute_on(client, tasks: list, *, settle_seconds: float = 60.0):
     """Compute on a cluster; a worker lost for good becomes a clear error.
 
@@ -254,9 +264,7 @@ def compute_on(client, tasks: list, *, settle_seconds: float = 60.0):
     """
     import time
 
-    from dask.base import collections_to_expr
-
-    keys = {str(k) for k in collections_to_expr(tasks).__dask_graph__()}
+    keys = _graph_keys(tasks)
     futures = client.compute(tasks)
     try:
         return client.gather(futures)
