@@ -31,6 +31,10 @@ examples:
                                                   continue a run that was killed or crashed
   maxrf-sr run --xrf maps.tif --rgb photo.png --scale 4 --out bic.tif --method bicubic
   maxrf-sr apply --model painting.pt --xrf maps2.tif --rgb photo2.png --out sr2.tif
+  maxrf-sr run --xrf maps.tif --rgb photo.tif --scale 4 --out painting_sr.ome.zarr
+                                                  a resolution pyramid, for large paintings
+  maxrf-sr apply --model painting.pt --xrf maps.tif --rgb photo.tif --out sr.ome.zarr \
+                 --scheduler tcp://scheduler:8786   tiles computed on a dask cluster
   maxrf-sr simulate --out my_test_case --elements 9
 
 exit codes: 0 done, 1 failed (message on stderr), 2 bad command line, 130 interrupted.
@@ -116,15 +120,26 @@ def _provenance(args, diagnostics: dict, maps_shape, elements) -> dict:
     }
 
 
-def _check_output(path: Path, force: bool, *, tiff: bool = True) -> None:
+def _check_output(path: Path, force: bool, *, tiff: bool = True, inputs=()) -> None:
     """Fail before any work when the output cannot be written."""
     from .io.atomic import check_writable_folder, refuse_overwrite
+    from .io.omezarr import is_ome_zarr_name
 
+    for given in inputs:  # --force must never replace the data it reads
+        if given and Path(given).exists() and Path(given).resolve() == path.resolve():
+            raise ValueError(f"--out {str(path)!r} is one of the inputs: give another name.")
+    if tiff and is_ome_zarr_name(path):
+        from .io.omezarr import _check_replaceable
+
+        _check_replaceable(path, force)
+        check_writable_folder(path.parent)
+        return
     refuse_overwrite([path], force)
     check_writable_folder(path.parent)
     if tiff and path.suffix.lower() not in (".tif", ".tiff"):
         raise ValueError(
-            f"The maps are written as a multi-page TIFF: give --out a .tif name, not "
+            f"The maps are written as a multi-page TIFF (.tif) or an OME-Zarr resolution "
+            f"pyramid (.ome.zarr, for large paintings): give --out such a name, not "
             f"{path.name!r} (e.g. {path.with_suffix('.tif').name!r})."
         )
 
@@ -166,9 +181,11 @@ def cmd_run(args) -> int:
     from .io import write_element_stack
 
     out = Path(args.out)
-    _check_output(out, args.force)
+    _check_output(out, args.force, inputs=(args.xrf, args.rgb))
+    pyramid = _is_pyramid(out, args)
     if args.save_model:
-        _check_output(Path(args.save_model), args.force, tiff=False)
+        _check_output(Path(args.save_model), args.force, tiff=False,
+                      inputs=(args.xrf, args.rgb))
     plan = _checkpoint_plan(args, out)
     if plan is not None and plan.resume:
         info = read_checkpoint_info(plan.path)
@@ -180,7 +197,7 @@ def cmd_run(args) -> int:
           file=sys.stderr)
     bar = None if args.quiet else ProgressBar()
     negative = "clip" if args.clip_negative else "error"
-    to_disk = args.method == "adun" and _too_big_for_memory(maps, photo)
+    to_disk = args.method == "adun" and (pyramid or _too_big_for_memory(maps, photo))
     try:
         result = super_resolve(
             maps, photo, args.scale, args.method, elements=elements, preset=args.preset,
@@ -195,9 +212,17 @@ def cmd_run(args) -> int:
     diag = result.diagnostics
     shape = (maps.shape[0], *photo.shape[:2])
     provenance = _provenance(args, diag, shape, elements)
-    if to_disk:
+    if to_disk and pyramid:
+        _apply_to_pyramid(diag["model"], maps, photo, out, elements, args, provenance,
+                          negative)
+    elif to_disk:
         _apply_to_disk(diag["model"], maps, photo, out, elements, args, provenance, negative,
                        device="auto")
+    elif pyramid:
+        from .io.omezarr import write_ome_zarr
+
+        write_ome_zarr(out, result.maps, elements, scale=args.scale, role="sr_map",
+                       provenance=provenance, force=args.force)
     else:
         write_element_stack(out, result.maps, elements, scale=args.scale, role="sr_map",
                             provenance=provenance, force=args.force)
@@ -215,6 +240,37 @@ def cmd_run(args) -> int:
     print(f"{diag['method']} on {diag['device']} took {diag['seconds']:.1f} s", file=sys.stderr)
     print(str(out.resolve()))
     return 0
+
+
+def _is_pyramid(out: Path, args) -> bool:
+    """Whether ``out`` asks for an OME-Zarr pyramid; ``--scheduler`` needs one."""
+    from .io.omezarr import is_ome_zarr_name
+
+    pyramid = is_ome_zarr_name(out)
+    if getattr(args, "scheduler", None):
+        if not pyramid:
+            raise ValueError(
+                "--scheduler writes a resolution pyramid: give --out a .ome.zarr name "
+                f"(e.g. {out.with_suffix('').name + '.ome.zarr'!r}), not {out.name!r}."
+            )
+        if getattr(args, "method", "adun") != "adun":
+            raise ValueError("--scheduler applies to the network (--method adun) only.")
+    return pyramid
+
+
+def _apply_to_pyramid(model, maps, photo, out: Path, elements, args, provenance: dict,
+                      negative: str = "error") -> None:
+    """Apply the model tile by tile into an OME-Zarr pyramid (here, or on a cluster)."""
+    from .outputs import apply_to_file
+
+    where = f"the dask cluster at {args.scheduler}" if args.scheduler else "this computer"
+    print(f"writing an OME-Zarr resolution pyramid tile by tile, computed on {where}",
+          file=sys.stderr)
+    t0 = time.perf_counter()
+    apply_to_file(model, maps, photo, out, elements=elements, scale=model.scale,
+                  negative=negative, scheduler=args.scheduler, provenance=provenance,
+                  force=args.force)
+    print(f"inference took {time.perf_counter() - t0:.1f} s", file=sys.stderr)
 
 
 def _too_big_for_memory(maps, photo) -> bool:
@@ -250,11 +306,16 @@ def cmd_apply(args) -> int:
     from .io import write_element_stack
 
     out = Path(args.out)
-    _check_output(out, args.force)
+    _check_output(out, args.force, inputs=(args.xrf, args.rgb, args.model))
+    pyramid = _is_pyramid(out, args)
     model = load_model(args.model)
     maps, elements, photo = _read_inputs(args)
     provenance = {"software": f"napari-maxrf-sr {__version__}", "model": str(args.model),
                   "command": " ".join(sys.argv)}
+    if pyramid:
+        _apply_to_pyramid(model, maps, photo, out, elements, args, provenance)
+        print(str(out.resolve()))
+        return 0
     if _too_big_for_memory(maps, photo):
         _apply_to_disk(model, maps, photo, out, elements, args, provenance)
         print(str(out.resolve()))
@@ -384,12 +445,17 @@ def build_parser() -> argparse.ArgumentParser:
                         help="where to compute (default: a GPU when there is one)")
         sp.add_argument("--force", action="store_true",
                         help="overwrite output files that already exist")
+        sp.add_argument("--scheduler", metavar="tcp://HOST:PORT", default=None,
+                        help="compute the maps on a dask.distributed cluster whose "
+                             "scheduler is at this address (needs --out NAME.ome.zarr on "
+                             "a folder every worker sees; see docs/cluster.md)")
 
     r = sub.add_parser("run", help="super-resolve element maps with a photo",
                        description=DESCRIPTION, epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    common_io(r, "where to write the super-resolved maps (multi-page float32 TIFF, "
-                 "one page per element, in the input's units)")
+    common_io(r, "where to write the super-resolved maps, in the input's units: NAME.tif "
+                 "(multi-page float32 TIFF, one page per element) or NAME.ome.zarr (an "
+                 "OME-Zarr resolution pyramid, best for large paintings)")
     r.add_argument("--scale", type=_whole_number, default=None,
                    help="photo pixels per scan pixel along each side (2, 3, 4, 8 ...); "
                         "detected from the sizes when left out")

@@ -430,4 +430,4 @@ def read_ome_zarr_maps(path: str | Path) -> tuple[np.ndarray, tuple[str, ...], d
             f"{str(path)!r} is damaged: a chunk cannot be decoded ({exc}). Copy the folder "
             "again from its source."
         ) from exc
-    return maps, elements, {**meta, "lazy_levels": None}
+    return maps, elements, meta
