@@ -167,3 +167,21 @@ def test_force_never_deletes_a_folder_that_is_not_a_pyramid(files, tmp_path, cap
                  str(precious), "--method", "bicubic", "--force", "--quiet"]) == 1
     assert "not an OME-Zarr" in capsys.readouterr().err
     assert (precious / "keep.txt").read_text() == "years of work"
+
+
+def test_ngff_05_written_by_another_program_opens(tmp_path):
+    """NGFF 0.5: zarr format 3, the metadata under attributes['ome'] (no names of ours)."""
+    import zarr
+
+    root = zarr.open_group(str(tmp_path / "other.ome.zarr"), mode="w", zarr_format=3)
+    root.create_array("s0", data=MAPS[:, None], chunks=(1, 1, 4, 4))  # (c, z, y, x), z = 1
+    root.create_array("s1", data=MAPS[:, None, ::2, ::2].copy(), chunks=(1, 1, 4, 4))
+    root.attrs["ome"] = {"version": "0.5", "multiscales": [{
+        "axes": [{"name": n} for n in "czyx"],
+        "datasets": [{"path": "s0"}, {"path": "s1"}]}],
+        "omero": {"channels": [{"label": x} for x in ("Ca-K", "Fe-K", "Pb-L")]}}
+    layers = get_reader(str(tmp_path / "other.ome.zarr"))(str(tmp_path / "other.ome.zarr"))
+    assert [kw["name"] for _, kw, _ in layers] == ["Ca K", "Fe K", "Pb L"]
+    np.testing.assert_array_equal(np.asarray(layers[2][0][0]), MAPS[2])
+    maps, elements, _ = read_element_maps(tmp_path / "other.ome.zarr")
+    np.testing.assert_array_equal(maps, MAPS)

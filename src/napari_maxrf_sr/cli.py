@@ -129,9 +129,9 @@ def _check_output(path: Path, force: bool, *, tiff: bool = True, inputs=()) -> N
         if given and Path(given).exists() and Path(given).resolve() == path.resolve():
             raise ValueError(f"--out {str(path)!r} is one of the inputs: give another name.")
     if tiff and is_ome_zarr_name(path):
-        from .io.omezarr import _check_replaceable
+        from .io.omezarr import check_replaceable
 
-        _check_replaceable(path, force)
+        check_replaceable(path, force)  # --force replaces an OME-Zarr, never another folder
         check_writable_folder(path.parent)
         return
     refuse_overwrite([path], force)

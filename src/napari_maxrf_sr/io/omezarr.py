@@ -29,7 +29,7 @@ import numpy as np
 from ..core import validation
 from ..core.validation import InputError, default_element_names
 from .atomic import check_writable_folder
-from .elements import parse_element_name
+from .elements import normalise_element_name, parse_element_name
 from .maps import STACK_FORMAT
 from .pyramid import LEVEL_CHUNK, downsample, level_shapes
 from .writers import _jsonable
@@ -226,7 +226,7 @@ def atomic_folder(path: Path, *, force: bool = False) -> Iterator[Path]:
     a zarr: a wrong ``--out`` must not delete someone's folder.
     """
     folder = check_writable_folder(path.parent if str(path.parent) else Path("."))
-    _check_replaceable(path, force)
+    check_replaceable(path, force)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder))
     umask = os.umask(0)
     os.umask(umask)
@@ -239,7 +239,8 @@ def atomic_folder(path: Path, *, force: bool = False) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _check_replaceable(path: Path, force: bool) -> None:
+def check_replaceable(path: Path, force: bool) -> None:
+    """Refuse an existing ``path`` without ``force``, and any folder that is not a zarr."""
     if not (path.exists() or path.is_symlink()):
         return
     if not force:
@@ -262,9 +263,9 @@ def _move_into_place(tmp: Path, path: Path, force: bool) -> None:
             return
         except OSError:
             if not force:
-                _check_replaceable(path, False)
+                check_replaceable(path, False)
                 raise
-    _check_replaceable(path, force)
+    check_replaceable(path, force)
     old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
     os.rename(path, old / "previous")
     os.rename(tmp, path)
@@ -404,7 +405,7 @@ def _channel_names(ms: dict, ours: dict, n: int) -> tuple[str, ...]:
     channels = (ms.get("omero") or {}).get("channels") or []
     labels = [c.get("label") for c in channels if isinstance(c, dict)]
     if len(labels) == n and all(labels):
-        return tuple(str(x) for x in labels)
+        return tuple(normalise_element_name(str(x)) for x in labels)
     return default_element_names(n)
 
 
