@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from . import __version__
+from .cli_pyramid import apply_to_pyramid, check_pyramid_output, pyramid_requested, write_pyramid
 from .core.control import format_mmss
 
 DESCRIPTION = """\
@@ -31,10 +32,8 @@ examples:
                                                   continue a run that was killed or crashed
   maxrf-sr run --xrf maps.tif --rgb photo.png --scale 4 --out bic.tif --method bicubic
   maxrf-sr apply --model painting.pt --xrf maps2.tif --rgb photo2.png --out sr2.tif
-  maxrf-sr run --xrf maps.tif --rgb photo.tif --scale 4 --out painting_sr.ome.zarr
-                                                  a resolution pyramid, for large paintings
   maxrf-sr apply --model painting.pt --xrf maps.tif --rgb photo.tif --out sr.ome.zarr \
-                 --scheduler tcp://scheduler:8786   tiles computed on a dask cluster
+                 --scheduler tcp://scheduler:8786   a pyramid, tiles on a cluster
   maxrf-sr simulate --out my_test_case --elements 9
 
 exit codes: 0 done, 1 failed (message on stderr), 2 bad command line, 130 interrupted.
@@ -123,16 +122,8 @@ def _provenance(args, diagnostics: dict, maps_shape, elements) -> dict:
 def _check_output(path: Path, force: bool, *, tiff: bool = True, inputs=()) -> None:
     """Fail before any work when the output cannot be written."""
     from .io.atomic import check_writable_folder, refuse_overwrite
-    from .io.omezarr import is_ome_zarr_name
 
-    for given in inputs:  # --force must never replace the data it reads
-        if given and Path(given).exists() and Path(given).resolve() == path.resolve():
-            raise ValueError(f"--out {str(path)!r} is one of the inputs: give another name.")
-    if tiff and is_ome_zarr_name(path):
-        from .io.omezarr import check_replaceable
-
-        check_replaceable(path, force)  # --force replaces an OME-Zarr, never another folder
-        check_writable_folder(path.parent)
+    if check_pyramid_output(path, force, inputs, pyramid=tiff):
         return
     refuse_overwrite([path], force)
     check_writable_folder(path.parent)
@@ -182,7 +173,7 @@ def cmd_run(args) -> int:
 
     out = Path(args.out)
     _check_output(out, args.force, inputs=(args.xrf, args.rgb))
-    pyramid = _is_pyramid(out, args)
+    pyramid = pyramid_requested(out, args)
     if args.save_model:
         _check_output(Path(args.save_model), args.force, tiff=False,
                       inputs=(args.xrf, args.rgb))
@@ -213,16 +204,13 @@ def cmd_run(args) -> int:
     shape = (maps.shape[0], *photo.shape[:2])
     provenance = _provenance(args, diag, shape, elements)
     if to_disk and pyramid:
-        _apply_to_pyramid(diag["model"], maps, photo, out, elements, args, provenance,
+        apply_to_pyramid(diag["model"], maps, photo, out, elements, args, provenance,
                           negative)
     elif to_disk:
         _apply_to_disk(diag["model"], maps, photo, out, elements, args, provenance, negative,
                        device="auto")
     elif pyramid:
-        from .io.omezarr import write_ome_zarr
-
-        write_ome_zarr(out, result.maps, elements, scale=args.scale, role="sr_map",
-                       provenance=provenance, force=args.force)
+        write_pyramid(out, result.maps, elements, args, provenance)
     else:
         write_element_stack(out, result.maps, elements, scale=args.scale, role="sr_map",
                             provenance=provenance, force=args.force)
@@ -240,37 +228,6 @@ def cmd_run(args) -> int:
     print(f"{diag['method']} on {diag['device']} took {diag['seconds']:.1f} s", file=sys.stderr)
     print(str(out.resolve()))
     return 0
-
-
-def _is_pyramid(out: Path, args) -> bool:
-    """Whether ``out`` asks for an OME-Zarr pyramid; ``--scheduler`` needs one."""
-    from .io.omezarr import is_ome_zarr_name
-
-    pyramid = is_ome_zarr_name(out)
-    if getattr(args, "scheduler", None):
-        if not pyramid:
-            raise ValueError(
-                "--scheduler writes a resolution pyramid: give --out a .ome.zarr name "
-                f"(e.g. {out.with_suffix('').name + '.ome.zarr'!r}), not {out.name!r}."
-            )
-        if getattr(args, "method", "adun") != "adun":
-            raise ValueError("--scheduler applies to the network (--method adun) only.")
-    return pyramid
-
-
-def _apply_to_pyramid(model, maps, photo, out: Path, elements, args, provenance: dict,
-                      negative: str = "error") -> None:
-    """Apply the model tile by tile into an OME-Zarr pyramid (here, or on a cluster)."""
-    from .outputs import apply_to_file
-
-    where = f"the dask cluster at {args.scheduler}" if args.scheduler else "this computer"
-    print(f"writing an OME-Zarr resolution pyramid tile by tile, computed on {where}",
-          file=sys.stderr)
-    t0 = time.perf_counter()
-    apply_to_file(model, maps, photo, out, elements=elements, scale=model.scale,
-                  negative=negative, scheduler=args.scheduler, provenance=provenance,
-                  force=args.force)
-    print(f"inference took {time.perf_counter() - t0:.1f} s", file=sys.stderr)
 
 
 def _too_big_for_memory(maps, photo) -> bool:
@@ -307,13 +264,13 @@ def cmd_apply(args) -> int:
 
     out = Path(args.out)
     _check_output(out, args.force, inputs=(args.xrf, args.rgb, args.model))
-    pyramid = _is_pyramid(out, args)
+    pyramid = pyramid_requested(out, args)
     model = load_model(args.model)
     maps, elements, photo = _read_inputs(args)
     provenance = {"software": f"napari-maxrf-sr {__version__}", "model": str(args.model),
                   "command": " ".join(sys.argv)}
     if pyramid:
-        _apply_to_pyramid(model, maps, photo, out, elements, args, provenance)
+        apply_to_pyramid(model, maps, photo, out, elements, args, provenance)
         print(str(out.resolve()))
         return 0
     if _too_big_for_memory(maps, photo):
