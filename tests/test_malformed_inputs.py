@@ -40,10 +40,11 @@ from napari_maxrf_sr.core.validation import InputError
 from napari_maxrf_sr.io import read_element_maps, read_photo
 
 from .malformed_cases import CASES as BASIC_CASES
+from .malformed_cases_formats import CASES as FORMAT_CASES
 from .malformed_cases_reliability import CASES as RELIABILITY_CASES
 from .malformed_table import ELEMENTS, ENTRIES, TINY, Case, Expect, good_maps, good_photo
 
-CASES = [*BASIC_CASES, *RELIABILITY_CASES]
+CASES = [*BASIC_CASES, *RELIABILITY_CASES, *FORMAT_CASES]
 
 
 def _params(entry: str) -> list:

@@ -5,6 +5,7 @@ The public Python API::
     import napari_maxrf_sr as sr
     result = sr.super_resolve(lr_maps, rgb, scale=4)      # (B, H, W) maps + diagnostics
     model = sr.load_model("painting.pt")                   # apply a saved model again
+    sr.apply_to_file(model, lr_maps, rgb, "sr.ome.zarr")   # tile by tile into a pyramid
 
 Heavy modules (torch) are imported on first use, so that napari starts quickly.
 """
@@ -15,13 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["SRResult", "__version__", "apply_model", "load_model", "save_model",
-           "super_resolve"]
+__all__ = ["SRResult", "__version__", "apply_model", "apply_to_file", "load_model",
+           "save_model", "super_resolve"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from .api import SRResult, super_resolve
     from .core.inference import apply_model
     from .core.modelio import load_model, save_model
+    from .outputs import apply_to_file
 
 _LAZY = {
     "super_resolve": "napari_maxrf_sr.api",
@@ -29,6 +31,7 @@ _LAZY = {
     "apply_model": "napari_maxrf_sr.core.inference",
     "load_model": "napari_maxrf_sr.core.modelio",
     "save_model": "napari_maxrf_sr.core.modelio",
+    "apply_to_file": "napari_maxrf_sr.outputs",
 }
 
 

@@ -13,6 +13,7 @@ import errno
 __all__ = [
     "CheckpointError",
     "CheckpointWriteError",
+    "ClusterError",
     "InputError",
     "ModelFileError",
     "NegativeValuesError",
@@ -71,8 +72,13 @@ class CheckpointWriteError(OutputWriteError):
 
 
 #: What entry points show as a plain message (no traceback): the user can act on it.
+class ClusterError(RuntimeError):
+    """A dask cluster that cannot be used, or that failed; the message says what to do."""
+
+
 USER_ERRORS: tuple[type[BaseException], ...] = (
     InputError,
+    ClusterError,
     OutputWriteError,
     FileExistsError,
     FileNotFoundError,

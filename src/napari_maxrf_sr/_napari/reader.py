@@ -1,4 +1,8 @@
-"""napari reader: element-map stacks, folders of element images, NumPy, HDF5, .rpl cubes.
+"""napari reader: element-map stacks, folders, NumPy, HDF5, .rpl cubes, other programs' maps.
+
+PyMca (EDF, HDF5), Datamuncher/XRF-Explorer (.dms), maxrf4u (.datastack) and OME-Zarr
+pyramids (opened lazily, as multiscale layers) go through
+:mod:`napari_maxrf_sr.io.fieldformats`.
 
 :func:`get_reader` claims a path only when it holds element maps this plugin can
 read and returns ``None`` for anything else (an RGB photo, a text file named
@@ -154,7 +158,46 @@ def _rpl_reader(path: Path) -> ReaderFunction | None:
     return reader
 
 
+def _field_reader(path: Path) -> ReaderFunction | None:
+    """PyMca, .dms, maxrf4u and OME-Zarr files (:mod:`napari_maxrf_sr.io.fieldformats`)."""
+    from ..io.fieldformats import field_format, read_field_format
+
+    kind = field_format(path)
+    if kind is None:
+        return None
+    try:
+        if kind == "ome-zarr":
+            return _ome_zarr_reader(path)
+        return _loaded(read_field_format(path, {}))
+    except ImportError as exc:  # an optional reader (fabio for EDF) is missing: say so
+        warnings.warn(str(exc), UserWarning, stacklevel=2)
+        return None
+
+
+def _ome_zarr_reader(path: Path) -> ReaderFunction:
+    """One multiscale layer per element, of lazy dask arrays: nothing is read until shown."""
+    from ..io.omezarr import open_ome_zarr
+
+    levels, elements, meta = open_ome_zarr(path)
+    n = levels[0].shape[0]
+    maps = [[lvl[c] for lvl in levels] if len(levels) > 1 else levels[0][c] for c in range(n)]
+    layers = maps_to_layer_data(maps, elements, MapsMeta.from_dict(meta))
+    limits = meta.get("contrast_limits") or [None] * n
+    for (_, kwargs, _), lim in zip(layers, limits, strict=True):
+        kwargs["multiscale"] = len(levels) > 1
+        if lim is not None:
+            kwargs["contrast_limits"] = lim
+
+    def reader(_path) -> list[LayerData]:
+        return layers
+
+    return reader
+
+
 def _reader_for(path: Path) -> ReaderFunction | None:
+    other = _field_reader(path)
+    if other is not None:
+        return other
     if path.is_dir():
         if not folder_has_element_images(path):
             return None

@@ -81,3 +81,51 @@ def write_element_stack(path: str, layer_data: list[tuple[Any, dict, str]]) -> l
         force=True,  # napari's save dialog asked about replacing the file
     )
     return [str(written)]
+
+
+def write_ome_zarr_pyramid(path: str, layer_data: list[tuple[Any, dict, str]]) -> list[str]:
+    """Write the selected image layers as one OME-Zarr resolution pyramid.
+
+    The layers' pixels are not loaded: each one (its full-resolution level, for a
+    multiscale layer) is read tile by tile while the pyramid is written, so results
+    bigger than memory can be saved. Element names come as for
+    :func:`write_element_stack`. napari's save dialog has already asked before replacing;
+    even so, only an existing OME-Zarr is replaced, never another folder.
+    """
+    import dask.array as da
+
+    from ..io.omezarr import is_ome_zarr_name, write_ome_zarr
+
+    if not layer_data:
+        raise InputError("No layers to save: select the element-map layers first.")
+    maps, elements, infos = [], [], []
+    for data, attrs, layer_type in layer_data:
+        name = str(attrs.get("name") or "map")
+        if layer_type != "image" or attrs.get("rgb"):
+            raise InputError(f"Layer {name!r} is not a single-channel image layer; deselect "
+                             "it: only element maps go into an element stack.")
+        level0 = data[0] if attrs.get("multiscale") else data
+        arr = da.asarray(level0)
+        info = dict((attrs.get("metadata") or {}).get("maxrf_sr") or {})
+        planes = [arr] if arr.ndim == 2 else list(arr) if arr.ndim == 3 else None
+        if planes is None:
+            raise InputError(f"Layer {name!r} has {arr.ndim} dimensions; maps are 2-D.")
+        names = info.get("elements") if arr.ndim == 3 else None
+        for k, plane in enumerate(planes):
+            maps.append(plane)
+            elements.append(str(names[k]) if names and len(names) == len(planes)
+                            else str(info.get("element") or name) if arr.ndim == 2
+                            else f"{name} {k + 1}")
+            infos.append(info)
+    if len({m.shape for m in maps}) > 1:
+        raise InputError("The selected layers have different sizes; one pyramid holds maps "
+                         "of one size. Save the low- and high-resolution maps separately.")
+    p = Path(path)
+    if not is_ome_zarr_name(p):
+        p = p.with_name(p.name + ".ome.zarr")
+    stack = da.stack(maps).astype(np.float32).rechunk((-1, 512, -1))
+    written = write_ome_zarr(p, stack, elements, role=str(infos[0].get("role") or "sr_map"),
+                             scale=infos[0].get("scale"),
+                             provenance={"software": "napari-maxrf-sr", "layers": infos},
+                             force=True)
+    return [str(written)]

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import check_writable_folder, name_bytes, name_max, refuse_overwrite
-from ..errors import InputError, OutputWriteError
+from ..errors import USER_ERRORS, InputError, OutputWriteError
+from ..io.omezarr import check_replaceable, is_ome_zarr_name
 from ..io.paths import check_name_length, refuse_same_files
 
 _CHECKPOINT_SUFFIX = ".checkpoint.pt"
@@ -54,7 +55,8 @@ def check_outputs(outputs: Mapping[str, Path | None], inputs: Mapping[str, Path 
     force
         Existing outputs may be replaced (inputs never).
     tiff
-        The outputs that must be TIFF files.
+        The outputs that hold maps: a TIFF file, or an OME-Zarr pyramid (a folder that
+        ``force`` may replace only when it is an OME-Zarr).
     replaced
         Outputs that the command replaces itself (a checkpoint), not refused for existing.
     """
@@ -62,12 +64,16 @@ def check_outputs(outputs: Mapping[str, Path | None], inputs: Mapping[str, Path 
         if path is None:
             continue
         check_name_length(path, f"The {label} file")  # first: a longer name fails any stat
-        if label not in replaced:
+        pyramid = label in tiff and is_ome_zarr_name(path)
+        if pyramid:
+            check_replaceable(path, force)
+        elif label not in replaced:
             refuse_overwrite([path], force)
         check_writable_folder(path.parent if str(path.parent) else Path("."))
-        if label in tiff and path.suffix.lower() not in (".tif", ".tiff"):
+        if label in tiff and not pyramid and path.suffix.lower() not in (".tif", ".tiff"):
             raise InputError(
-                f"The maps are written as a multi-page TIFF: give {label} a .tif name, not "
+                f"The maps are written as a multi-page TIFF (.tif) or an OME-Zarr resolution "
+                f"pyramid (.ome.zarr, for large paintings): give {label} such a name, not "
                 f"{path.name!r} (e.g. {path.with_suffix('.tif').name!r})."
             )
     refuse_same_files(outputs, inputs)
@@ -121,7 +127,7 @@ def write_or_keep(what: str, target: Path, write: Callable[[], Any],
 
         kept = keep()
         said = f"Could not write {what} to {str(target)!r} ({_reason(exc)})."
-        if not isinstance(exc, OSError | InputError):
+        if not isinstance(exc, (OSError, *USER_ERRORS)):
             log = write_traceback_log(exc, f"writing {target}")
             said += f" (Details for a bug report: {log}.)" if log else ""
         if kept is not None:

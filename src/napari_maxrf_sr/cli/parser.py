@@ -28,6 +28,8 @@ examples:
                                                   continue a run that was killed or crashed
   maxrf-sr run --xrf maps.tif --rgb photo.png --scale 4 --out bic.tif --method bicubic
   maxrf-sr apply --model painting.pt --xrf maps2.tif --rgb photo2.png --out sr2.tif
+  maxrf-sr apply --model painting.pt --xrf maps.tif --rgb photo.tif --out sr.ome.zarr \
+                 --scheduler tcp://scheduler:8786   a pyramid, tiles on a cluster
   maxrf-sr simulate --out my_test_case --elements 9
 
 exit codes: 0 done, 1 failed (message on stderr), 2 bad command line, 130 interrupted
@@ -90,8 +92,9 @@ def scale_type(text: str) -> int:
 def _common_io(sp, out_help: str) -> None:
     sp.add_argument("--xrf", required=True, metavar="MAPS",
                     help="element maps: multi-page TIFF (one page per element), a folder "
-                         "of per-element images (Pb-L.tif ...), .npy/.npz, .h5 or a .rpl "
-                         "spectral cube")
+                         "of per-element images (Pb-L.tif ...), .npy/.npz, .h5, a .rpl "
+                         "spectral cube, PyMca .edf/.h5, .dms, a maxrf4u .datastack or an "
+                         "OME-Zarr")
     sp.add_argument("--rgb", required=True, metavar="PHOTO",
                     help="photo of the same painting (PNG, JPEG or TIFF, 8 or 16 bit), "
                          "already aligned so it is exactly SCALE times the maps' size")
@@ -106,14 +109,19 @@ def _common_io(sp, out_help: str) -> None:
                     help="where to compute (default: a GPU when there is one)")
     sp.add_argument("--force", action="store_true",
                     help="overwrite output files that already exist (never an input)")
+    sp.add_argument("--scheduler", metavar="tcp://HOST:PORT", default=None,
+                    help="compute the maps on a dask.distributed cluster whose scheduler "
+                         "is at this address (needs --out NAME.ome.zarr on a folder every "
+                         "worker sees; see docs/cluster.md)")
 
 
 def _run_parser(sub) -> None:
     r = sub.add_parser("run", help="super-resolve element maps with a photo",
                        description=DESCRIPTION, epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    _common_io(r, "where to write the super-resolved maps (multi-page float32 TIFF, "
-                  "one page per element, in the input's units)")
+    _common_io(r, "where to write the super-resolved maps, in the input's units: NAME.tif "
+                  "(multi-page float32 TIFF, one page per element) or NAME.ome.zarr (an "
+                  "OME-Zarr resolution pyramid, best for large paintings)")
     r.add_argument("--scale", type=scale_type, default=None,
                    help="photo pixels per scan pixel along each side (2, 3, 4, 8 ...); "
                         "detected from the sizes when left out")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..core.control import format_mmss
 from ..errors import InputError
+from ..io.omezarr import is_ome_zarr_name
 from .outputs import (
     check_outputs,
     checkpoint_path,
@@ -21,6 +22,7 @@ from .outputs import (
     write_or_keep,
 )
 from .progress import ProgressBar
+from .pyramid import apply_to_pyramid, pyramid_requested, write_pyramid
 
 
 def note(text: str) -> None:
@@ -112,7 +114,7 @@ def _checkpoint_plan(args, out: Path):
     return CheckpointPlan(path, every_seconds=every, resume=args.resume)
 
 
-def _train(args, maps, elements, photo, plan):
+def _train(args, maps, elements, photo, plan, pyramid: bool):
     from ..api import super_resolve
 
     try:
@@ -121,7 +123,7 @@ def _train(args, maps, elements, photo, plan):
             seed=args.seed, max_seconds=args.max_seconds, device=args.device,
             negative="clip" if args.clip_negative else "error",
             callback=None if args.quiet else ProgressBar(), checkpoint=plan,
-            infer=not (args.method == "adun" and too_big_for_memory(maps, photo)),
+            infer=not (args.method == "adun" and (pyramid or too_big_for_memory(maps, photo))),
         )
     except BaseException:
         if plan is not None and plan.path.is_file():
@@ -139,6 +141,7 @@ def cmd_run(args) -> int:
     check_outputs({"--out": out, "--save-model": model_path, "the checkpoint": ckpt},
                   {"--xrf": Path(args.xrf), "--rgb": Path(args.rgb)}, args.force,
                   replaced=("the checkpoint",))
+    pyramid = pyramid_requested(out, args)
     plan = _checkpoint_plan(args, out)
     if plan is not None and plan.resume:
         info = read_checkpoint_info(plan.path)
@@ -148,7 +151,7 @@ def cmd_run(args) -> int:
     print(f"read {maps.shape[0]} maps of {maps.shape[1]} x {maps.shape[2]} px "
           f"({', '.join(elements)}) and a {photo.shape[0]} x {photo.shape[1]} photo",
           file=sys.stderr)
-    result = _train(args, maps, elements, photo, plan)
+    result = _train(args, maps, elements, photo, plan, pyramid)
     diag = result.diagnostics
     record = provenance(args, "maxrf-sr run", maps, photo, diag=diag, notes=notes)
     problems: list[str] = []
@@ -171,8 +174,20 @@ def _write_maps(args, sr, diag, maps, photo, elements, record, problems) -> None
     from ..io import write_element_stack
 
     out = Path(args.out)
+    negative = "clip" if args.clip_negative else "error"
+    if sr is None and is_ome_zarr_name(out):  # tile by tile from the model, maybe a cluster
+        write_or_keep(
+            "the super-resolved maps", out,
+            lambda: apply_to_pyramid(diag["model"], maps, photo, out, elements, args, record,
+                                     negative),
+            lambda: _keep_model(out, diag["model"]), problems)
+        return
+    if is_ome_zarr_name(out):  # a baseline's maps, already in memory
+        write_or_keep("the super-resolved maps", out,
+                      lambda: write_pyramid(out, sr, elements, diag["scale"], args.force, record),
+                      lambda: None, problems)
+        return
     if sr is None:  # too big for memory: written band by band from the model
-        negative = "clip" if args.clip_negative else "error"
         write_or_keep(
             "the super-resolved maps", out,
             lambda: apply_to_disk(diag["model"], maps, photo, out, elements, args, record,
@@ -249,6 +264,7 @@ def cmd_apply(args) -> int:
     out = Path(args.out)
     check_outputs({"--out": out}, {"--xrf": Path(args.xrf), "--rgb": Path(args.rgb),
                                    "--model": Path(args.model)}, args.force)
+    pyramid = pyramid_requested(out, args)
     model = load_model(args.model)
     maps, elements, photo, notes = read_inputs(args, model.scale)
     diag = {"method": "adun", "elements": elements, "scale": model.scale,
@@ -256,7 +272,9 @@ def cmd_apply(args) -> int:
     record = provenance(args, "maxrf-sr apply", maps, photo, diag=diag, notes=notes,
                         extra={"model": str(args.model)})
     problems: list[str] = []
-    if too_big_for_memory(maps, photo):
+    if pyramid:  # nothing to keep when it fails: the computing is the writing
+        apply_to_pyramid(model, maps, photo, out, elements, args, record)
+    elif too_big_for_memory(maps, photo):
         write_or_keep("the super-resolved maps", out,
                       lambda: apply_to_disk(model, maps, photo, out, elements, args, record),
                       lambda: None, problems)

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .config import SRConfig
 from .device import resolve_device
@@ -69,6 +68,39 @@ def _bands(h: int, rows: int) -> Iterator[tuple[int, int]]:
         yield r0, min(h, r0 + rows)
 
 
+def _phase_weights(s: int, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Source rows (in the halo-padded band) and weights of bilinear x ``s`` upsampling.
+
+    Output pixel ``i`` sits at ``(i + 0.5) / s - 0.5`` in input pixels (pixel centres,
+    ``align_corners=False``), i.e. at ``+1`` in the padded band.
+    """
+    i = np.arange(s * n)
+    pos = (i + 0.5) / s - 0.5 + 1.0
+    lo = np.floor(pos).astype(np.int64)
+    return torch.from_numpy(lo), torch.from_numpy((pos - lo).astype(np.float32))
+
+
+def upsample_halo_band(band: torch.Tensor, s: int) -> torch.Tensor:
+    """Bilinear x ``s`` upsampling of the inside of a band with a one-pixel halo.
+
+    ``(B, r + 2, w + 2)`` -> ``(B, s r, s w)``: the values of
+    ``F.interpolate(..., mode="bilinear", align_corners=False)`` on the whole scan with
+    replicated borders, up to rounding. Built from gathers and element-wise products
+    only, so the result is the same bit for bit whatever the number of threads (torch's
+    own bilinear kernel rounds differently on one thread and on several), and a band's
+    pixels equal the whole image's.
+    """
+    rows, wr = _phase_weights(s, band.shape[-2] - 2)
+    cols, wc = _phase_weights(s, band.shape[-1] - 2)
+    dev, dt = band.device, band.dtype
+    rows, cols, wr, wc = rows.to(dev), cols.to(dev), wr.to(dev, dt), wc.to(dev, dt)
+    top, bottom = band.index_select(-2, rows), band.index_select(-2, rows + 1)
+    wr = wr[:, None]
+    y = top * (1 - wr) + bottom * wr
+    left, right = y.index_select(-1, cols), y.index_select(-1, cols + 1)
+    return left * (1 - wc) + right * wc
+
+
 @torch.no_grad()
 def predict_normalised_band(
     generator: ListaGenerator,
@@ -83,17 +115,15 @@ def predict_normalised_band(
     lr_band
         ``(B, r1 - r0 + 2, w + 2)`` normalised LR maps of the band's rows with one
         pixel of halo all round, replicated at the scan's borders (so the band's
-        upsampling equals the full image's exactly); see :func:`padded_lr_band`.
-        Its XRF values are :func:`network_source`'s, not necessarily the scan's.
+        upsampling equals the full image's exactly).
+        Its XRF values are :func:`network_source`'s, not necessarily the scan's; the
+        upsampling is :func:`upsample_halo_band`.
     rgb_band
         ``(3, s (r1 - r0), W)`` normalised photo rows of the band.
     """
     s = scale
     n_maps = lr_band.shape[0]
-    r_count = lr_band.shape[1] - 2
-    up = F.interpolate(lr_band[None], scale_factor=s, mode="bilinear",
-                       align_corners=False)[0]
-    up = up[:, s : s * (1 + r_count), s : up.shape[-1] - s]
+    up = upsample_halo_band(lr_band, s)
     x0 = torch.cat([up, rgb_band], dim=0)
     c, hh, ww = x0.shape
     pix = x0.reshape(c, -1).t()
@@ -117,15 +147,63 @@ def network_source(normaliser: MapNormaliser, lr_maps: np.ndarray, config: SRCon
     return normalised
 
 
-def padded_lr_band(source: np.ndarray, r0: int, r1: int) -> np.ndarray:
-    """Rows ``[r0 - 1, r1 + 1)`` of ``source`` and one column each side, border replicated.
+def band_rows(config: SRConfig, scale: int, width: int) -> int:
+    """LR rows per band of :func:`predict` for a photo ``width`` pixels wide.
 
-    ``source`` is :func:`network_source`'s output; the one-pixel halo makes the band's
-    bilinear upsampling equal the whole image's.
+    Tiled and distributed inference (:mod:`napari_maxrf_sr.core.tiled`) cuts the
+    painting at the same rows, so that its maps equal :func:`predict`'s bit for bit.
     """
-    h = source.shape[1]
-    rows = np.clip(np.arange(r0 - 1, r1 + 1), 0, h - 1)
-    return np.pad(source[:, rows], ((0, 0), (0, 0), (1, 1)), mode="edge")
+    return max(1, config.tile_pixels // max(1, scale * width))
+
+
+def lr_rows_with_halo(lr_maps: np.ndarray, r0: int, r1: int) -> np.ndarray:
+    """LR rows ``[r0 - 1, r1 + 1)`` in input units, border rows replicated."""
+    rows = np.clip(np.arange(r0 - 1, r1 + 1), 0, lr_maps.shape[1] - 1)
+    return np.asarray(lr_maps[:, rows])
+
+
+@torch.no_grad()
+def predict_band(
+    generator: ListaGenerator,
+    normaliser: MapNormaliser,
+    source_rows: np.ndarray,
+    lr_rows: np.ndarray,
+    rgb01_band: np.ndarray,
+    op: AcquisitionOperator,
+    photo_normaliser: PhotoNormaliser,
+    *,
+    device: torch.device | None = None,
+    project: bool = True,
+) -> np.ndarray:
+    """One band of :func:`predict`: ``(B, s (r1 - r0), W)`` float32 maps in input units.
+
+    Parameters
+    ----------
+    source_rows
+        ``(B, r1 - r0 + 2, w)`` rows of :func:`network_source` with one row of halo
+        above and below (:func:`lr_rows_with_halo`).
+    lr_rows
+        ``(B, r1 - r0, w)`` scan rows of the band in input units (for the projection).
+    rgb01_band
+        ``(s (r1 - r0), W, 3)`` photo rows, float in ``[0, 1]``.
+    photo_normaliser
+        The photo's normalisation used in training.
+    project
+        Apply the block projection onto the band's scan rows (block operator only).
+    """
+    dev = device or next(generator.parameters()).device
+    s = op.scale
+    gains = torch.from_numpy(normaliser.gains.astype(np.float64)).to(dev)
+    rgb_band = photo_normaliser.apply(rgb01_band)
+    lr_band = np.pad(source_rows, ((0, 0), (0, 0), (1, 1)), mode="edge")
+    pred = predict_normalised_band(generator, torch.from_numpy(lr_band).to(dev),
+                                   torch.from_numpy(rgb_band).to(dev), s)
+    # Back to input units in float64, where the projection is exact to rounding.
+    maps = (pred.double() - normaliser.zero_level) / gains[:, None, None]
+    if project:
+        lr = torch.from_numpy(np.ascontiguousarray(lr_rows)).to(dev).double()
+        maps = project_consistent(op, maps, lr, nonnegative=True)
+    return maps.float().cpu().numpy()
 
 
 @torch.no_grad()
@@ -183,22 +261,15 @@ def predict(
     generator = generator.to(dev).eval()
     if out is None:
         out = np.empty((n_maps, big_h, big_w), dtype=np.float32)
-    gains = torch.from_numpy(normaliser.gains.astype(np.float64)).to(dev)
-    band_rows = max(1, config.tile_pixels // max(1, s * big_w))
     whole_image_projection = project and not op.is_block
     source = network_source(normaliser, lr_maps, config, s)
     photo_norm = photo_normaliser or photo_normaliser_for(config, rgb01)
-    for r0, r1 in _bands(h, band_rows):
-        rgb_band = photo_norm.apply(rgb01[s * r0 : s * r1])
-        lr_band = torch.from_numpy(padded_lr_band(source, r0, r1)).to(dev)
-        pred = predict_normalised_band(generator, lr_band, torch.from_numpy(rgb_band).to(dev),
-                                       s)
-        # Back to input units in float64, where the projection is exact to rounding.
-        maps = (pred.double() - normaliser.zero_level) / gains[:, None, None]
-        if project and op.is_block:
-            lr = torch.from_numpy(lr_maps[:, r0:r1]).to(dev).double()
-            maps = project_consistent(op, maps, lr, nonnegative=True)
-        out[:, s * r0 : s * r1] = maps.float().cpu().numpy()
+    for r0, r1 in _bands(h, band_rows(config, s, big_w)):
+        out[:, s * r0 : s * r1] = predict_band(
+            generator, normaliser, lr_rows_with_halo(source, r0, r1), lr_maps[:, r0:r1],
+            rgb01[s * r0 : s * r1], op, photo_norm, device=dev,
+            project=project and op.is_block,
+        )
     if whole_image_projection:
         # A wide beam couples neighbouring blocks: project the whole image at once.
         full = torch.from_numpy(np.asarray(out)).double()
@@ -232,6 +303,31 @@ def apply_model(
     InputError
         When the maps, their names or the scale do not fit the model.
     """
+    prepared, normaliser, order = prepare_for_model(model, lr_maps, rgb, scale=scale,
+                                                    negative=negative, elements=elements)
+    dev = resolve_device(device or "cpu")
+    out = predict(
+        model.generator, normaliser, prepared.lr_maps, prepared.rgb, model.operator,
+        model.config, device=dev, out=out, photo_normaliser=model.photo_normaliser,
+    )
+    if order is not None and not isinstance(out, np.memmap):
+        out = out[np.argsort(order)]  # back to the input's order
+    return out
+
+
+def prepare_for_model(model: TrainedModel, lr_maps, rgb, *, scale: int | None = None,
+                      negative: str = "error", elements=None):
+    """Validate maps and photo for ``model``: ``(prepared, normaliser, order)``.
+
+    ``prepared.lr_maps`` are in the model's element order (``order`` maps them from
+    the input's order, ``None`` when it is the same), and ``normaliser`` is fitted to
+    them with the model's levels (a new scan may have other count levels).
+
+    Raises
+    ------
+    InputError
+        When the maps, their names or the scale do not fit the model.
+    """
     prepared = prepare_inputs(lr_maps, rgb, scale or model.scale, negative=negative)
     order = None
     if elements is not None:
@@ -258,11 +354,4 @@ def apply_model(
     normaliser = MapNormaliser.fit(
         prepared.lr_maps, model.normaliser.zero_level, model.normaliser.peak_level
     )
-    dev = resolve_device(device or "cpu")
-    out = predict(
-        model.generator, normaliser, prepared.lr_maps, prepared.rgb, model.operator,
-        model.config, device=dev, out=out, photo_normaliser=model.photo_normaliser,
-    )
-    if order is not None and not isinstance(out, np.memmap):
-        out = out[np.argsort(order)]  # back to the input's order
-    return out
+    return prepared, normaliser, order

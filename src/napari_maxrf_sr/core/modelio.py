@@ -8,6 +8,7 @@ then re-validated field by field and the tensor shapes checked against it.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from pathlib import Path
@@ -44,10 +45,29 @@ def save_model(model, path: str | os.PathLike, *, force: bool = False) -> Path:
     """
     from ..atomic import atomic_path
 
-    trained: TrainedModel = getattr(model, "model", model)
     path = Path(path)
+    payload = _payload(model)
+    with atomic_path(path, force=force) as tmp:
+        torch.save(payload, tmp)
+    return path
+
+
+def model_to_bytes(model) -> bytes:
+    """The model file's bytes, without a file (to send a model to other processes)."""
+    buf = io.BytesIO()
+    torch.save(_payload(model), buf)
+    return buf.getvalue()
+
+
+def model_from_bytes(data: bytes, source: str = "model data") -> TrainedModel:
+    """Read :func:`model_to_bytes`' output, with the checks of :func:`load_model`."""
+    return _from_file(io.BytesIO(data), source)
+
+
+def _payload(model) -> dict:
+    trained: TrainedModel = getattr(model, "model", model)
     g = trained.generator
-    payload = {
+    return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "package_version": __version__,
@@ -62,9 +82,6 @@ def save_model(model, path: str | os.PathLike, *, force: bool = False) -> Path:
         "scale": int(trained.scale),
         "info": {k: v for k, v in trained.info.items() if isinstance(v, (int, float, str))},
     }
-    with atomic_path(path, force=force) as tmp:
-        torch.save(payload, tmp)
-    return path
 
 
 def refused_content(exc: BaseException) -> str:
@@ -98,8 +115,12 @@ def load_model(path: str | os.PathLike) -> TrainedModel:
             f"The model {str(path)!r} does not exist or is not a file. Give a model saved by "
             "'maxrf-sr run --save-model' (or napari_maxrf_sr.save_model)."
         )
+    return _from_file(path, str(path))
+
+
+def _from_file(file, path: str) -> TrainedModel:
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        payload = torch.load(file, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle errors of many kinds: all mean "not ours / unsafe"
         raise ModelFileError(
             f"{str(path)!r} is not a napari-maxrf-sr model file, or it holds objects other "

@@ -58,6 +58,9 @@ class MapsMeta:
         Folders: the image files that were listed.
     rpl
         Spectral cubes: the calibration, the energy windows and the header.
+    details
+        Other programs' formats: what their reader adds (PyMca's fit group, an
+        OME-Zarr's contrast limits, ...).
     """
 
     source: str
@@ -70,6 +73,14 @@ class MapsMeta:
     provenance: dict[str, Any] | None = None
     files: list[str] | None = None
     rpl: RplWindows | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, meta: dict[str, Any]) -> MapsMeta:
+        """From the plain dictionary that the readers of other programs' formats return."""
+        known = {f for f in cls.__dataclass_fields__ if f != "details"}
+        return cls(**{k: v for k, v in meta.items() if k in known},
+                   details={k: v for k, v in meta.items() if k not in known})
 
 
 MapsResult = tuple[np.ndarray, tuple[str, ...], MapsMeta]

@@ -52,6 +52,11 @@ def read_element_maps(path: str | Path, **kwargs: Any) -> MapsResult:
 
 
 def _dispatch(p: Path, kwargs: dict[str, Any]) -> MapsResult:
+    from .fieldformats import read_field_format
+
+    other = read_field_format(p, kwargs)  # PyMca, .dms, maxrf4u, OME-Zarr
+    if other is not None:
+        return other
     suffix = p.suffix.lower()
 
     def no_kwargs(kind: str) -> None:
@@ -92,5 +97,6 @@ def _dispatch(p: Path, kwargs: dict[str, Any]) -> MapsResult:
         return read_rpl_element_maps(p, **kwargs)
     raise InputError(
         f"Cannot read element maps from {p.name!r}: supported are folders of TIFF/PNG maps, "
-        ".tif/.tiff stacks, .npy, .npz, .h5/.hdf5 and Bruker/Lispix .rpl + .raw cubes."
+        ".tif/.tiff stacks, .npy, .npz, .h5/.hdf5 and Bruker/Lispix .rpl + .raw cubes, "
+        "PyMca .edf and .h5, Datamuncher/XRF-Explorer .dms, maxrf4u .datastack and OME-Zarr."
     )
