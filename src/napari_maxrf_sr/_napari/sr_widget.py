@@ -29,7 +29,7 @@ from napari_maxrf_sr._napari.panel.controller import RunController, abort_held_r
 from napari_maxrf_sr._napari.panel.feeder import LayerFeeder
 from napari_maxrf_sr._napari.panel.form import NETWORK_LABEL, SettingsForm
 from napari_maxrf_sr._napari.panel.input_view import InputView
-from napari_maxrf_sr._napari.panel.jobs import TrainingPlan, apply_job, baseline_job
+from napari_maxrf_sr._napari.panel.jobs import TrainingPlan, apply_job, baseline_job, validate
 from napari_maxrf_sr._napari.panel.outcome import NETWORK, RunOutcome
 from napari_maxrf_sr._napari.panel.results_view import ResultsView
 from napari_maxrf_sr._napari.panel.run_view import RunView
@@ -204,23 +204,25 @@ class SuperResolutionWidget(QWidget):
                                  f"method '{NETWORK_LABEL}', or press Start.")
             plan = TrainingPlan(self.form.current_config(), self.inputs.negative_mode(),
                                 resume, self._checkpoint_folder(), self.checkpoint_every_s)
+            prepared, notes = validate(inputs, plan.negative)  # once per Start
             self._save_settings()
         except (InputError, ValueError) as exc:
             self.report_error(exc)
             return
         self._before_job()
+        said = " ".join(f"{n.rstrip('.')}." for n in notes)
         if method == NETWORK:
             self.run_view.begin()
             self.run_view.loss_plot.clear()
             warning = texts.budget_warning(plan.config.max_seconds)
-            self.run_view.set_status(("Starting. " + warning) if warning else
-                                     "Starting: checking the maps and the photo...")
-            self.controller.start_training(inputs, plan)
+            self.run_view.set_status(" ".join(x for x in (
+                "Starting:" if said else "Starting the training...", said, warning) if x))
+            self.controller.start_training(inputs, plan, notes)
         else:
             self.run_view.begin(f"{method}: running...")
-            self.run_view.set_status(f"Running {method}...")
+            self.run_view.set_status(f"Running {method}... {said}".strip())
             self.controller.start_function(method, inputs, baseline_job, method, inputs,
-                                           self.inputs.negative_mode())
+                                           prepared, notes)
         self._update_enabled()
 
     @staticmethod
@@ -263,8 +265,8 @@ class SuperResolutionWidget(QWidget):
 
     # ================================================================ worker feedback
     def _on_started(self, info: Any) -> None:
-        notes = " ".join(f"{n.rstrip('.')}." for n in info.notes)
-        self.run_view.set_status("Starting the training." + (f" Note: {notes}" if notes else ""))
+        if info.notes:  # the input notes were said at Start; these are new
+            self.run_view.set_status(" ".join(f"{n.rstrip('.')}." for n in info.notes))
 
     def _on_event(self, event: Any) -> None:
         self.run_view.show_event(event)

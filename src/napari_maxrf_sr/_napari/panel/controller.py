@@ -32,6 +32,7 @@ class Run:
     failed: bool = False
     checkpoint: Any = None
     retry_on_cpu: bool = False
+    notes: tuple[str, ...] = ()
 
     def abort(self, wait_s: float = 10.0) -> bool:
         """Cancel and wait for the thread to end; True when it ended in time."""
@@ -132,7 +133,8 @@ class RunController(QObject):
         return None if self.run is None else self.run.worker
 
     # -- starting --------------------------------------------------------------------------
-    def start_training(self, inputs: Any, plan: TrainingPlan) -> None:
+    def start_training(self, inputs: Any, plan: TrainingPlan,
+                       notes: tuple[str, ...] = ()) -> None:
         """Train the network in a worker thread."""
         from napari.qt.threading import create_worker
         from superqt.utils import GeneratorWorker
@@ -140,8 +142,8 @@ class RunController(QObject):
         from napari_maxrf_sr.core.control import StopToken
 
         token = StopToken()
-        run = Run(NETWORK, inputs, plan, token=token)
-        job = training_job(inputs, plan, token, self.train_fn)
+        run = Run(NETWORK, inputs, plan, token=token, notes=tuple(notes))
+        job = training_job(inputs, plan, token, self.train_fn, notes)
         self._begin(run, create_worker(_drive, job, run.done, _worker_class=GeneratorWorker,
                                        _start_thread=False, _connect=self._slots(run)))
 
@@ -249,4 +251,4 @@ class RunController(QObject):
             resume = run.checkpoint is not None and run.checkpoint.is_file()
             plan = replace(run.plan, config=run.plan.config.replace(device="cpu"),
                            resume=resume)
-            self.start_training(run.inputs, plan)
+            self.start_training(run.inputs, plan, run.notes)

@@ -1,8 +1,9 @@
 """What the worker thread runs for the panel: training, a baseline, a saved model (no Qt).
 
-Each job validates its input once (inside the core), hashes it once (for the
-checkpoint's name and the provenance record) and ends by building the
-:class:`~.outcome.RunOutcome` in the worker thread. The training job is a generator:
+The panel validates the input once, in the GUI thread, before a job starts (so a
+refused input never starts a thread, and its notes are said once); each job hashes
+it once (for the checkpoint's name and the provenance record) and ends by building
+the :class:`~.outcome.RunOutcome` in the worker thread. The training job is a generator:
 it yields one :class:`Started` (the checkpoint file and the input notes), then the
 core's progress events, and returns the outcome (``None`` when cancelled).
 """
@@ -84,8 +85,26 @@ def _checkpoint(plan: TrainingPlan, digests: dict, inputs: RunInputs,
     return CheckpointPlan(path, plan.every_seconds, plan.resume)
 
 
+def validate(inputs: RunInputs, negative: str) -> tuple[Any, tuple[str, ...]]:
+    """Check the inputs together (sizes, values, scale); return them prepared, and notes.
+
+    Raises
+    ------
+    InputError
+        With a message saying what to fix.
+    """
+    from napari_maxrf_sr.core.validation import prepare_inputs
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        prepared = prepare_inputs(inputs.lr_maps, inputs.rgb, inputs.scale,
+                                  elements=inputs.elements, negative=negative)
+    return prepared, tuple(dict.fromkeys(str(w.message) for w in caught))
+
+
 def training_job(inputs: RunInputs, plan: TrainingPlan, token: Any,
-                 train_fn: Callable | None = None) -> Generator[Any, None, RunOutcome | None]:
+                 train_fn: Callable | None = None,
+                 notes: tuple[str, ...] = ()) -> Generator[Any, None, RunOutcome | None]:
     """Train the network on the inputs; yields :class:`Started`, then progress events.
 
     Parameters
@@ -98,6 +117,8 @@ def training_job(inputs: RunInputs, plan: TrainingPlan, token: Any,
         The core's ``StopToken`` (stop, cancel, pause).
     train_fn
         The core's ``train`` (tests pass another one).
+    notes
+        What :func:`validate` said about the inputs.
     """
     if train_fn is None:
         from napari_maxrf_sr.core.train import train as train_fn
@@ -105,39 +126,34 @@ def training_job(inputs: RunInputs, plan: TrainingPlan, token: Any,
 
     started = now()
     digests = input_digests(inputs)
-    notes: list[str] = []
-    checkpoint = _checkpoint(plan, digests, inputs, notes)
-    with warnings.catch_warnings(record=True) as caught:  # the input notes, said once
+    said: list[str] = []
+    checkpoint = _checkpoint(plan, digests, inputs, said)
+    with warnings.catch_warnings(record=True):  # the input notes were said by validate()
         warnings.simplefilter("always")
         gen = train_fn(inputs.lr_maps, inputs.rgb, plan.config, scale=inputs.scale,
                        stop=token, elements=inputs.elements, negative=plan.negative,
                        checkpoint=checkpoint)
-    notes += [str(w.message) for w in caught]
-    yield Started(None if checkpoint is None else checkpoint.path, tuple(notes))
+    yield Started(None if checkpoint is None else checkpoint.path, tuple(said))
     result = yield from gen
     if result is None or getattr(token, "cancelled", False):
         return None
     outcome = build_outcome(inputs, result.maps, method=NETWORK, settings=plan.config.to_dict(),
-                            started=started, digests=digests, result=result)
+                            started=started, digests=digests, result=result,
+                            notes=(*notes, *said))
     if checkpoint is not None:
         remove_checkpoint(checkpoint.path)  # the run is finished: nothing left to resume
     return outcome
 
 
-def baseline_job(method: str, inputs: RunInputs, negative: str) -> RunOutcome:
-    """Run a comparison method (bicubic, guided filter ...) on the inputs."""
+def baseline_job(method: str, inputs: RunInputs, prepared: Any,
+                 notes: tuple[str, ...] = ()) -> RunOutcome:
+    """Run a comparison method (bicubic, guided filter ...) on the validated inputs."""
     from napari_maxrf_sr.baselines import run_baseline
-    from napari_maxrf_sr.core.validation import prepare_inputs
 
     started = now()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        prepared = prepare_inputs(inputs.lr_maps, inputs.rgb, inputs.scale,
-                                  elements=inputs.elements, negative=negative)
     maps = run_baseline(method, prepared.lr_maps, prepared.rgb, prepared.scale)
     return build_outcome(inputs, maps, method=method, settings={"method": method},
-                         started=started, digests=input_digests(inputs),
-                         notes=tuple(str(w.message) for w in caught))
+                         started=started, digests=input_digests(inputs), notes=notes)
 
 
 def apply_job(model: Any, model_file: str, inputs: RunInputs, negative: str) -> RunOutcome:

@@ -121,8 +121,8 @@ def build_outcome(inputs: RunInputs, maps: np.ndarray, *, method: str, settings:
                                                    truth, inputs.scale, names)
     else:
         detail = metrics.detail_added(maps, inputs.lr_maps, inputs.scale, inputs.elements)
-    if result is not None:
-        notes = tuple(getattr(result, "notes", ()) or notes)
+    if result is not None:  # the core's notes repeat the input notes: keep each once
+        notes = tuple(dict.fromkeys((*notes, *(getattr(result, "notes", ()) or ()))))
     provenance = res.build_provenance(
         inputs=inputs.layer_arrays, photo_name=inputs.photo_name, photo=inputs.rgb,
         elements=inputs.elements, method=method, scale=inputs.scale, settings=settings,
