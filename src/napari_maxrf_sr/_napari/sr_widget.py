@@ -85,6 +85,7 @@ class SuperResolutionWidget(QWidget):
         self.checkpoint_every_s = DEFAULT_EVERY_SECONDS
         self.dialogs = Dialogs(self)
         self._closing = False
+        self._said_stage = ""
         self._build()
         self._connect()
         restored = self.form.restore()
@@ -110,7 +111,7 @@ class SuperResolutionWidget(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.column)
-        self.setMinimumWidth(360)
+        self.setMinimumWidth(340)
         # Short names for scripts, tests and the screenshots.
         r, f, i = self.run_view, self.form, self.inputs
         self.start_btn, self.pause_btn, self.stop_btn = r.start_btn, r.pause_btn, r.stop_btn
@@ -166,6 +167,11 @@ class SuperResolutionWidget(QWidget):
         except Exception:  # noqa: BLE001 - theming is cosmetic
             return {}
 
+    def sizeHint(self):  # noqa: D102, N802 - Qt override: napari docks us this wide
+        hint = super().sizeHint()
+        hint.setWidth(max(hint.width(), 430))
+        return hint
+
     # ===================================================================== run control
     @property
     def running(self) -> bool:
@@ -214,6 +220,7 @@ class SuperResolutionWidget(QWidget):
         if method == NETWORK:
             self.run_view.begin()
             self.run_view.loss_plot.clear()
+            self._said_stage = ""
             warning = texts.budget_warning(plan.config.max_seconds)
             self.run_view.set_status(" ".join(x for x in (
                 "Starting:" if said else "Starting the training...", said, warning) if x))
@@ -270,10 +277,12 @@ class SuperResolutionWidget(QWidget):
 
     def _on_event(self, event: Any) -> None:
         self.run_view.show_event(event)
-        if event.message and event.stage not in ("stage 1",):
+        stage = event.stage
+        if event.message and stage != "stage 1":
             self.run_view.set_status(event.message)
-        elif event.stage == "stage 1" and "Starting" in self.status_label.text():
+        elif stage == "stage 1" and self._said_stage != stage:
             self.run_view.set_status("Training: the curves below fall as the network learns.")
+        self._said_stage = stage
 
     def _on_retrying(self) -> None:
         self.run_view.set_status("The GPU ran out of memory: training again on the CPU, which "

@@ -17,6 +17,7 @@ from qtpy.QtWidgets import (
     QFormLayout,
     QLabel,
     QLineEdit,
+    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -77,8 +78,22 @@ def _field_widget(name: str, value: Any) -> QWidget:
     if isinstance(value, int):
         w = QSpinBox()
         w.setRange(0, 10**9)
-        return w
-    return FloatEdit(value)
+        w.setGroupSeparatorShown(True)
+    else:
+        w = FloatEdit(value)
+    narrow(w)
+    return w
+
+
+def narrow(w: QWidget, chars: int = 10) -> QWidget:
+    """Let a field shrink with the panel (its longest value needs no room of its own)."""
+    if isinstance(w, QComboBox):
+        w.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        w.setMinimumContentsLength(chars)
+    else:
+        w.setMinimumWidth(w.fontMetrics().horizontalAdvance("0" * chars))
+        w.setSizePolicy(QSizePolicy.Ignored, w.sizePolicy().verticalPolicy())
+    return w
 
 
 class SettingsForm(QWidget):
@@ -116,6 +131,8 @@ class SettingsForm(QWidget):
         self.device_combo = QComboBox()
         self.device_combo.addItems(["auto", *_devices()])
         self.device_combo.setToolTip(FIELD_HELP["device"])
+        for w in (self.method_combo, self.preset_combo, self.device_combo):
+            narrow(w)
         for label, w in (("Method", self.method_combo), ("Preset", self.preset_combo),
                          ("Time budget", self.minutes_spin), ("", self.budget_warning),
                          ("Seed", self.seed_spin), ("Device", self.device_combo)):
@@ -135,6 +152,7 @@ class SettingsForm(QWidget):
         body = QWidget()
         form = QFormLayout(body)
         form.setContentsMargins(0, 0, 0, 0)
+        form.setRowWrapPolicy(QFormLayout.WrapLongRows)
         defaults = SRConfig()
         for name, (label, tip) in texts.ADVANCED_FIELDS.items():
             w = _field_widget(name, getattr(defaults, name))

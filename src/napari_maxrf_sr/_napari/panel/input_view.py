@@ -35,6 +35,8 @@ class InputView(QWidget):
         self.maps_list.setToolTip("Tick the element maps to super-resolve. All must have the "
                                   "same size; the photo must be a whole-number multiple of it.")
         self.photo_combo = QComboBox()
+        self.photo_combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.photo_combo.setMinimumContentsLength(10)
         self.photo_combo.setToolTip("The colour photo on the scan's grid (an RGB image layer).")
         self.clip_check = QCheckBox("Clip negative values to zero")
         self.clip_check.setToolTip("For fitted peak areas whose noise dips below zero: set "

@@ -49,7 +49,8 @@ def _label(text: str = "", *, warn: bool = False) -> QLabel:
 def fit_table_height(table: QTableWidget) -> None:
     """Make a table exactly as tall as its rows (no inner scroll bar, no empty space)."""
     table.resizeRowsToContents()
-    height = table.horizontalHeader().height() + 2 * table.frameWidth()
+    header = table.horizontalHeader()
+    height = max(header.height(), header.sizeHint().height()) + 2 * table.frameWidth()
     height += sum(table.rowHeight(r) for r in range(table.rowCount()))
     table.setFixedHeight(height)
 
@@ -66,10 +67,15 @@ class ResultsView(QWidget):
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.table.setSelectionMode(QAbstractItemView.NoSelection)
         self.table.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self.notes_label = _label()
         self.element_combo = QComboBox()
+        self.element_combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.element_combo.setMinimumContentsLength(6)
         self.element_combo.setToolTip("The element to look at closer or to compare.")
         self.view_combo = QComboBox()
+        self.view_combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.view_combo.setMinimumContentsLength(12)
         self.show_btn = QPushButton("Show map")
         self.show_btn.setToolTip("Add the chosen quality map of the chosen element on top "
                                  "(it replaces the previous one of its kind).")
@@ -155,8 +161,8 @@ class ResultsView(QWidget):
                     item.setTextAlignment(int(Qt.AlignRight | Qt.AlignVCenter))
                 table.setItem(r, c, item)
         header = table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeToContents)
-        header.setStretchLastSection(True)
+        header.setSectionResizeMode(QHeaderView.Stretch)
+        header.setSectionResizeMode(0, QHeaderView.ResizeToContents)
         fit_table_height(table)
 
     def _show_notes(self, notes: Sequence[str]) -> None:

@@ -11,7 +11,7 @@ class Section(QCollapsible):
     """A titled section that folds away with a click on its title."""
 
     def __init__(self, title: str, body: QWidget, *, expanded: bool = True) -> None:
-        super().__init__(title)
+        super().__init__(title, expandedIcon="\u25bc", collapsedIcon="\u25b6")
         self.setDuration(0)  # fold at once: an animation only delays the layout
         self.body = body
         self.addWidget(body)
