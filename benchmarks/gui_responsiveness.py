@@ -125,7 +125,8 @@ def _run(args: argparse.Namespace) -> dict:
     t_start = time.perf_counter()
     widget.start()
     worker = widget.worker
-    worker.yielded.connect(lambda e: events.append((time.perf_counter(), str(e.stage))))
+    worker.yielded.connect(
+        lambda e: events.append((time.perf_counter(), str(getattr(e, "stage", "")))))
     worker.returned.connect(lambda *_: returned.append(time.perf_counter()))
     if not _wait(app, lambda: not widget.running, args.timeout):
         raise SystemExit("the run did not finish in time")
