@@ -56,9 +56,12 @@ class LossPlot(QWidget):
         Parent widget.
     theme
         ``background`` and ``text`` colours (napari's theme).
+    auto_flush
+        Redraw by its own timer; ``False`` when the owner calls :meth:`flush`.
     """
 
-    def __init__(self, parent: QWidget | None = None, *, theme: Mapping[str, str] | None = None):
+    def __init__(self, parent: QWidget | None = None, *, theme: Mapping[str, str] | None = None,
+                 auto_flush: bool = True):
         super().__init__(parent)
         self._steps: dict[str, list[float]] = {}
         self._values: dict[str, list[float]] = {}
@@ -86,7 +89,8 @@ class LossPlot(QWidget):
         self._timer = QTimer(self)
         self._timer.setInterval(REDRAW_INTERVAL_MS)
         self._timer.timeout.connect(self.flush)
-        self._timer.start()
+        if auto_flush:
+            self._timer.start()
 
     @staticmethod
     def _tooltip() -> str:

@@ -20,11 +20,7 @@ from qtpy.QtCore import QEvent, QObject
 from qtpy.QtWidgets import QFileDialog, QMessageBox, QVBoxLayout, QWidget
 
 from napari_maxrf_sr._napari.panel import texts
-from napari_maxrf_sr._napari.panel.comparison import (
-    ComparisonView,
-    show_diagnostic,
-    show_results_on_top,
-)
+from napari_maxrf_sr._napari.panel.comparison import ComparisonView, hide_inputs, show_diagnostic
 from napari_maxrf_sr._napari.panel.controller import RunController, abort_held_run
 from napari_maxrf_sr._napari.panel.feeder import LayerFeeder
 from napari_maxrf_sr._napari.panel.form import NETWORK_LABEL, SettingsForm
@@ -296,12 +292,11 @@ class SuperResolutionWidget(QWidget):
         self.last = outcome
         self.run_view.set_status(f"Adding {len(outcome.layers)} result layers...")
         inputs = self.controller.run.inputs if self.controller.run else None
-        self.feeder.feed(outcome.layers, lambda: self._results_shown(outcome, inputs))
+        steps = [*outcome.layers, *(hide_inputs(self.viewer, inputs) if inputs else [])]
+        self.feeder.feed(steps, lambda: self._results_shown(outcome, inputs))
 
     def _results_shown(self, outcome: RunOutcome, inputs: Any) -> None:
         self._last_inputs = inputs
-        if inputs is not None:
-            show_results_on_top(self.viewer, outcome, inputs)
         self.results.show_outcome(outcome)
         self.sections["Results"].expand(animate=False)
         self.column.show_section(self.sections["Results"])
@@ -492,4 +487,4 @@ class SuperResolutionWidget(QWidget):
         self._save_settings()
         self.feeder.cancel()
         self.controller.abort(wait_s)
-        self.loss_plot.stop()
+        self.run_view.stop()

@@ -2,7 +2,7 @@
 
 No Qt here: these functions change the napari viewer model only.
 
-- :func:`show_results_on_top`: the result maps visible, the inputs hidden.
+- :func:`hide_inputs`: steps that hide the input maps and photo, so the results show.
 - :func:`show_diagnostic`: one quality map of one element, replacing the previous one
   of its kind, so that their number stays small.
 - :class:`ComparisonView`: four labelled tiles (photo, scan, result, bicubic) of one
@@ -11,6 +11,7 @@ No Qt here: these functions change the napari viewer model only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -28,14 +29,20 @@ def _grid(viewer: Any) -> Any:
     return getattr(canvas, "grid", None) or viewer.grid
 
 
-def show_results_on_top(viewer: Any, outcome: RunOutcome, inputs: RunInputs) -> None:
-    """Make the result maps what is visible: hide the input maps and the photo."""
-    names = {kwargs["name"] for _, kwargs, _ in outcome.layers}
-    for layer in viewer.layers:
-        if layer.name in inputs.map_layer_names or layer.name == inputs.photo_name:
-            layer.visible = False
-        elif layer.name in names:
-            layer.visible = True
+def hide_inputs(viewer: Any, inputs: RunInputs) -> list[Callable[[], None]]:
+    """Steps that hide the input maps and the photo, so the results are what is visible.
+
+    One step per layer: each visibility change makes napari redraw, and the panel
+    runs them a few per event-loop turn.
+    """
+    def hide(name: str) -> Callable[[], None]:
+        def step() -> None:
+            if name in viewer.layers:
+                viewer.layers[name].visible = False
+        return step
+
+    names = [*inputs.map_layer_names, inputs.photo_name]
+    return [hide(n) for n in names if n in viewer.layers and viewer.layers[n].visible]
 
 
 def show_diagnostic(viewer: Any, kind: str, element: str, outcome: RunOutcome,

@@ -1,7 +1,9 @@
 """Adds layers to the viewer a few at a time, so napari never freezes while results arrive.
 
-Each event-loop turn adds layers until :data:`TURN_BUDGET_S` is spent, then lets
-napari draw and answer the mouse before the next turn.
+Each event-loop turn adds layers (or runs other small viewer changes, given as
+callables) until :data:`TURN_BUDGET_S` is spent, then lets napari draw and answer
+the mouse before the next turn. One ``add_image`` is napari's own work and cannot be
+split: 0.25-0.6 s here (a new OpenGL visual and layer controls), so one per turn.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ TURN_BUDGET_S = 0.05
 
 
 class LayerFeeder(QObject):
-    """Adds ``LayerData`` tuples to a viewer over several event-loop turns.
+    """Adds ``LayerData`` tuples (or runs callables) over several event-loop turns.
 
     Parameters
     ----------
@@ -39,8 +41,9 @@ class LayerFeeder(QObject):
         """Whether layers are still waiting to be added."""
         return bool(self._queue) or self._timer.isActive()
 
-    def feed(self, layers: Sequence[tuple], done: Callable[[], None] | None = None) -> None:
-        """Queue layers; ``done`` is called in the GUI thread after the last one."""
+    def feed(self, layers: Sequence[tuple | Callable[[], Any]],
+             done: Callable[[], None] | None = None) -> None:
+        """Queue layers and small changes; ``done`` is called after the last one."""
         self._queue.extend(layers)
         self._done = done
         self._timer.start()
@@ -50,16 +53,22 @@ class LayerFeeder(QObject):
         self._queue.clear()
         self._timer.stop()
 
+    def _add(self, data: Any, kwargs: dict, kind: str) -> None:
+        name = kwargs.get("name")
+        if name in self.viewer.layers:
+            self.viewer.layers.remove(name)  # a rerun replaces its results
+        getattr(self.viewer, f"add_{kind}")(data, **kwargs)
+
     def _turn(self) -> None:
         import time
 
         t0 = time.perf_counter()
         while self._queue:
-            data, kwargs, kind = self._queue.pop(0)
-            name = kwargs.get("name")
-            if name in self.viewer.layers:
-                self.viewer.layers.remove(name)  # a rerun replaces its results
-            getattr(self.viewer, f"add_{kind}")(data, **kwargs)
+            item = self._queue.pop(0)
+            if callable(item):
+                item()
+            else:
+                self._add(*item)
             if time.perf_counter() - t0 > TURN_BUDGET_S:
                 break
         if self._queue:

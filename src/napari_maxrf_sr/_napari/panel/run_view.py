@@ -3,6 +3,10 @@
 The progress bar holds a short text that always fits ("Training - 42 %", "Paused");
 the line beneath it says the step, the time since Start (start-up included, as
 measured) and the training loop's estimate of the time left.
+
+The training loop reports ten times a second, but the section redraws once a second:
+under Xvfb's software OpenGL every repaint of napari's window costs tens of
+milliseconds, so each event is only stored and the latest one is shown by a timer.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from qtpy.QtCore import Qt
+from qtpy.QtCore import Qt, QTimer
 from qtpy.QtWidgets import (
     QGridLayout,
     QLabel,
@@ -22,7 +26,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_maxrf_sr._napari.loss_plot import LossPlot
+from napari_maxrf_sr._napari.loss_plot import REDRAW_INTERVAL_MS, LossPlot
 from napari_maxrf_sr._napari.panel import texts
 
 
@@ -58,11 +62,21 @@ class RunView(QWidget):
         self.status_label.setWordWrap(True)
         self.status_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.status_label.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Minimum)
-        self.loss_plot = LossPlot(theme=theme)
+        self.loss_plot = LossPlot(theme=theme, auto_flush=False)
         self._build()
+        self._pending: Any = None
+        self._last: Any = None
+        self._timer = QTimer(self)
+        self._timer.setInterval(REDRAW_INTERVAL_MS)
+        self._timer.timeout.connect(self.flush)
         self._t_start = 0.0
         self._paused_at: float | None = None
         self._paused_s = 0.0
+
+    def stop(self) -> None:
+        """Stop the redraw timers (the panel is closing)."""
+        self._timer.stop()
+        self.loss_plot.stop()
 
     def _build(self) -> None:
         buttons = QGridLayout()
@@ -89,6 +103,7 @@ class RunView(QWidget):
         """A job starts: reset the clock; ``busy_text`` for jobs without steps."""
         self._t_start = time.perf_counter()
         self._paused_at, self._paused_s = None, 0.0
+        self._pending = self._last = None
         self.pause_btn.setText("Pause")
         if busy_text is None:
             self.progress.setRange(0, 1)
@@ -107,16 +122,26 @@ class RunView(QWidget):
         return time.perf_counter() - self._t_start - paused
 
     def show_event(self, event: Any) -> None:
-        """Show a progress event of the training loop."""
-        total = max(int(event.total), 1)
-        self.progress.setRange(0, total)
-        self.progress.setValue(min(int(event.step), total))
-        self._texts(event)
-        if event.device:
-            self.device_label.setText(f"Device: {event.device}")
+        """Take a progress event of the training loop (shown at the next redraw)."""
         if event.losses:
             self.loss_plot.add_point(event.step, event.losses)
-        self._last = event
+        self._pending = event
+        if not self._timer.isActive():
+            self._timer.start()
+            self.flush()  # the first event at once
+
+    def flush(self) -> None:
+        """Show the latest event and redraw the plot (called once a second)."""
+        event, self._pending = self._pending, None
+        if event is not None:
+            total = max(int(event.total), 1)
+            self.progress.setRange(0, total)
+            self.progress.setValue(min(int(event.step), total))
+            self._texts(event)
+            if event.device and self.device_label.text() != f"Device: {event.device}":
+                self.device_label.setText(f"Device: {event.device}")
+            self._last = event
+        self.loss_plot.flush()
 
     def _texts(self, event: Any) -> None:
         bar, line = texts.progress_texts(event.stage, int(event.step), int(event.total),
@@ -134,7 +159,7 @@ class RunView(QWidget):
             self._paused_s += now - self._paused_at
             self._paused_at = None
         self.pause_btn.setText("Resume" if paused else "Pause")
-        last = getattr(self, "_last", None)
+        last = self._pending or self._last
         if last is not None:
             self._texts(last)
         else:
@@ -142,6 +167,8 @@ class RunView(QWidget):
 
     def end(self, how: str, ok: bool) -> None:
         """A job ended: ``how`` is "finished", "cancelled" or "failed"."""
+        self._timer.stop()
+        self._pending = None
         self.pause_btn.setText("Pause")
         self.progress.setRange(0, 1)
         self.progress.setValue(1 if ok else 0)
