@@ -14,8 +14,10 @@ sleep again (``QAbstractEventDispatcher.awake`` / ``aboutToBlock``): everything 
 runs in between (our slots, napari's redraws, waiting for Python's GIL while the
 training thread holds it) is time in which napari cannot answer the mouse. Printed:
 
-- the busy share of each whole second of training (median, mean, worst), and the
-  longest single busy stretch during training,
+- the busy share of each whole second of training (median, mean, worst), the share
+  of it that the GUI thread spent on a CPU (the rest is waiting for a core or for
+  the GIL: on a shared machine the two differ), and the longest single busy stretch
+  during training,
 - the longest time the GUI thread could not serve a 20 ms heartbeat timer (its longest
   single block) from the end of training until the results are shown. The heartbeat
   starts only then: while the training thread runs, each tick of a Python timer waits
@@ -43,7 +45,9 @@ class BusyMeter:
         from qtpy.QtCore import QAbstractEventDispatcher
 
         self.spans: list[tuple[float, float]] = []
+        self.cpu_spans: list[tuple[float, float]] = []  # (end time, CPU seconds used)
         self._awake_at: float | None = None
+        self._cpu_at = 0.0
         dispatcher = QAbstractEventDispatcher.instance()
         dispatcher.awake.connect(self._awake)
         dispatcher.aboutToBlock.connect(self._block)
@@ -51,11 +55,18 @@ class BusyMeter:
     def _awake(self) -> None:
         if self._awake_at is None:
             self._awake_at = time.perf_counter()
+            self._cpu_at = time.thread_time()
 
     def _block(self) -> None:
         if self._awake_at is not None:
-            self.spans.append((self._awake_at, time.perf_counter()))
+            now = time.perf_counter()
+            self.spans.append((self._awake_at, now))
+            self.cpu_spans.append((now, time.thread_time() - self._cpu_at))
             self._awake_at = None
+
+    def cpu_between(self, t0: float, t1: float) -> float:
+        """CPU seconds the GUI thread used in busy stretches ending in ``[t0, t1]``."""
+        return sum(cpu for end, cpu in self.cpu_spans if t0 <= end < t1)
 
     def busy_between(self, t0: float, t1: float) -> float:
         """Seconds busy within ``[t0, t1]``."""
@@ -156,8 +167,9 @@ def _run(args: argparse.Namespace) -> dict:
     t_settled = last[1]
     train_times = [t for t, stage in events if stage in ("stage 1", "stage 2")]
     t_train0, t_train1 = train_times[0], train_times[-1]
-    shares = [meter.busy_between(t, t + 1.0) for t in
-              (t_train0 + k for k in range(int(t_train1 - t_train0)))]
+    seconds = [t_train0 + k for k in range(int(t_train1 - t_train0))]
+    shares = [meter.busy_between(t, t + 1.0) for t in seconds]
+    cpu = [meter.cpu_between(t, t + 1.0) for t in seconds]
     out = {
         "preset": args.preset,
         "training_seconds": round(t_train1 - t_train0, 2),
@@ -167,6 +179,11 @@ def _run(args: argparse.Namespace) -> dict:
             "median": round(statistics.median(shares), 3) if shares else None,
             "mean": round(statistics.fmean(shares), 3) if shares else None,
             "max": round(max(shares), 3) if shares else None,
+        },
+        "gui_thread_cpu_share_per_second": {
+            "median": round(statistics.median(cpu), 3) if cpu else None,
+            "mean": round(statistics.fmean(cpu), 3) if cpu else None,
+            "max": round(max(cpu), 3) if cpu else None,
         },
         "results_window_s": round(t_settled - t_train1, 2),
         "longest_busy_stretch_during_training_s": round(

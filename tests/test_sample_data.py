@@ -34,6 +34,9 @@ def test_layer_tuples(layers):
         lo, hi = kw["contrast_limits"]
         assert hi > lo
         assert kw["metadata"]["maxrf_sr"] == {"role": "lr_map", "element": kw["name"], "scale": 4}
+    from napari_maxrf_sr._napari.layers import element_colormap
+
+    assert [kw["colormap"] for _, kw, _ in lr] == [element_colormap(n) for n in names]
     for (data, kw, _), name in zip(truth, names, strict=True):
         assert kw["name"] == f"{name} (truth)" and kw["visible"] is False
         assert data.shape == (64, 64)
