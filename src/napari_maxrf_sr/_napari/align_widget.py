@@ -205,8 +205,8 @@ class AlignPhotoWidget(QWidget):
         world = [points_layer.data_to_world(p) for p in pts]
         return np.array([np.asarray(image_layer.world_to_data(w))[-2:] for w in world])
 
-    def align(self) -> Any:
-        """Fit the transform and add ``"<photo> (aligned)"``; returns the new layer or None."""
+    def _point_pairs(self) -> tuple[Any, Any, np.ndarray, np.ndarray] | None:
+        """The photo, the map and matching points in their pixels; None (said why) if unusable."""
         photo = self._layer(self.photo_combo)
         ref = self._layer(self.map_combo)
         p_pts = self._layer(self.photo_points_combo)
@@ -247,6 +247,14 @@ class AlignPhotoWidget(QWidget):
                 error=True,
             )
             return None
+        return photo, ref, src, dst
+
+    def align(self) -> Any:
+        """Fit the transform and add ``"<photo> (aligned)"``; returns the new layer or None."""
+        pairs = self._point_pairs()
+        if pairs is None:
+            return None
+        photo, ref, src, dst = pairs
         s = int(self.scale_spin.value())
         kind = self.kind_combo.currentText()
         map_shape = np.shape(ref.data)[-2:]
