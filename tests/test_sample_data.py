@@ -93,3 +93,14 @@ def test_open_sample_through_plugin(make_napari_viewer):
     viewer.open_sample("napari-maxrf-sr", "synthetic_painting")
     assert "Photo (synthetic)" in viewer.layers
     assert "Pb L" in viewer.layers
+
+
+def test_every_element_colour_is_black_at_zero():
+    """Maps are blended additively: a colormap that is not black at zero whitens the canvas."""
+    from napari.utils.colormaps import ensure_colormap
+
+    from napari_maxrf_sr._napari.layers import ELEMENT_COLORMAPS, FALLBACK_COLORMAPS
+
+    for name in {*ELEMENT_COLORMAPS.values(), *FALLBACK_COLORMAPS}:
+        low = ensure_colormap(name).map(np.array([0.0]))[0][:3]
+        assert low.max() < 0.05, (name, low)
