@@ -1,11 +1,13 @@
-"""Make the documentation screenshots of the super-resolution widget.
+"""Make the documentation screenshots of the plugin at 1366 x 768 with default settings.
 
 Run from the repository root (on a machine without a screen, under Xvfb)::
 
-    xvfb-run -a python docs/make_screenshots.py
+    xvfb-run -a -s "-screen 0 1366x768x24" python docs/make_screenshots.py
 
-It opens napari, loads the synthetic painting sample, opens the widget through the
-plugin manifest, runs a very short training and writes ``docs/images/*.png``.
+It opens napari in a 1366 x 768 window, loads the synthetic painting sample, opens the
+panel through the plugin manifest, trains with the ``default`` preset (what a newcomer
+gets; a few minutes on a laptop CPU) and writes ``docs/images/sr_*.png``: the settings,
+training, the results, the comparison view and the align panel.
 """
 
 from __future__ import annotations
@@ -15,7 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 OUT = Path(__file__).resolve().parent / "images"
+SCREEN = (1366, 768)
 
 
 def _hide_toasts(viewer) -> None:
@@ -26,60 +31,93 @@ def _hide_toasts(viewer) -> None:
         toast.close()
 
 
-def _shot(app, viewer, name: str) -> None:
-    viewer.reset_view()
-    _hide_toasts(viewer)
-    _wait(app, lambda: False, 0.3)
-    viewer.screenshot(str(OUT / name), canvas_only=False)
+def _wait(predicate, timeout_s: float) -> None:
+    """Run Qt's event loop until ``predicate()`` or the timeout."""
+    from qtpy.QtWidgets import QApplication
 
-
-def _wait(app, predicate, timeout_s: float) -> None:
+    app = QApplication.instance()
     t0 = time.perf_counter()
     while not predicate() and time.perf_counter() - t0 < timeout_s:
         app.processEvents()
         time.sleep(0.02)
 
 
-def main() -> None:
-    """Open napari, train briefly and save the screenshots."""
-    # Do not read or overwrite the user's remembered widget settings.
-    os.environ["NAPARI_MAXRF_SR_SETTINGS"] = str(Path(tempfile.mkdtemp()) / "settings.json")
+def _shot(viewer, name: str, reset: bool = True) -> None:
+    if reset:
+        viewer.reset_view()
+    _hide_toasts(viewer)
+    _wait(lambda: False, 0.5)
+    viewer.screenshot(str(OUT / name), canvas_only=False)
+    print(OUT / name)
+
+
+def _viewer(title: str):
     import napari
-    from qtpy.QtWidgets import QApplication
 
-    OUT.mkdir(parents=True, exist_ok=True)
-    viewer = napari.Viewer(title="napari-maxrf-sr")
-    viewer.window.resize(1500, 1050)
+    viewer = napari.Viewer(title=title)
+    viewer.window._qt_window.setGeometry(0, 0, *SCREEN)
     viewer.open_sample("napari-maxrf-sr", "synthetic_painting")
-    _, widget = viewer.window.add_plugin_dock_widget(
-        "napari-maxrf-sr", "Super-resolve element maps"
-    )
-    app = QApplication.instance()
-    widget.preset_combo.setCurrentText("fast")
-    widget.set_advanced(stage1_steps=600, stage2_steps=20, n_atoms=32)
-    widget.truth_check.setChecked(True)
-    widget.advanced.expand(animate=False)
-    _wait(app, lambda: False, 0.5)
-    _shot(app, viewer, "sr_widget_settings.png")
+    return viewer
 
-    widget.advanced.collapse(animate=False)
+
+def panel_shots() -> None:
+    """Settings, training, results and comparison with the default preset."""
+    viewer = _viewer("napari-maxrf-sr")
+    _, widget = viewer.window.add_plugin_dock_widget(
+        "napari-maxrf-sr", "Super-resolve element maps")
+    _wait(lambda: False, 1.0)
+    _shot(viewer, "sr_widget_settings.png")
+
     widget.start()
-    _wait(app, lambda: widget.progress.value() > 60, 60)
-    _wait(app, lambda: False, 0.4)
-    _shot(app, viewer, "sr_widget_training.png")
-    _wait(app, lambda: not widget.running, 240)
-    _wait(app, lambda: False, 0.6)
-    for layer in viewer.layers:  # show the photo and one result for the picture
-        layer.visible = layer.name.endswith(" (SR)") and layer.name.startswith("Pb")
-    _shot(app, viewer, "sr_widget_results.png")
-    widget.grid_btn.setChecked(True)
-    for layer in viewer.layers:
-        layer.visible = layer.name.startswith("Pb") or layer.name == "Photo (synthetic)"
-    _wait(app, lambda: False, 0.6)
-    _shot(app, viewer, "sr_side_by_side.png")
-    widget.grid_btn.setChecked(False)
+    widget.column.show_section(widget.sections["Run"])
+    _wait(lambda: widget.progress.maximum() > 1 and
+          widget.progress.value() > 0.3 * widget.progress.maximum(), 900)
+    _wait(lambda: False, 1.2)  # one redraw of the plot
+    _shot(viewer, "sr_widget_training.png")
+    _wait(lambda: not widget.running, 1800)
+    _wait(lambda: False, 1.0)
+    _shot(viewer, "sr_widget_results.png")
+
+    widget.results.element_combo.setCurrentText("Hg L")
+    widget.results.compare_btn.setChecked(True)
+    _wait(lambda: False, 1.0)
+    _shot(viewer, "sr_comparison.png", reset=False)
+    widget.results.compare_btn.setChecked(False)
     viewer.close()
-    print("\n".join(str(p) for p in sorted(OUT.glob("sr_*.png"))))
+
+
+def align_shot() -> None:
+    """The align panel after three point pairs and Align."""
+    from napari_maxrf_sr._napari.align_widget import MAP_POINTS, PHOTO_POINTS
+
+    viewer = _viewer("napari-maxrf-sr: align")
+    _, widget = viewer.window.add_plugin_dock_widget("napari-maxrf-sr",
+                                                     "Align photo to the scan")
+    widget.map_combo.setCurrentText("Hg L")
+    widget.add_point_layers()
+    # The sample's photo is already on the scan's grid: the same features in both.
+    world = np.array([[30.0, 40.0], [200.0, 60.0], [120.0, 220.0], [230.0, 230.0]])
+    viewer.layers[PHOTO_POINTS].data = world
+    map_points = viewer.layers[MAP_POINTS]
+    map_points.data = np.array([map_points.world_to_data(p) for p in world])
+    widget.align()
+    shown = ("Photo (synthetic) (aligned)", "Hg L", PHOTO_POINTS, MAP_POINTS)
+    for layer in viewer.layers:
+        layer.visible = layer.name in shown
+    for name in shown[1:]:  # the map and the points over the aligned photo
+        viewer.layers.move(viewer.layers.index(name), len(viewer.layers))
+    _shot(viewer, "sr_align.png")
+    viewer.close()
+
+
+def main() -> None:
+    """Write every screenshot."""
+    # Do not read or overwrite the user's remembered panel settings or checkpoints.
+    os.environ["NAPARI_MAXRF_SR_SETTINGS"] = str(Path(tempfile.mkdtemp()) / "settings.json")
+    os.environ["MAXRF_SR_CHECKPOINTS"] = tempfile.mkdtemp()
+    OUT.mkdir(parents=True, exist_ok=True)
+    panel_shots()
+    align_shot()
 
 
 if __name__ == "__main__":

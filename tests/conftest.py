@@ -1,4 +1,4 @@
-"""Shared fixtures: small seeded inputs, and isolation of user settings."""
+"""Shared fixtures: small seeded inputs, isolation of user settings, and the Qt probe."""
 
 from __future__ import annotations
 
@@ -61,3 +61,29 @@ def _isolated_settings(tmp_path, monkeypatch):
     monkeypatch.setenv("NAPARI_MAXRF_SR_SETTINGS", str(tmp_path / "settings.json"))
     monkeypatch.setenv("MAXRF_SR_CHECKPOINTS", str(tmp_path / "checkpoints"))
     monkeypatch.setenv("MAXRF_SR_LOGS", str(tmp_path / "logs"))
+
+
+#: Fixtures and markers of tests that start Qt.
+_QT_FIXTURES = {"qtbot", "qapp", "make_napari_viewer", "make_napari_viewer_proxy"}
+
+
+def _needs_qt(item) -> bool:
+    return bool(_QT_FIXTURES & set(getattr(item, "fixturenames", ()))) or (
+        item.get_closest_marker("viewer") is not None)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(session, config, items):
+    """Before any test creates a QApplication, check in a subprocess that Qt can start.
+
+    Without Qt's system libraries a QApplication aborts Python and leaves pytest-xvfb's
+    Xvfb behind; instead the session stops here (Xvfb is shut down as usual) and says
+    which libraries and packages are missing.
+    """
+    if not any(_needs_qt(item) for item in items):
+        return
+    from tests.qt_probe import probe
+
+    message = probe()
+    if message:
+        pytest.exit(message, returncode=3)

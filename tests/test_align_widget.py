@@ -99,3 +99,19 @@ def test_scale_suggested_from_shapes(make_napari_viewer, messages):
     viewer.add_image(np.zeros((10, 15), np.float32), name="Fe K")
     widget = AlignPhotoWidget(viewer)
     assert widget.scale_spin.value() == 4
+
+
+def test_typed_scale_stays_when_layers_come_and_go(make_napari_viewer, messages):
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((40, 60, 3), np.uint8), rgb=True, name="p")
+    viewer.add_image(np.zeros((10, 15), np.float32), name="Fe K")
+    widget = AlignPhotoWidget(viewer)
+    assert widget.scale_spin.value() == 4
+    widget.scale_spin.setValue(3)  # the user knows better
+    widget.add_point_layers()  # adds two layers
+    viewer.add_image(np.zeros((10, 15), np.float32), name="Pb L")
+    viewer.layers.remove("Pb L")
+    assert widget.scale_spin.value() == 3
+    viewer.add_image(np.zeros((20, 30), np.float32), name="Cu K")
+    widget.map_combo.setCurrentText("Cu K")  # another reference: a new guess
+    assert widget.scale_spin.value() == 2

@@ -1,4 +1,4 @@
-"""Result layers, quality maps, metrics and provenance of the dock widget (no Qt)."""
+"""Result layers, quality maps and provenance of the dock widget (no Qt)."""
 
 from __future__ import annotations
 
@@ -35,43 +35,30 @@ def test_sr_layers_names_styles_and_grid():
     assert base[0][1]["contrast_limits"] == (float(truth[0].min()), float(truth[0].max()))
 
 
-def test_with_truth_error_layers_and_metrics():
+@pytest.mark.parametrize("kind", ["detail", "error", "consistency"])
+def test_one_quality_map_on_request(kind):
     truth, lr, s = _data()
     sr = truth + 0.1
-    layers, metrics = res.result_layers(sr, ["Pb L", "Hg L"], lr, s,
-                                        truth={"Pb L": truth[0], "Hg L": truth[1]})
-    names = [k["name"] for _, k, _ in layers]
-    assert names == ["Pb L (SR)", "Hg L (SR)", "Pb L (error)", "Hg L (error)"]
-    err = layers[2][0]
-    np.testing.assert_allclose(err, 0.1, atol=1e-5)
-    assert [k["visible"] for _, k, _ in layers[2:]] == [True, False]
-    assert [m.element for m in metrics] == ["Pb L", "Hg L"]
-    # PSNR with the truth's maximum as peak
-    expected = 10 * np.log10(truth[0].max() ** 2 / 0.01)
-    assert metrics[0].psnr == pytest.approx(expected, abs=1e-3)
-    assert 0.9 < metrics[0].ssim <= 1.0
+    grid = res.Grid((1.0, 1.0), (3.0, 4.0))
+    data, kw, layer_type = res.diagnostic_layer(kind, "Hg L", sr[1], lr[1], s, truth=truth[1],
+                                                grid=grid)
+    suffix, role, signed = res.DIAGNOSTICS[kind]
+    assert layer_type == "image" and kw["name"] == f"Hg L ({suffix})" and kw["visible"]
+    assert kw["metadata"]["maxrf_sr"]["role"] == role and kw["translate"] == (3.0, 4.0)
+    assert data.shape == truth.shape[1:] and data.dtype == np.float32
+    if kind == "error":
+        np.testing.assert_allclose(data, 0.1, atol=1e-5)
+    if kind == "consistency":  # sr is off by 0.1 in every block
+        np.testing.assert_allclose(data, 0.1, atol=1e-5)
+    if signed:
+        lo, hi = kw["contrast_limits"]
+        assert lo == -hi  # diverging colormap centred on zero
 
 
-def test_truth_for_some_elements_only():
+def test_error_map_needs_truth():
     truth, lr, s = _data()
-    layers, metrics = res.result_layers(truth, ["Pb L", "Hg L"], lr, s, truth={"Hg L": truth[1]})
-    assert [k["name"] for _, k, _ in layers][-1] == "Hg L (error)"
-    assert len(metrics) == 1 and metrics[0].psnr == float("inf")
-
-
-def test_without_truth_consistency_and_detail():
-    truth, lr, s = _data()
-    layers, metrics = res.result_layers(truth, ["Pb L", "Hg L"], lr, s)
-    assert metrics == []
-    names = [k["name"] for _, k, _ in layers]
-    assert names == ["Pb L (SR)", "Hg L (SR)", "Pb L (consistency)", "Hg L (consistency)",
-                     "Pb L (detail added)", "Hg L (detail added)"]
-    # the truth is consistent with its own block means: consistency is zero
-    assert np.abs(layers[2][0]).max() < 1e-5
-    visible = [k["name"] for _, k, _ in layers[2:] if k["visible"]]
-    assert visible == ["Pb L (detail added)"]
-    lo, hi = layers[4][1]["contrast_limits"]
-    assert lo == -hi  # diverging colormap centred on zero
+    with pytest.raises(ValueError, match="ground truth"):
+        res.diagnostic_layer("error", "Pb L", truth[0], lr[0], s)
 
 
 def test_consistency_detects_disagreement():
@@ -86,18 +73,6 @@ def test_consistency_detects_disagreement():
     assert det.shape == truth.shape and np.abs(det).max() > 0
 
 
-def test_metrics_on_tiny_maps():
-    gt = np.arange(20, dtype=np.float32).reshape(1, 4, 5)
-    m = res.compute_metrics(gt + 1, gt, ["x"])[0]
-    assert np.isfinite(m.psnr) and np.isfinite(m.ssim)
-
-
-def test_truth_shape_mismatch_raises():
-    truth, lr, s = _data()
-    with pytest.raises(ValueError, match="ground truth shape"):
-        res.result_layers(truth, ["Pb L", "Hg L"], lr, s, truth={"Pb L": truth[0, :4]})
-
-
 def test_provenance_is_json_and_hashes_inputs():
     truth, lr, s = _data()
     rgb = np.zeros((truth.shape[1], truth.shape[2], 3), np.uint8)
@@ -108,6 +83,7 @@ def test_provenance_is_json_and_hashes_inputs():
         elements=["Pb L", "Hg L"], method="adun", scale=s, settings={"seed": 3},
         device="CPU", history=history, seconds=1.5,
         metrics=[res.ElementMetrics("Pb L", 30.0, 0.9)],
+        digests={"Hg L": "known"}, notes=["a note"],
     )
     text = json.dumps(prov)
     back = json.loads(text)
@@ -117,6 +93,8 @@ def test_provenance_is_json_and_hashes_inputs():
     assert back["losses"]["last"]["total"] == 1.0 and back["losses"]["logged_steps"] == 2
     assert back["versions"]["numpy"] == np.__version__
     assert back["metrics"][0]["psnr"] == 30.0
+    assert back["inputs"]["Hg L"]["sha256"] == "known", "a digest given is not recomputed"
+    assert back["notes"] == ["a note"]
     # the hash depends on content, dtype and shape
     assert res.sha256_array(lr[0]) != res.sha256_array(lr[0].astype(np.float64))
     assert res.sha256_array(lr[0]) != res.sha256_array(lr[0].reshape(6, 8))

@@ -34,6 +34,9 @@ def test_layer_tuples(layers):
         lo, hi = kw["contrast_limits"]
         assert hi > lo
         assert kw["metadata"]["maxrf_sr"] == {"role": "lr_map", "element": kw["name"], "scale": 4}
+    from napari_maxrf_sr._napari.layers import element_colormap
+
+    assert [kw["colormap"] for _, kw, _ in lr] == [element_colormap(n) for n in names]
     for (data, kw, _), name in zip(truth, names, strict=True):
         assert kw["name"] == f"{name} (truth)" and kw["visible"] is False
         assert data.shape == (64, 64)
@@ -90,3 +93,14 @@ def test_open_sample_through_plugin(make_napari_viewer):
     viewer.open_sample("napari-maxrf-sr", "synthetic_painting")
     assert "Photo (synthetic)" in viewer.layers
     assert "Pb L" in viewer.layers
+
+
+def test_every_element_colour_is_black_at_zero():
+    """Maps are blended additively: a colormap that is not black at zero whitens the canvas."""
+    from napari.utils.colormaps import ensure_colormap
+
+    from napari_maxrf_sr._napari.layers import ELEMENT_COLORMAPS, FALLBACK_COLORMAPS
+
+    for name in {*ELEMENT_COLORMAPS.values(), *FALLBACK_COLORMAPS}:
+        low = ensure_colormap(name).map(np.array([0.0]))[0][:3]
+        assert low.max() < 0.05, (name, low)

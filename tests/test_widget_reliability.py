@@ -1,9 +1,8 @@
 """Issue 13 (reliability, round two) through the panel, by its public methods only.
 
-``SuperResolutionWidget`` is being rewritten (issue 17), so these tests use nothing but
-``select_maps``, ``start``, ``collect_inputs``, ``report_error`` and ``wait_until_idle``,
-and read what the user is told from napari's notifications. Where the panel does not
-yet do what issue 13 asks, the test is a strict xfail naming the change.
+These tests use nothing but the panel's public methods (``select_maps``, ``start``,
+``collect_inputs``, ``report_error`` and ``wait_until_idle``), and read what the user is
+told from napari's notifications.
 """
 
 from __future__ import annotations
@@ -67,7 +66,6 @@ def test_duplicate_element_names_are_refused_before_training(viewer, qtbot):
     assert [layer.name for layer in viewer.layers] == before
 
 
-@pytest.mark.xfail(strict=True, reason=f"reader notes shown at Start: {_PANEL_REWRITE}")
 def test_reader_notes_reach_the_panel(viewer, qtbot, tmp_path):
     from napari_maxrf_sr._napari.reader import get_reader
 
@@ -84,13 +82,18 @@ def test_reader_notes_reach_the_panel(viewer, qtbot, tmp_path):
     w = _widget(viewer, qtbot)
     w.select_maps([layer.name for layer in viewer.layers if layer.name != "photo"])
     inputs = w.collect_inputs()
-    assert any("skipped Fe-K.tif" in n for n in getattr(inputs, "notes", ()))
+    assert any("skipped Fe-K.tif" in n for n in inputs.notes)
+    from napari_maxrf_sr._napari.panel.jobs import validate
+
+    assert any("skipped Fe-K.tif" in n for n in validate(inputs, "error")[1])
 
 
-@pytest.mark.xfail(strict=True, reason=f"tracebacks to errorlog: {_PANEL_REWRITE}")
 def test_unexpected_error_names_a_log_file(viewer, qtbot, said, tmp_path):
     w = _widget(viewer, qtbot)
-    w.report_error(TypeError("boom"))
+    try:
+        raise TypeError("boom")
+    except TypeError as exc:  # raised, so it carries a traceback like a real failure
+        w.report_error(exc)
     logs = list((tmp_path / "logs").glob("*.log"))
     assert len(logs) == 1 and any(str(logs[0]) in text for text in said)
     assert "Traceback" in logs[0].read_text()

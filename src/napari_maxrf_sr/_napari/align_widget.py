@@ -75,16 +75,26 @@ class AlignPhotoWidget(QWidget):
             "features, in the same order, on the map in the other (at least 3)"
         )
         self.align_button = QPushButton("Align")
+        #: The photo and map the scale was last guessed for: it is guessed again only
+        #: when they change, so a scale the user typed stays when layers come and go.
+        self._guessed_for: tuple[str, str] | None = None
         self.status_label = QLabel("Choose the layers, add at least 3 point pairs, then Align.")
         self.status_label.setWordWrap(True)
 
+        self.map_combo.setToolTip("The element map the photo is aligned to (one that shows "
+                                  "features you can also see in the photo, often Pb or Fe).")
         form = QFormLayout()
+        form.setRowWrapPolicy(QFormLayout.WrapLongRows)
         form.addRow("Photo", self.photo_combo)
-        form.addRow("Element map (reference)", self.map_combo)
-        form.addRow("Points on photo", self.photo_points_combo)
-        form.addRow("Points on map", self.map_points_combo)
+        form.addRow("Reference map", self.map_combo)
+        form.addRow("Photo points", self.photo_points_combo)
+        form.addRow("Map points", self.map_points_combo)
         form.addRow("Transform", self.kind_combo)
-        form.addRow("Scale s", self.scale_spin)
+        form.addRow("Scale", self.scale_spin)
+        for combo in (self.photo_combo, self.map_combo, self.photo_points_combo,
+                      self.map_points_combo, self.kind_combo):
+            combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(10)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.add_points_button)
@@ -149,6 +159,10 @@ class AlignPhotoWidget(QWidget):
         photo, ref = self._layer(self.photo_combo), self._layer(self.map_combo)
         if photo is None or ref is None:
             return
+        pair = (photo.name, ref.name)
+        if pair == self._guessed_for:
+            return  # the same layers: keep the scale (perhaps typed by the user)
+        self._guessed_for = pair
         big_h, big_w = photo.data.shape[:2]
         h, w = np.shape(ref.data)[-2:]
         guess = int(round(np.sqrt((big_h / h) * (big_w / w))))
@@ -191,8 +205,8 @@ class AlignPhotoWidget(QWidget):
         world = [points_layer.data_to_world(p) for p in pts]
         return np.array([np.asarray(image_layer.world_to_data(w))[-2:] for w in world])
 
-    def align(self) -> Any:
-        """Fit the transform and add ``"<photo> (aligned)"``; returns the new layer or None."""
+    def _point_pairs(self) -> tuple[Any, Any, np.ndarray, np.ndarray] | None:
+        """The photo, the map and matching points in their pixels; None (said why) if unusable."""
         photo = self._layer(self.photo_combo)
         ref = self._layer(self.map_combo)
         p_pts = self._layer(self.photo_points_combo)
@@ -233,6 +247,14 @@ class AlignPhotoWidget(QWidget):
                 error=True,
             )
             return None
+        return photo, ref, src, dst
+
+    def align(self) -> Any:
+        """Fit the transform and add ``"<photo> (aligned)"``; returns the new layer or None."""
+        pairs = self._point_pairs()
+        if pairs is None:
+            return None
+        photo, ref, src, dst = pairs
         s = int(self.scale_spin.value())
         kind = self.kind_combo.currentText()
         map_shape = np.shape(ref.data)[-2:]

@@ -16,7 +16,10 @@ from typing import Any
 from ..io.elements import parse_element_name
 
 #: Colormap per element symbol (napari built-in names), chosen after the pigment
-#: the element usually betrays: Hg vermilion red, Cu green, Co blue, Cd/As yellow...
+#: the element usually betrays: Hg vermilion red, Cu green, Co blue, Cd/Sn yellow...
+#: Only colormaps that are black at zero: element maps are shown with additive
+#: blending, and napari's inverted "I ..." colormaps (white at zero) would wash the
+#: whole canvas out to white.
 ELEMENT_COLORMAPS: dict[str, str] = {
     "Pb": "gray",
     "Hg": "red",
@@ -24,23 +27,23 @@ ELEMENT_COLORMAPS: dict[str, str] = {
     "Cu": "green",
     "Co": "blue",
     "Cd": "yellow",
-    "As": "I Orange",
-    "Cr": "I Forest",
+    "As": "magma",
+    "Cr": "green",
     "Ca": "cyan",
-    "Zn": "I Blue",
-    "Mn": "I Purple",
+    "Zn": "bop blue",
+    "Mn": "bop purple",
     "Ti": "bop blue",
     "Ba": "magenta",
-    "Sn": "I Bordeaux",
+    "Sn": "yellow",
     "Sb": "bop purple",
-    "K": "I Bordeaux",
+    "K": "inferno",
     "S": "yellow",
     "Sr": "magenta",
     "Au": "yellow",
     "Ag": "gray",
     "Ni": "green",
 }
-#: Used in turn (by a stable hash of the name) for everything else.
+#: Used in turn (by a stable hash of the name) for everything else; all black at zero.
 FALLBACK_COLORMAPS: tuple[str, ...] = (
     "magenta",
     "cyan",
@@ -49,9 +52,8 @@ FALLBACK_COLORMAPS: tuple[str, ...] = (
     "bop orange",
     "bop blue",
     "bop purple",
-    "I Orange",
-    "I Forest",
-    "I Purple",
+    "magma",
+    "inferno",
 )
 
 LR_ROLE = "lr_map"

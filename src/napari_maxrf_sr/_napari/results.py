@@ -1,8 +1,10 @@
-"""Result layers, quality maps, metrics and provenance for the dock widget (no Qt here).
+"""Result layers, quality maps and provenance for the dock widget (no Qt here).
 
-Everything the widget shows after a run is computed by these pure functions, so
-they are tested without a viewer and the widget only adds what they return.
-Layer data follow napari's ``LayerData`` convention: ``(data, add_kwargs, "image")``.
+Everything the panel shows after a run is computed by these pure functions (most of
+it in the worker thread), so they are tested without a viewer and the panel only adds
+what they return. Layer data follow napari's ``LayerData`` convention:
+``(data, add_kwargs, "image")``. Quality numbers (PSNR, SSIM, detail added) live in
+:mod:`napari_maxrf_sr.metrics`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 
 from napari_maxrf_sr import provenance as _provenance
 from napari_maxrf_sr.core.operators import block_mean_np, upsample_bicubic_np
+from napari_maxrf_sr.metrics import ElementMetrics
 from napari_maxrf_sr.provenance import describe_array, sha256_array  # noqa: F401 - kept here
 
 LayerData = tuple[np.ndarray, dict[str, Any], str]
@@ -48,15 +51,6 @@ class Grid:
 
     scale: tuple[float, float] = (1.0, 1.0)
     translate: tuple[float, float] = (0.0, 0.0)
-
-
-@dataclass(frozen=True)
-class ElementMetrics:
-    """Quality of one super-resolved map against its ground truth."""
-
-    element: str
-    psnr: float
-    ssim: float
 
 
 def _meta(role: str, element: str, method: str) -> dict[str, Any]:
@@ -130,24 +124,6 @@ def _quality_layer(
     return (img.astype(np.float32, copy=False), kwargs, "image")
 
 
-def error_layers(
-    maps: np.ndarray,
-    truth: np.ndarray,
-    elements: Sequence[str],
-    *,
-    method_label: str = "SR",
-    grid: Grid = Grid(),
-    visible_index: int | None = 0,
-) -> list[LayerData]:
-    """``|SR - GT|`` per element, named ``<element> (error)``; only one is visible."""
-    diff = np.abs(np.asarray(maps, np.float32) - np.asarray(truth, np.float32))
-    return [
-        _quality_layer(d, f"{name} (error)", ROLE_ERROR, name, method_label, grid,
-                       visible=i == visible_index, signed=False)
-        for i, (d, name) in enumerate(zip(diff, elements, strict=True))
-    ]
-
-
 def consistency_maps(maps: np.ndarray, lr_maps: np.ndarray, scale: int) -> np.ndarray:
     """``|blockmean(SR) - LR|`` repeated over each block: where the result disagrees with the scan.
 
@@ -165,114 +141,41 @@ def detail_maps(maps: np.ndarray, lr_maps: np.ndarray, scale: int) -> np.ndarray
     return np.asarray(maps, np.float32) - up
 
 
-def no_truth_layers(
-    maps: np.ndarray,
-    lr_maps: np.ndarray,
-    scale: int,
-    elements: Sequence[str],
-    *,
-    method_label: str = "SR",
-    grid: Grid = Grid(),
-    visible_index: int | None = 0,
-) -> list[LayerData]:
-    """Consistency and "detail added" layers (used when no ground truth exists).
-
-    Only the first element's "detail added" layer is visible; the others are
-    hidden so that the results stay readable.
-    """
-    cons = consistency_maps(maps, lr_maps, scale)
-    det = detail_maps(maps, lr_maps, scale)
-    out = [
-        _quality_layer(c, f"{name} (consistency)", ROLE_CONSISTENCY, name, method_label,
-                       grid, visible=False, signed=False)
-        for c, name in zip(cons, elements, strict=True)
-    ]
-    out += [
-        _quality_layer(d, f"{name} (detail added)", ROLE_DETAIL, name, method_label, grid,
-                       visible=i == visible_index, signed=True)
-        for i, (d, name) in enumerate(zip(det, elements, strict=True))
-    ]
-    return out
+#: Diagnostic layers the panel adds on request: kind -> (name suffix, role, signed).
+DIAGNOSTICS: dict[str, tuple[str, str, bool]] = {
+    "detail": ("detail added", ROLE_DETAIL, True),
+    "error": ("error", ROLE_ERROR, False),
+    "consistency": ("consistency", ROLE_CONSISTENCY, False),
+}
 
 
-def _ssim_window(shape: tuple[int, int]) -> int:
-    """Largest odd window up to 7 that fits the image (skimage needs an odd size)."""
-    w = min(7, *shape)
-    return w if w % 2 else w - 1
-
-
-def compute_metrics(
-    maps: np.ndarray, truth: np.ndarray, elements: Sequence[str]
-) -> list[ElementMetrics]:
-    """PSNR (dB) and SSIM per element, with the peak taken as the ground truth's maximum."""
-    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
-
-    out = []
-    for sr, gt, name in zip(np.asarray(maps, np.float64), np.asarray(truth, np.float64),
-                            elements, strict=True):
-        peak = float(gt.max()) or 1.0
-        mse = float(np.mean((sr - gt) ** 2))
-        psnr = float("inf") if mse == 0 else float(
-            peak_signal_noise_ratio(gt, sr, data_range=peak)
-        )
-        win = _ssim_window(gt.shape)
-        ssim = float(structural_similarity(gt, sr, data_range=peak, win_size=win)) \
-            if win >= 3 else float("nan")
-        out.append(ElementMetrics(name, psnr, ssim))
-    return out
-
-
-def result_layers(
-    maps: np.ndarray,
-    elements: Sequence[str],
-    lr_maps: np.ndarray,
-    scale: int,
-    *,
-    method_label: str = "SR",
-    styles: Sequence[InputStyle] | None = None,
-    grid: Grid = Grid(),
-    truth: Mapping[str, np.ndarray] | None = None,
-) -> tuple[list[LayerData], list[ElementMetrics]]:
-    """Every layer a run adds, and the metrics table when ground truth is given.
+def diagnostic_layer(kind: str, element: str, result: np.ndarray, lr_map: np.ndarray,
+                     scale: int, *, truth: np.ndarray | None = None,
+                     method_label: str = "SR", grid: Grid = Grid()) -> LayerData:
+    """One quality map of one element, named ``<element> (<what>)``.
 
     Parameters
     ----------
-    maps
-        ``(B, H, W)`` results.
-    elements
-        Element names, one per map.
-    lr_maps
-        ``(B, h, w)`` input maps (for the consistency and detail maps).
-    scale
-        Photo pixels per scan pixel.
-    method_label, styles, grid
-        See :func:`sr_layers`.
-    truth
-        Ground-truth maps by element name. Elements that have one get an error
-        layer and a metrics row; when none has one, consistency and detail maps
-        are built instead.
-
-    Returns
-    -------
-    layers, metrics
-        ``LayerData`` tuples (results first) and one :class:`ElementMetrics` per
-        element with ground truth.
+    kind
+        ``"detail"`` (result minus bicubic interpolation: what the photo added),
+        ``"error"`` (``|result - truth|``, needs ``truth``) or ``"consistency"``
+        (``|block mean(result) - scan|``: zero where the result agrees with the scan).
+    element
+        The element's name.
+    result, lr_map, truth
+        ``(H, W)`` result, ``(h, w)`` scan and ``(H, W)`` ground truth of the element.
     """
-    layers = sr_layers(maps, elements, method_label=method_label, styles=styles, grid=grid)
-    matched = [i for i, e in enumerate(elements) if truth and e in truth]
-    if not matched:
-        layers += no_truth_layers(maps, lr_maps, scale, elements, method_label=method_label,
-                                  grid=grid)
-        return layers, []
-    names = [elements[i] for i in matched]
-    sub = np.asarray(maps)[matched]
-    gt = np.stack([np.asarray(truth[n], np.float32) for n in names])  # type: ignore[index]
-    if gt.shape != sub.shape:
-        raise ValueError(
-            f"ground truth shape {gt.shape[1:]} differs from the result's {sub.shape[1:]}"
-        )
-    layers += error_layers(sub, gt, names, method_label=method_label, grid=grid)
-    return layers, compute_metrics(sub, gt, names)
+    suffix, role, signed = DIAGNOSTICS[kind]
+    if kind == "detail":
+        img = detail_maps(result[None], lr_map[None], scale)[0]
+    elif kind == "consistency":
+        img = consistency_maps(result[None], lr_map[None], scale)[0]
+    else:
+        if truth is None:
+            raise ValueError("an error map needs the ground truth")
+        img = np.abs(np.asarray(result, np.float32) - np.asarray(truth, np.float32))
+    return _quality_layer(img, f"{element} ({suffix})", role, element, method_label, grid,
+                          visible=True, signed=signed)
 
 
 # -- provenance ---------------------------------------------------------------------------
@@ -292,6 +195,7 @@ def build_provenance(
     started: str = "",
     finished: str = "",
     metrics: Sequence[ElementMetrics] = (),
+    digests: Mapping[str, str] | None = None,
     notes: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Build a JSON-ready record of how a result was made (inputs, settings, versions, times).
@@ -307,10 +211,23 @@ def build_provenance(
         The photo layer's name and array.
     settings
         Every setting (``SRConfig.to_dict()`` for the network).
+    digests
+        SHA-256 of the inputs by layer name (and ``photo_name``) when already
+        computed, so that each input is hashed once per run.
+    notes
+        What the run reported about its input and its course.
     """
+    known = dict(digests or {})
+
+    def describe(arr: np.ndarray, name: str) -> dict[str, Any]:
+        if name in known:  # hashed already in this run: each input is hashed once
+            arr = np.asarray(arr)
+            return {"shape": list(arr.shape), "dtype": str(arr.dtype), "sha256": known[name]}
+        return describe_array(arr)
+
     return _provenance.build_provenance(
         made_by="napari panel", method=method, scale=scale, elements=elements,
-        inputs={name: describe_array(a) for name, a in inputs.items()},
-        photo=describe_array(photo, name=photo_name), settings=settings, device=device,
-        history=history, seconds=seconds, stopped_early=stopped_early, started=started,
-        finished=finished, metrics=metrics, notes=notes)
+        inputs={name: describe(a, name) for name, a in inputs.items()},
+        photo={"name": photo_name, **describe(photo, photo_name)}, settings=settings,
+        device=device, history=history, seconds=seconds, stopped_early=stopped_early,
+        started=started, finished=finished, metrics=metrics, notes=notes)

@@ -8,20 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 
-# Element line -> napari built-in colormap (additive blending mixes them like RGB).
-ELEMENT_COLORMAPS: dict[str, str] = {
-    "Pb L": "gray",
-    "Hg L": "red",
-    "Fe K": "bop orange",
-    "Cu K": "green",
-    "Sn L": "yellow",
-    "Mn K": "magenta",
-    "Ca K": "cyan",
-    "Co K": "blue",
-    "As K": "bop blue",
-}
-DEFAULT_COLORMAP = "inferno"
-
 
 def _limits(data: np.ndarray) -> tuple[float, float]:
     lo, hi = float(np.min(data)), float(np.max(data))
@@ -44,6 +30,7 @@ def synthetic_painting(
         napari ``LayerData`` tuples ``(data, kwargs, "image")``.
     """
     from ..simulate import make_synthetic_painting
+    from .layers import element_colormap  # one colour table for samples, reader and results
 
     p = make_synthetic_painting(size=size, scale=scale, n_elements=n_elements, seed=seed)
     s = p.scale
@@ -57,7 +44,7 @@ def synthetic_painting(
             "name": name,
             "scale": (s, s),
             "translate": (off, off),
-            "colormap": ELEMENT_COLORMAPS.get(name, DEFAULT_COLORMAP),
+            "colormap": element_colormap(name),
             "blending": "additive",
             "contrast_limits": _limits(lr),
             "metadata": {"maxrf_sr": {"role": "lr_map", "element": name, "scale": s}},
@@ -65,7 +52,7 @@ def synthetic_painting(
     for name, hr in zip(p.elements, p.hr_maps, strict=True):
         layers.append((hr, {
             "name": f"{name} (truth)",
-            "colormap": ELEMENT_COLORMAPS.get(name, DEFAULT_COLORMAP),
+            "colormap": element_colormap(name),
             "blending": "additive",
             "contrast_limits": _limits(hr),
             "visible": False,

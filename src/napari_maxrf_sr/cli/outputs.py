@@ -64,19 +64,21 @@ def check_outputs(outputs: Mapping[str, Path | None], inputs: Mapping[str, Path 
         if path is None:
             continue
         check_name_length(path, f"The {label} file")  # first: a longer name fails any stat
-        pyramid = label in tiff and is_ome_zarr_name(path)
-        if pyramid:
+        if label in tiff and is_ome_zarr_name(path):
             check_replaceable(path, force)
         elif label not in replaced:
             refuse_overwrite([path], force)
         check_writable_folder(path.parent if str(path.parent) else Path("."))
-        if label in tiff and not pyramid and path.suffix.lower() not in (".tif", ".tiff"):
+    refuse_same_files(outputs, inputs)  # first: an input at risk matters most
+    for label in tiff:
+        path = outputs.get(label)
+        if path is not None and not is_ome_zarr_name(path) and \
+                path.suffix.lower() not in (".tif", ".tiff"):
             raise InputError(
                 f"The maps are written as a multi-page TIFF (.tif) or an OME-Zarr resolution "
                 f"pyramid (.ome.zarr, for large paintings): give {label} such a name, not "
                 f"{path.name!r} (e.g. {path.with_suffix('.tif').name!r})."
             )
-    refuse_same_files(outputs, inputs)
 
 
 def _stamp() -> str:

@@ -277,6 +277,20 @@ def _graph_keys(tasks: list) -> set[str]:
     return {str(k) for k in graph}
 
 
+def _running_on_workers(client, keys: set[str]) -> int:
+    """How many of our tasks the workers are still executing (cancelled or not)."""
+
+    def count(dask_worker) -> int:  # runs on each worker; distributed passes the worker
+        state = getattr(dask_worker, "state", None)
+        running = [*getattr(state, "executing", ()), *getattr(state, "long_running", ())]
+        return sum(1 for ts in running if str(ts.key) in keys or "maxrf-" in str(ts.key))
+
+    try:
+        return sum(client.run(count).values())
+    except Exception:  # noqa: BLE001 - a worker that cannot answer is not writing for us
+        return 0
+
+
 def compute_on(client, tasks: list, *, settle_seconds: float = 60.0):
     """Compute on a cluster; a worker lost for good becomes a clear error.
 
@@ -292,8 +306,9 @@ def compute_on(client, tasks: list, *, settle_seconds: float = 60.0):
     except BaseException as exc:
         client.cancel(futures)
         deadline = time.monotonic() + settle_seconds
-        while time.monotonic() < deadline and any(
-                str(k) in keys for ks in client.processing().values() for k in ks):
+        # The scheduler forgets cancelled tasks at once, but a worker thread that is
+        # running one still finishes it and writes its chunk: ask the workers themselves.
+        while time.monotonic() < deadline and _running_on_workers(client, keys):
             time.sleep(0.2)
         if type(exc).__name__ != "KilledWorker":
             raise

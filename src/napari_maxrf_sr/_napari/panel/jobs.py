@@ -1,0 +1,172 @@
+"""What the worker thread runs for the panel: training, a baseline, a saved model (no Qt).
+
+The panel validates the input once, in the GUI thread, before a job starts (so a
+refused input never starts a thread, and its notes are said once); each job hashes
+it once (for the checkpoint's name and the provenance record) and ends by building
+the :class:`~.outcome.RunOutcome` in the worker thread. The training job is a generator:
+it yields one :class:`Started` (the checkpoint file and the input notes), then the
+core's progress events, and returns the outcome (``None`` when cancelled).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from napari_maxrf_sr._napari.panel.inputs import RunInputs
+from napari_maxrf_sr._napari.panel.outcome import (
+    APPLY,
+    NETWORK,
+    RunOutcome,
+    build_outcome,
+    checkpoint_name,
+    input_digests,
+    now,
+)
+from napari_maxrf_sr.core.validation import InputError
+
+
+@dataclass(frozen=True)
+class Started:
+    """First message of a training job: where it keeps its state, and the input notes."""
+
+    checkpoint: Path | None
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """How to train: the settings, and where and how often to keep checkpoints.
+
+    Attributes
+    ----------
+    config
+        The network's settings (an ``SRConfig``).
+    negative
+        ``"error"`` or ``"clip"`` for negative map values.
+    resume
+        Continue the interrupted run of these inputs and settings.
+    folder
+        Checkpoint folder (``None``: no checkpoints).
+    every_seconds
+        Training seconds between checkpoints.
+    """
+
+    config: Any
+    negative: str = "error"
+    resume: bool = False
+    folder: Path | None = None
+    every_seconds: float = 120.0
+
+
+def _checkpoint(plan: TrainingPlan, digests: dict, inputs: RunInputs,
+                notes: list[str]) -> Any:
+    """The core's checkpoint plan for this run, or ``None`` (with a note) without one."""
+    from napari_maxrf_sr.core.checkpoint import CheckpointPlan
+
+    if plan.folder is None:
+        return None
+    path = Path(plan.folder) / checkpoint_name(digests, inputs, plan.config.to_dict(),
+                                               plan.negative)
+    if plan.resume and not path.is_file():
+        raise InputError(
+            "No interrupted run of these maps, photo and settings was found. Select exactly "
+            "the layers and settings of the interrupted run, or press Start for a new run. "
+            f"(Checkpoints are kept in {plan.folder}.)"
+        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        notes.append(f"Training without checkpoints: cannot create {plan.folder} ({exc}).")
+        return None
+    return CheckpointPlan(path, plan.every_seconds, plan.resume)
+
+
+def validate(inputs: RunInputs, negative: str) -> tuple[Any, tuple[str, ...]]:
+    """Check the inputs together (sizes, values, scale); return them prepared, and notes.
+
+    Raises
+    ------
+    InputError
+        With a message saying what to fix.
+    """
+    from napari_maxrf_sr.core.validation import prepare_inputs
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        prepared = prepare_inputs(inputs.lr_maps, inputs.rgb, inputs.scale,
+                                  elements=inputs.elements, negative=negative)
+    said = (*inputs.notes, *(str(w.message) for w in caught))
+    return prepared, tuple(dict.fromkeys(said))
+
+
+def training_job(inputs: RunInputs, plan: TrainingPlan, token: Any,
+                 train_fn: Callable | None = None,
+                 notes: tuple[str, ...] = ()) -> Generator[Any, None, RunOutcome | None]:
+    """Train the network on the inputs; yields :class:`Started`, then progress events.
+
+    Parameters
+    ----------
+    inputs
+        The layer copies.
+    plan
+        Settings and checkpoints.
+    token
+        The core's ``StopToken`` (stop, cancel, pause).
+    train_fn
+        The core's ``train`` (tests pass another one).
+    notes
+        What :func:`validate` said about the inputs.
+    """
+    if train_fn is None:
+        from napari_maxrf_sr.core.train import train as train_fn
+    from napari_maxrf_sr.core.checkpoint import remove_checkpoint
+
+    started = now()
+    digests = input_digests(inputs)
+    said: list[str] = []
+    checkpoint = _checkpoint(plan, digests, inputs, said)
+    with warnings.catch_warnings(record=True):  # the input notes were said by validate()
+        warnings.simplefilter("always")
+        # One core stays free for napari's own thread, so the viewer keeps responding.
+        gen = train_fn(inputs.lr_maps, inputs.rgb, plan.config, scale=inputs.scale,
+                       stop=token, elements=inputs.elements, negative=plan.negative,
+                       checkpoint=checkpoint, reserve_cores=1)
+    yield Started(None if checkpoint is None else checkpoint.path, tuple(said))
+    result = yield from gen
+    if result is None or getattr(token, "cancelled", False):
+        return None
+    outcome = build_outcome(inputs, result.maps, method=NETWORK, settings=plan.config.to_dict(),
+                            started=started, digests=digests, result=result,
+                            notes=(*notes, *said))
+    if checkpoint is not None:
+        remove_checkpoint(checkpoint.path)  # the run is finished: nothing left to resume
+    return outcome
+
+
+def baseline_job(method: str, inputs: RunInputs, prepared: Any,
+                 notes: tuple[str, ...] = ()) -> RunOutcome:
+    """Run a comparison method (bicubic, guided filter ...) on the validated inputs."""
+    from napari_maxrf_sr.baselines import run_baseline
+
+    started = now()
+    maps = run_baseline(method, prepared.lr_maps, prepared.rgb, prepared.scale)
+    return build_outcome(inputs, maps, method=method, settings={"method": method},
+                         started=started, digests=input_digests(inputs), notes=notes)
+
+
+def apply_job(model: Any, model_file: str, inputs: RunInputs, negative: str) -> RunOutcome:
+    """Apply a saved network to the inputs."""
+    from napari_maxrf_sr.core.inference import apply_model
+
+    started = now()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        maps = apply_model(model, inputs.lr_maps, inputs.rgb, negative=negative)
+    settings = {"model_file": str(model_file), **model.config.to_dict()}
+    return build_outcome(inputs, maps, method=APPLY, settings=settings, started=started,
+                         digests=input_digests(inputs),
+                         notes=tuple(str(w.message) for w in caught))
