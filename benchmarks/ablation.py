@@ -5,7 +5,7 @@ Usage::
     python -m benchmarks.ablation                        # equal steps, the ablation cases
     python -m benchmarks.ablation --equal time           # every variant gets the same seconds
     python -m benchmarks.ablation --steps-scale 0.33     # all step counts scaled (quicker)
-    python -m benchmarks.ablation --variants default,"dense dictionary"
+    python -m benchmarks.ablation --variants "default,consistent interpolation"
 
 "Equal steps" runs each variant with the default's step counts (times the scale);
 "equal time" gives every variant, the default included, the same time budget
@@ -31,15 +31,22 @@ from .run import HEADER, PeakRSS, evaluate
 #: Each variant changes exactly one thing of the default (its config overrides).
 VARIANTS: dict[str, dict] = {
     "default": {},
-    "no adversarial stage": {"adversarial": False},
-    "adversarial share 0 (stage 2 without the GAN's gradient)": {"adversarial_share": 0.0},
-    "adversarial share 0.3": {"adversarial_share": 0.3},
-    "paper's pseudo-real patches": {"pseudo_real": "paper"},
-    "paper's fixed alpha2 = 0.5e-6": {"adversarial_weighting": "fixed"},
+    "adversarial stage (the paper's stage 2)": {"adversarial": True},
+    "consistent interpolation": {"interpolation": "consistent"},
     "dense dictionary (no modality-only atoms)": {"xrf_only_atoms": 0.0, "rgb_only_atoms": 0.0},
-    "bilinear interpolation (paper)": {"interpolation": "bilinear"},
-    "no linear path": {"linear_path": False},
-    "sigmoid switched on at once (no fade-in)": {"handover_fraction": 0.0},
+    "fixed photo colours (paper)": {"photo_normalisation": "fixed"},
+    "linear path": {"linear_path": True},
+    "residual output": {"residual": True},
+    # Variants of the adversarial stage: each changes one thing of "adversarial stage".
+    "adversarial stage, share 0 (no GAN gradient)": {"adversarial": True,
+                                                      "adversarial_share": 0.0},
+    "adversarial stage, share 0.3": {"adversarial": True, "adversarial_share": 0.3},
+    "adversarial stage, paper's pseudo-real patches": {"adversarial": True,
+                                                        "pseudo_real": "paper"},
+    "adversarial stage, paper's fixed alpha2 = 0.5e-6": {"adversarial": True,
+                                                          "adversarial_weighting": "fixed"},
+    "adversarial stage, sigmoid on at once (no fade-in)": {"adversarial": True,
+                                                            "handover_fraction": 0.0},
 }
 
 
@@ -55,8 +62,9 @@ def variant_config(overrides: dict, steps_scale: float, budget: float | None) ->
     base = SRConfig()
     cfg = {**overrides}
     if budget is not None:
-        cfg.update(stage1_steps=10**7, stage2_steps=10**7 if cfg.get("adversarial", True)
-                   else 0, max_seconds=budget)
+        adversarial = cfg.get("adversarial", base.adversarial)
+        cfg.update(stage1_steps=10**7, stage2_steps=10**7 if adversarial else 0,
+                   max_seconds=budget)
     elif steps_scale != 1.0:
         cfg.update(stage1_steps=max(1, round(base.stage1_steps * steps_scale)),
                    stage2_steps=max(1, round(base.stage2_steps * steps_scale)))

@@ -17,7 +17,7 @@ from napari_maxrf_sr.core.train import TrainEvent, TrainingDiverged, TrainResult
 from napari_maxrf_sr.core.validation import InputError
 
 TINY = dict(n_atoms=8, n_layers=3, stage1_steps=30, stage1_batch_pixels=512,
-            stage2_steps=6, batch_size=4, check_every=10, device="cpu")
+            stage2_steps=6, batch_size=4, check_every=10, device="cpu", adversarial=True)
 
 
 def tiny(**kw):
