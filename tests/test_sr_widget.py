@@ -231,9 +231,20 @@ def test_pause_then_stop_and_keep(vm, qtbot):
     assert w.pause_btn.text() == "Resume" and w.controller.run.token.paused
     assert w.progress.format() == "Paused"
     assert w.run_view.progress_line.text().startswith("Paused.")
-    qtbot.wait(400)  # the step in flight may still report
+    # Events sent before the pause may still be on their way (a busy machine delays
+    # them): wait until the bar has stood still for half a second, then watch it.
+    seen = [w.progress.value(), 0]
+
+    def settled() -> bool:
+        qtbot.wait(100)
+        value = w.progress.value()
+        seen[1] = seen[1] + 1 if value == seen[0] else 0
+        seen[0] = value
+        return seen[1] >= 5
+
+    qtbot.waitUntil(settled, timeout=10_000)
     before = w.progress.value()
-    qtbot.wait(600)
+    qtbot.wait(1000)
     assert w.progress.value() == before, "no steps while paused"
     assert w.progress.format() == "Paused", "a late event does not hide the pause"
     w.pause_btn.click()
