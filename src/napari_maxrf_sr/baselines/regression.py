@@ -77,6 +77,7 @@ def colour_regression(
     fit_lr = (coef.T @ f_lr).reshape(norm.shape)
     residual = (norm - fit_lr).astype(np.float32)
     out = upsample_np(residual, s, "bilinear")
+    features = quadratic_features(hr_rgb)  # (10, H, W), once for all maps
     for k in range(norm.shape[0]):  # map by map: no (10, H, W) x B products at once
-        out[k] += np.tensordot(coef[:, k].astype(np.float32), quadratic_features(hr_rgb), 1)
+        out[k] += np.tensordot(coef[:, k].astype(np.float32), features, 1)
     return finish(out, peaks, maps, op, project=bool(project))
