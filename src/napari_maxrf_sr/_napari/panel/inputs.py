@@ -26,11 +26,17 @@ from napari_maxrf_sr.core.validation import (
 TRUTH_SUFFIX = " (truth)"
 
 
+def _metadata(layer: Any) -> tuple[dict, dict]:
+    """A layer's metadata and its ``maxrf_sr`` part (``{}`` when there is none)."""
+    meta = getattr(layer, "metadata", None) or {}
+    sub = meta.get("maxrf_sr") if isinstance(meta, dict) else None
+    return meta, sub if isinstance(sub, dict) else {}
+
+
 def layer_role(layer: Any) -> str | None:
     """The ``maxrf_sr`` role a layer was tagged with by our reader, sample or panel."""
-    meta = getattr(layer, "metadata", None) or {}
-    sub = meta.get("maxrf_sr")
-    if isinstance(sub, dict) and "role" in sub:
+    meta, sub = _metadata(layer)
+    if "role" in sub:
         return str(sub["role"])
     role = meta.get("maxrf_sr_role", meta.get("role"))
     return None if role is None else str(role)
@@ -38,8 +44,7 @@ def layer_role(layer: Any) -> str | None:
 
 def element_names(layer: Any) -> list[str]:
     """Element names of an element-map layer (one per plane of a stack)."""
-    meta = getattr(layer, "metadata", None) or {}
-    sub = meta.get("maxrf_sr") if isinstance(meta.get("maxrf_sr"), dict) else {}
+    meta, sub = _metadata(layer)
     if np.ndim(layer.data) == 2:
         return [str(sub.get("element") or meta.get("element") or layer.name)]
     names = sub.get("elements") or meta.get("elements")
@@ -133,10 +138,7 @@ def reader_notes(layers: Iterable[Any]) -> tuple[str, ...]:
     """The readers' notes stored in the layers' metadata, each once, in order."""
     found: list[str] = []
     for layer in layers:
-        meta = getattr(layer, "metadata", None) or {}
-        ours = meta.get("maxrf_sr") if isinstance(meta, dict) else None
-        if isinstance(ours, dict):
-            found.extend(str(n) for n in ours.get("reader_notes", ()) or ())
+        found.extend(str(n) for n in _metadata(layer)[1].get("reader_notes", ()) or ())
     return tuple(dict.fromkeys(found))
 
 
