@@ -35,6 +35,7 @@ VARIANTS: dict[str, dict] = {
     "consistent interpolation": {"interpolation": "consistent"},
     "dense dictionary (no modality-only atoms)": {"xrf_only_atoms": 0.0, "rgb_only_atoms": 0.0},
     "fixed photo colours (paper)": {"photo_normalisation": "fixed"},
+    "full photo range (no clip to the scan's colours)": {"photo_range": "full"},
     "linear path": {"linear_path": True},
     "residual output": {"residual": True},
     # Variants of the adversarial stage: each changes one thing of "adversarial stage".

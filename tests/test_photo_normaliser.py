@@ -86,3 +86,26 @@ def test_config_chooses_the_normalisation():
     assert photo_normaliser_for(config_from_preset("default"), photo) == \
         PhotoNormaliser.whitened(photo)
     assert photo_normaliser_for(config_from_preset("paper"), photo) == PhotoNormaliser.fixed()
+
+
+def test_clipped_normaliser_bounds_every_channel_and_round_trips():
+    photo = _stained_paper(3, 16)
+    photo[0, 0] = 0.0  # a black ink dot, darker than anything else
+    base = PhotoNormaliser.whitened(photo)
+    low, high = np.array([0.4, 0.45, 0.3]), np.array([0.6, 0.55, 0.7])
+    norm = base.clipped(low, high)
+    a = norm.apply(photo)
+    assert (a.min(axis=(1, 2)) >= low - 1e-6).all() and (a.max(axis=(1, 2)) <= high + 1e-6).all()
+    unclipped = base.apply(photo)
+    assert (unclipped[:, 0, 0] < low).any()  # the dot was outside, and is clipped
+    inside = (unclipped >= low[:, None, None]) & (unclipped <= high[:, None, None])
+    np.testing.assert_allclose(a[inside], unclipped[inside], atol=1e-6)
+    b = norm.apply_channels_first(torch.from_numpy(np.moveaxis(photo, -1, 0).copy()))
+    np.testing.assert_allclose(a, b.numpy(), atol=1e-5)
+    assert PhotoNormaliser.from_dict(norm.to_dict()) == norm
+    assert PhotoNormaliser.from_dict(base.to_dict()).clip_low is None
+    with pytest.raises(ValueError, match="low <= high"):
+        base.clipped(high, low)
+    with pytest.raises(ValueError, match="clip range"):
+        PhotoNormaliser.from_dict({**base.to_dict(), "clip_low": [0.0, np.nan, 0.0],
+                                   "clip_high": [1.0, 1.0, 1.0]})

@@ -177,3 +177,24 @@ def test_hr_block_table_equals_the_windows():
     want = batch.x0.permute(0, 2, 3, 1).reshape(5, S * S, -1)
     torch.testing.assert_close(x, want, rtol=0, atol=1e-6)
     torch.testing.assert_close(scan, batch.y_lr.reshape(5, -1), rtol=0, atol=0)
+
+
+def test_photo_range_scan_clips_hr_colours_to_those_of_the_scan_grid():
+    y, photo = _inputs(3)
+    photo[5, 7] = 0  # one black pixel: darker than any scan-pixel average of the photo
+    op = AcquisitionOperator(S)
+    full = TrainingData(y, PhotoPixels(photo), op, torch.device("cpu"))
+    scan = TrainingData(y, PhotoPixels(photo), op, torch.device("cpu"), photo_range="scan")
+    # The down problem learns from the photo averaged over scan pixels: unchanged.
+    torch.testing.assert_close(scan.rgb_lr, full.rgb_lr)
+    lo, hi = full.rgb_lr.amin((1, 2)), full.rgb_lr.amax((1, 2))
+    i = torch.arange(H_LR).repeat_interleave(W_LR)
+    j = torch.arange(W_LR).repeat(H_LR)
+    z_full = full.hr_patches(i, j, 1).x0[:, 3:]
+    z_scan = scan.hr_patches(i, j, 1).x0[:, 3:]
+    assert (z_full.amin((0, 2, 3)) < lo).all()  # the black pixel lies outside the range
+    assert (z_scan.amin((0, 2, 3)) >= lo - 1e-6).all()
+    assert (z_scan.amax((0, 2, 3)) <= hi + 1e-6).all()
+    torch.testing.assert_close(z_scan, torch.maximum(torch.minimum(
+        z_full, hi[None, :, None, None]), lo[None, :, None, None]))
+    assert scan.photo_normaliser.clip_low == pytest.approx(lo.tolist())

@@ -93,6 +93,14 @@ class SRConfig:
         "light and dark; 'fixed': black and white mapped to rgb_low and rgb_high (ours).",
         choices=("whitened", "fixed"),
     )
+    photo_range: Literal["scan", "full"] = _f(
+        "scan",
+        "'scan': photo colours beyond the range of the photo averaged over scan pixels "
+        "(the colours stage 1 learns from) are clipped to it, so the network does not "
+        "extrapolate to colours it never saw, such as thin ink strokes that no scan pixel "
+        "resolves; 'full': the photo as it is (ours).",
+        choices=("scan", "full"),
+    )
     rgb_low: float = _f(0.1, "Normalised value of black in the photo (ours).", min=0.0, max=0.5)
     rgb_high: float = _f(0.9, "Normalised value of white in the photo (ours).", min=0.5, max=1.0)
     # -- loss ----------------------------------------------------------------------------
@@ -328,6 +336,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "residual": False,
         "linear_path": False,
         "photo_normalisation": "fixed",
+        "photo_range": "full",
         "adversarial_weighting": "fixed",
         "lr_d": 3e-6,
         "pseudo_real": "paper",

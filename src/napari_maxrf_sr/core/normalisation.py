@@ -11,7 +11,7 @@ bilinear upsampling and the projection.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -98,16 +98,22 @@ class PhotoNormaliser:
       (:data:`MIN_COLOUR_STD`), so a grey photo's empty colour directions are not
       blown up into noise.
 
+    Either kind can also clip the normalised colours to a range (:meth:`clipped`).
+
     Attributes
     ----------
     matrix
         ``3 x 3``, row by row.
     offset
         ``(3,)``.
+    clip_low, clip_high
+        ``(3,)`` bounds of the normalised colours, or ``None`` for no clipping.
     """
 
     matrix: tuple[tuple[float, float, float], ...]
     offset: tuple[float, float, float]
+    clip_low: tuple[float, float, float] | None = None
+    clip_high: tuple[float, float, float] | None = None
 
     @classmethod
     def fixed(cls, low: float = 0.1, high: float = 0.9) -> PhotoNormaliser:
@@ -137,6 +143,18 @@ class PhotoNormaliser:
         return cls(tuple(tuple(float(v) for v in row) for row in matrix),
                    tuple(float(v) for v in offset))
 
+    def clipped(self, low, high) -> PhotoNormaliser:
+        """The same normalisation, its output clipped to ``[low, high]`` per channel.
+
+        Used to keep the network's photo input within the colours it was trained on
+        (those of the photo averaged over scan pixels, see ``SRConfig.photo_range``).
+        """
+        lo = tuple(float(v) for v in np.asarray(low, dtype=np.float64).reshape(3))
+        hi = tuple(float(v) for v in np.asarray(high, dtype=np.float64).reshape(3))
+        if not all(a <= b for a, b in zip(lo, hi, strict=True)):
+            raise ValueError("each clip range needs low <= high")
+        return replace(self, clip_low=lo, clip_high=hi)
+
     @property
     def centre(self) -> float:
         """The normalised value around which a colour channel is inverted."""
@@ -147,18 +165,28 @@ class PhotoNormaliser:
         m = np.asarray(self.matrix, dtype=np.float32)
         out = np.einsum("ij,hwj->ihw", m, np.asarray(rgb01, dtype=np.float32))
         out += np.asarray(self.offset, dtype=np.float32)[:, None, None]
+        if self.clip_low is not None:
+            for c in range(3):
+                np.clip(out[c], self.clip_low[c], self.clip_high[c], out=out[c])
         return np.ascontiguousarray(out, dtype=np.float32)
 
     def apply_channels_first(self, z: torch.Tensor) -> torch.Tensor:
         """A channels-first tensor ``(3, ...)`` of colours in ``[0, 1]``, normalised."""
         m = torch.tensor(self.matrix, dtype=z.dtype, device=z.device)
         off = torch.tensor(self.offset, dtype=z.dtype, device=z.device)
-        flat = z.reshape(3, -1)
-        return (m @ flat + off[:, None]).reshape(z.shape)
+        flat = m @ z.reshape(3, -1) + off[:, None]
+        if self.clip_low is not None:
+            lo = torch.tensor(self.clip_low, dtype=z.dtype, device=z.device)
+            hi = torch.tensor(self.clip_high, dtype=z.dtype, device=z.device)
+            flat = torch.maximum(torch.minimum(flat, hi[:, None]), lo[:, None])
+        return flat.reshape(z.shape)
 
     def to_dict(self) -> dict:
         """Plain-JSON form, for model files and provenance."""
-        return {"matrix": [list(r) for r in self.matrix], "offset": list(self.offset)}
+        d = {"matrix": [list(r) for r in self.matrix], "offset": list(self.offset)}
+        if self.clip_low is not None:
+            d.update(clip_low=list(self.clip_low), clip_high=list(self.clip_high))
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> PhotoNormaliser:
@@ -168,8 +196,16 @@ class PhotoNormaliser:
         if m.shape != (3, 3) or off.shape != (3,) or not (
                 np.isfinite(m).all() and np.isfinite(off).all()):
             raise ValueError("photo normalisation must be a finite 3 x 3 matrix and offset")
-        return cls(tuple(tuple(float(v) for v in row) for row in m),
-                   tuple(float(v) for v in off))
+        out = cls(tuple(tuple(float(v) for v in row) for row in m),
+                  tuple(float(v) for v in off))
+        if d.get("clip_low") is not None:
+            lo = np.asarray(d["clip_low"], dtype=np.float64)
+            hi = np.asarray(d["clip_high"], dtype=np.float64)
+            if lo.shape != (3,) or hi.shape != (3,) or not (
+                    np.isfinite(lo).all() and np.isfinite(hi).all()):
+                raise ValueError("photo clip range must be two finite vectors of 3 values")
+            out = out.clipped(lo, hi)
+        return out
 
 
 #: Smallest spread a colour component is scaled as (photo units, 0-1): about 2.5 levels

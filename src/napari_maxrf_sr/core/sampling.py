@@ -85,6 +85,12 @@ class TrainingData:
         ``"bilinear"``: the XRF input is the bilinear upsampling of the scan (the
         paper); ``"consistent"``: of :func:`~napari_maxrf_sr.core.operators.consistent_source`,
         a smooth interpolation whose block means equal the scan (ours).
+    photo_range
+        ``"full"``: the photo as the normaliser gives it; ``"scan"``: its colours
+        clipped, channel by channel, to the range of the photo averaged over scan
+        pixels (``U Z``, the down problem's photo), so that the HR problem asks the
+        network for no colour outside what it learned from (ours). The clipped
+        normaliser is :attr:`photo_normaliser` afterwards.
     """
 
     def __init__(
@@ -97,6 +103,7 @@ class TrainingData:
         seed: int = 0,
         photo_normaliser: PhotoNormaliser | None = None,
         interpolation: str = "bilinear",
+        photo_range: str = "full",
     ) -> None:
         self.op = op
         self.s = op.scale
@@ -115,6 +122,10 @@ class TrainingData:
         self.margin = -(-radius // self.s)
         self._pad = 1  # LR halo for the bilinear upsampling (replicated at the borders)
         self.rgb_lr = self._photo_down()
+        if photo_range == "scan":
+            flat = self.rgb_lr.reshape(3, -1)
+            self.photo_normaliser = self.photo_normaliser.clipped(
+                flat.amin(1).cpu().numpy(), flat.amax(1).cpu().numpy())
         self._build_down_problem(validation_fraction, seed)
         self._build_hr_table()
 

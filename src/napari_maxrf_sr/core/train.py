@@ -390,7 +390,9 @@ class _Problem:
         data = TrainingData(normaliser.forward(prepared.lr_maps), prepared.rgb, op, device,
                             cfg.validation_fraction, cfg.seed,
                             photo_normaliser=photo_normaliser,
-                            interpolation=cfg.interpolation)
+                            interpolation=cfg.interpolation,
+                            photo_range=cfg.photo_range)
+        photo_normaliser = data.photo_normaliser  # clipped to the scan's colours, if asked
         if not data.has_down_problem:
             notes.append(
                 "The scan is too small for the one-scale-down copy of the problem "
