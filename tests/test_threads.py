@@ -48,3 +48,16 @@ def test_a_run_records_its_thread_count_and_restores_torch(toy, monkeypatch):
     assert result.config.cpu_threads == 1 and result.diagnostics["cpu_threads"] == 1
     assert set(seen) == {1}  # the whole run, not only its start
     assert torch.get_num_threads() == 2  # given back
+
+
+def test_device_description_counts_threads_in_plain_words():
+    from napari_maxrf_sr.core.device import describe_device
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert describe_device(torch.device("cpu")) == "CPU (1 thread)"
+        torch.set_num_threads(2)
+        assert describe_device(torch.device("cpu")) == "CPU (2 threads)"
+    finally:
+        torch.set_num_threads(before)

@@ -65,7 +65,8 @@ def describe_device(device: torch.device) -> str:
         return f"CUDA GPU {idx}: {torch.cuda.get_device_name(idx)}"
     if device.type == "mps":
         return "Apple GPU (MPS)"
-    return f"CPU ({torch.get_num_threads()} threads)"
+    n = torch.get_num_threads()
+    return f"CPU ({n} thread{'' if n == 1 else 's'})"
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
