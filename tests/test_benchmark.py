@@ -80,3 +80,18 @@ def test_painting_case_and_quick_run(capsys):
 def test_rijksmuseum_case():
     case = cases.rijksmuseum_case(size=64)
     assert case.hr_maps.shape == (3, 64, 64) and case.edge_mask.any()
+
+
+def test_sample_pb_before_after_figure(tmp_path):
+    from benchmarks import sample_pb
+
+    inp, run, fig = tmp_path / "in.npz", tmp_path / "run.npz", tmp_path / "pb.png"
+    sample_pb.make_input(inp)
+    sample_pb.run(inp, "fast", run)
+    d, r = np.load(inp), np.load(run)
+    k = [str(e) for e in d["elements"]].index("Pb L")
+    means = r["pb"].reshape(64, 4, 64, 4).mean(axis=(1, 3))
+    np.testing.assert_allclose(means, d["lr"][k], rtol=1e-4, atol=1e-3)  # agrees with the scan
+    assert sample_pb._psnr(d["hr"][k], d["hr"][k]) > 200
+    sample_pb.figure(inp, [run], ["now, fast"], fig)
+    assert fig.stat().st_size > 10_000
