@@ -37,6 +37,8 @@ VARIANTS: dict[str, dict] = {
     "fixed photo colours (paper)": {"photo_normalisation": "fixed"},
     "full photo range (no clip to the scan's colours)": {"photo_range": "full"},
     "linear path": {"linear_path": True},
+    "more atoms (M = 128)": {"n_atoms": 128},
+    "deeper (K = 8)": {"n_layers": 8},
     "residual output": {"residual": True},
     # Variants of the adversarial stage: each changes one thing of "adversarial stage".
     "adversarial stage, share 0 (no GAN gradient)": {"adversarial": True,
