@@ -80,3 +80,12 @@ def test_gpu_out_of_memory_falls_back_to_cpu(toy, monkeypatch):
     with pytest.warns(UserWarning, match="ran out of memory"):
         res = sr.super_resolve(lr, rgb, 4, config={**TINY, "device": "cuda"})
     assert res.diagnostics["device"].startswith("CPU")
+
+
+def test_config_dict_changes_the_preset_it_is_given(toy):
+    hr, lr, rgb = toy
+    res = sr.super_resolve(lr, rgb, 4, preset="fast",
+                           config={"stage1_steps": 20, "device": "cpu"})
+    cfg = res.diagnostics["config"]
+    assert cfg["stage1_steps"] == 20  # the dict's change
+    assert cfg["n_atoms"] == 32 and cfg["stage1_batch_pixels"] == 4096  # the fast preset's

@@ -85,8 +85,8 @@ def super_resolve(
     elements
         One name per map (kept in the diagnostics and model).
     config
-        Network settings (:class:`~napari_maxrf_sr.core.config.SRConfig` or dict);
-        default: the ``preset``.
+        Network settings: an :class:`~napari_maxrf_sr.core.config.SRConfig`, or a dict
+        of the settings that differ from the ``preset``'s; default: the ``preset``.
     preset
         ``"default"`` (minutes on a CPU), ``"fast"`` (a quick look) or ``"paper"``
         (the paper's iteration counts: days on a CPU).
@@ -166,8 +166,8 @@ def _run_network(lr_maps, rgb, scale, elements, config, preset, seed, max_second
                  negative, callback, stop, checkpoint=None, infer=True) -> SRResult:
     if config is None:
         cfg = config_from_preset(preset)
-    elif isinstance(config, dict):
-        cfg = SRConfig.from_dict(config)
+    elif isinstance(config, dict):  # settings changed from the preset's
+        cfg = SRConfig.from_dict({**config_from_preset(preset).to_dict(), **config})
     else:
         cfg = config
     overrides = {k: v for k, v in
