@@ -95,3 +95,13 @@ def test_sample_pb_before_after_figure(tmp_path):
     assert sample_pb._psnr(d["hr"][k], d["hr"][k]) > 200
     sample_pb.figure(inp, [run], ["now, fast"], fig)
     assert fig.stat().st_size > 10_000
+
+
+def test_adversarial_stats_picks_spaced_stage2_rows():
+    from benchmarks.adversarial_stats import stage2_rows
+
+    history = [{"stage": "stage 1", "step": k} for k in range(5)]
+    history += [{"stage": "stage 2", "step": 5 + k, "adv_share": 0.1} for k in range(20)]
+    rows = stage2_rows(history, n_rows=5)
+    assert [r["step"] for r in rows][0] == 5 and rows[-1]["step"] == 24 and len(rows) == 5
+    assert stage2_rows(history[:5]) == []
