@@ -140,8 +140,15 @@ def test_baseline_result_as_ome_zarr(files, tmp_path):
     ("sr.ome.zarr", ["--scheduler", "tcp://127.0.0.1:9"], r"Cannot reach the dask scheduler"),
     ("maps.tif", ["--force"], r"would replace an input"),
 ])
-def test_apply_refuses_before_writing(files, tmp_path, capsys, out, extra, message):
+def test_apply_refuses_before_writing(files, tmp_path, capsys, monkeypatch, out, extra,
+                                      message):
     pytest.importorskip("distributed")
+    import functools
+
+    from napari_maxrf_sr.core import tiled
+
+    # A closed port is refused at once; waiting the default 30 s for it to open adds nothing.
+    monkeypatch.setattr(tiled, "computer", functools.partial(tiled.computer, timeout=2.0))
     xrf, photo, _ = files
     from napari_maxrf_sr.core.modelio import save_model
 
