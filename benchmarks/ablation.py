@@ -39,6 +39,9 @@ VARIANTS: dict[str, dict] = {
     "linear path": {"linear_path": True},
     "more atoms (M = 128)": {"n_atoms": 128},
     "deeper (K = 8)": {"n_layers": 8},
+    "scan agreement weight 0.25": {"consistency_weight": 0.25},
+    "scan agreement weight 4": {"consistency_weight": 4.0},
+    "photo weight alpha1 x 10": {"alpha1": 0.03},
     "residual output": {"residual": True},
     # Variants of the adversarial stage: each changes one thing of "adversarial stage".
     "adversarial stage, share 0 (no GAN gradient)": {"adversarial": True,
