@@ -167,7 +167,7 @@ def _run_network(lr_maps, rgb, scale, elements, config, preset, seed, max_second
     if config is None:
         cfg = config_from_preset(preset)
     elif isinstance(config, dict):  # settings changed from the preset's
-        cfg = SRConfig.from_dict({**config_from_preset(preset).to_dict(), **config})
+        cfg = config_from_preset(preset, **config)
     else:
         cfg = config
     overrides = {k: v for k, v in
