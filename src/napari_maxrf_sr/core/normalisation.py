@@ -166,8 +166,8 @@ class PhotoNormaliser:
         out = np.einsum("ij,hwj->ihw", m, np.asarray(rgb01, dtype=np.float32))
         out += np.asarray(self.offset, dtype=np.float32)[:, None, None]
         if self.clip_low is not None:
-            for c in range(3):
-                np.clip(out[c], self.clip_low[c], self.clip_high[c], out=out[c])
+            np.clip(out, np.asarray(self.clip_low, dtype=np.float32)[:, None, None],
+                    np.asarray(self.clip_high, dtype=np.float32)[:, None, None], out=out)
         return np.ascontiguousarray(out, dtype=np.float32)
 
     def apply_channels_first(self, z: torch.Tensor) -> torch.Tensor:
