@@ -1,4 +1,4 @@
-"""``Pb L (SR)`` of the sample painting, before and after a change of the method.
+r"""``Pb L (SR)`` of the sample painting, before and after a change of the method.
 
 The panel's sample (File > Open Sample) is what a newcomer super-resolves first; this
 draws its Pb L map as each version of the package returns it, beside the scan and
@@ -7,9 +7,9 @@ package (another checkout on ``PYTHONPATH``) can run the middle one on the same 
 
     python -m benchmarks.sample_pb input sample.npz
     python -m benchmarks.sample_pb run sample.npz --preset fast --out after_fast.npz
-    PYTHONPATH=/path/to/old/checkout/src \\
+    PYTHONPATH=/path/to/old/checkout/src \
         python -m benchmarks.sample_pb run sample.npz --preset fast --out before_fast.npz
-    python -m benchmarks.sample_pb figure sample.npz before_fast.npz after_fast.npz \\
+    python -m benchmarks.sample_pb figure sample.npz before_fast.npz after_fast.npz \
         --labels "before, fast" "now, fast" --out docs/images/sample_pb_before_after.png
 
 ``run`` uses only :func:`napari_maxrf_sr.super_resolve`, which older versions have too.
@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from .metrics import rmse_psnr
 
 ELEMENT = "Pb L"
 
@@ -50,12 +52,6 @@ def run(inp: Path, preset: str, out: Path) -> None:
     print(f"{out}: {preset}, {seconds:.1f} s")
 
 
-def _psnr(x: np.ndarray, truth: np.ndarray) -> float:
-    peak = float(truth.max()) or 1.0
-    rmse = float(np.sqrt(np.mean((x / peak - truth / peak) ** 2)))
-    return 20 * np.log10(1.0 / max(rmse, 1e-12))
-
-
 def figure(inp: Path, runs: list[Path], labels: list[str], out: Path,
            crop: tuple[int, int, int] = (96, 64, 128)) -> None:
     """Scan, each run's Pb L and the truth, whole and as a crop, with PSNR in the titles."""
@@ -71,7 +67,8 @@ def figure(inp: Path, runs: list[Path], labels: list[str], out: Path,
     panels = [("scan (nearest)", scan)]
     for path, label in zip(runs, labels, strict=True):
         r = np.load(path)
-        panels.append((f"{label}: {_psnr(r['pb'], truth):.2f} dB", r["pb"]))
+        psnr = rmse_psnr(r["pb"][None], truth[None])[1]
+        panels.append((f"{label}: {psnr:.2f} dB", r["pb"]))
     panels.append(("truth", truth))
     r0, c0, n = crop
     vmax = float(np.percentile(truth, 99.5)) or 1.0

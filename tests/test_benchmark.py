@@ -92,7 +92,7 @@ def test_sample_pb_before_after_figure(tmp_path):
     k = [str(e) for e in d["elements"]].index("Pb L")
     means = r["pb"].reshape(64, 4, 64, 4).mean(axis=(1, 3))
     np.testing.assert_allclose(means, d["lr"][k], rtol=1e-4, atol=1e-3)  # agrees with the scan
-    assert sample_pb._psnr(d["hr"][k], d["hr"][k]) > 200
+    assert metrics.rmse_psnr(d["hr"][k][None], d["hr"][k][None])[1] > 200
     sample_pb.figure(inp, [run], ["now, fast"], fig)
     assert fig.stat().st_size > 10_000
 
