@@ -107,7 +107,7 @@ def unprojected(method: str, res, case) -> np.ndarray:
         model = res.diagnostics["model"]
         rgb = case.rgb.astype(np.float32) / 255.0
         return predict(model.generator, model.normaliser, case.lr_maps, rgb, model.operator,
-                       model.config, project=False)
+                       model.config, project=False, photo_normaliser=model.photo_normaliser)
     name = "bicubic" if method == "bicubic_projected" else method
     fn = METHODS[name]
     kw = {"project": False} if "project" in inspect.signature(fn).parameters else {}

@@ -105,3 +105,22 @@ def test_adversarial_stats_picks_spaced_stage2_rows():
     rows = stage2_rows(history, n_rows=5)
     assert [r["step"] for r in rows][0] == 5 and rows[-1]["step"] == 24 and len(rows) == 5
     assert stage2_rows(history[:5]) == []
+
+
+def test_unprojected_network_answer_projects_to_the_answer():
+    """The benchmark's "before projection" maps are the network's own, photo clip included."""
+    import torch
+
+    from benchmarks.run import unprojected
+    from napari_maxrf_sr.api import super_resolve
+    from napari_maxrf_sr.core.operators import project_nonnegative_block
+    from napari_maxrf_sr.simulate import make_synthetic_painting
+
+    p = make_synthetic_painting(size=(32, 32), scale=4, n_elements=3, seed=1)
+    case = cases.Case("tiny", p.lr_maps, p.rgb, p.hr_maps, 4, p.elements, None,
+                      p.photo_edge_mask)
+    res = super_resolve(p.lr_maps, p.rgb, 4, config={"stage1_steps": 20}, elements=p.elements)
+    raw = unprojected("adun", res, case)
+    again = project_nonnegative_block(torch.from_numpy(raw).double(),
+                                      torch.from_numpy(p.lr_maps).double(), 4).numpy()
+    np.testing.assert_allclose(again, res.maps, rtol=1e-4, atol=1e-3 * float(res.maps.max()))
