@@ -6,6 +6,7 @@ Usage::
     python -m benchmarks.ablation --equal time           # every variant gets the same seconds
     python -m benchmarks.ablation --steps-scale 0.33     # all step counts scaled (quicker)
     python -m benchmarks.ablation --variants "default,consistent interpolation"
+    python -m benchmarks.ablation --variants default --set seed=1   # a setting in every run
 
 "Equal steps" runs each variant with the default's step counts (times the scale);
 "equal time" gives every variant, the default included, the same time budget
@@ -17,6 +18,7 @@ so a variant whose steps are cheaper gets more of them. Every measure of
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 
@@ -43,6 +45,8 @@ VARIANTS: dict[str, dict] = {
     "scan agreement weight 4": {"consistency_weight": 4.0},
     "photo weight alpha1 x 10": {"alpha1": 0.03},
     "residual output": {"residual": True},
+    "weights below one (the paper's bound)": {"stage1_weight_bound": 1.0},
+    "weight bound 16": {"stage1_weight_bound": 16.0},
     # Variants of the adversarial stage: each changes one thing of "adversarial stage".
     "adversarial stage, share 0 (no GAN gradient)": {"adversarial": True,
                                                       "adversarial_share": 0.0},
@@ -85,7 +89,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, help="the budget of --equal time")
     p.add_argument("--steps-scale", type=float, default=1.0)
     p.add_argument("--size", type=int, default=256, help="photo size of the cases")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="change a setting in every variant (JSON value), e.g. --set n_atoms=96")
     args = p.parse_args(argv)
+    common = {}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        try:
+            common[key] = json.loads(value)
+        except json.JSONDecodeError:
+            common[key] = value  # a plain word, such as a choice
     cases = ablation_cases(args.size)
     budget = args.seconds
     if args.equal == "time" and budget is None:
@@ -98,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.variants.split(","):
         rows = []
         for case in cases:
-            cfg = variant_config(VARIANTS[name], args.steps_scale,
+            cfg = variant_config({**common, **VARIANTS[name]}, args.steps_scale,
                                  budget if args.equal == "time" else None)
             with PeakRSS() as mem:
                 t0 = time.perf_counter()
