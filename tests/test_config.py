@@ -13,7 +13,10 @@ def test_method_md_values_are_the_defaults():
     c = SRConfig()
     assert (c.n_layers, c.n_atoms, c.alpha1, c.alpha2) == (5, 64, 0.003, 0.5e-6)
     assert (c.patch_size, c.batch_size, c.lr_g) == (32, 32, 3e-4)
-    assert c.beta_max == 0.9 and c.stage1_weight_bound == 1.0 and not c.stage1_final_sigmoid
+    assert c.beta_max == 0.9 and not c.stage1_final_sigmoid
+    # Weights "below one" (METHOD.md) in the paper preset; the default's looser bound of 4
+    # was measured better (docs/benchmarks.md, ablations).
+    assert c.stage1_weight_bound == 4.0
     # Issue #16 (it stands over METHOD.md): the discriminator must learn, so its default
     # rate is higher; the paper preset keeps METHOD.md's 3e-6 and fixed alpha2.
     paper = config_from_preset("paper")
@@ -23,6 +26,7 @@ def test_method_md_values_are_the_defaults():
     # on in the paper preset.
     assert not c.adversarial and paper.adversarial
     assert paper.photo_normalisation == "fixed" and c.photo_normalisation == "whitened"
+    assert paper.stage1_weight_bound == 1.0
 
 
 def test_paper_preset_has_paper_iterations():
