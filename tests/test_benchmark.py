@@ -110,8 +110,8 @@ def test_adversarial_stats_picks_spaced_stage2_rows():
 def test_unprojected_network_answer_projects_to_the_answer():
     """The benchmark's "before projection" maps are the network's own, photo clip included."""
     import torch
-
     from benchmarks.run import unprojected
+
     from napari_maxrf_sr.api import super_resolve
     from napari_maxrf_sr.core.operators import project_nonnegative_block
     from napari_maxrf_sr.simulate import make_synthetic_painting
@@ -128,6 +128,7 @@ def test_unprojected_network_answer_projects_to_the_answer():
 
 def test_per_pixel_ceiling_agrees_with_the_scan_and_beats_interpolation():
     from benchmarks.ceiling import per_pixel_ceiling
+
     from napari_maxrf_sr.api import super_resolve
     from napari_maxrf_sr.simulate import make_synthetic_painting
 
