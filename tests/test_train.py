@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -98,17 +99,26 @@ def test_pause_blocks_until_resume(toy):
     done = threading.Event()
     result = {}
 
+    events = []
+
     def worker():
-        result["r"] = run_to_end(gen)
+        result["r"] = run_to_end(gen, events.append)
         done.set()
 
-    t = threading.Thread(target=worker)
+    t = threading.Thread(target=worker, daemon=True)  # a failure must not hang the suite
     t.start()
+    # Before waiting, the loop says where it halted (no step done yet: step 0).
+    deadline = time.monotonic() + 60
+    while not events and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [(e.message, e.step) for e in events] == [("paused", 0)]
     assert not done.wait(0.5)  # paused: no progress
+    assert len(events) == 1
     token.resume()
     assert done.wait(60)
     t.join()
     assert result["r"] is not None
+    assert [e.message for e in events].count("paused") == 1
 
 
 def test_time_budget_is_honoured(toy):

@@ -31,6 +31,7 @@ from napari_maxrf_sr._napari.panel.results_view import ResultsView
 from napari_maxrf_sr._napari.panel.run_view import RunView
 from napari_maxrf_sr._napari.panel.sections import ScrollingColumn, Section
 from napari_maxrf_sr.core.checkpoint import DEFAULT_EVERY_SECONDS
+from napari_maxrf_sr.core.control import PAUSED_MESSAGE
 from napari_maxrf_sr.core.validation import InputError
 
 if TYPE_CHECKING:
@@ -272,6 +273,12 @@ class SuperResolutionWidget(QWidget):
             self.run_view.set_status(" ".join(f"{n.rstrip('.')}." for n in info.notes))
 
     def _on_event(self, event: Any) -> None:
+        if event.message == PAUSED_MESSAGE:
+            if self.controller.run is not None and self.controller.run.token.paused:
+                self.run_view.show_halted(event)
+            else:  # resumed before the acknowledgement arrived
+                self.run_view.show_event(event)
+            return
         self.run_view.show_event(event)
         stage = event.stage
         if event.message and stage != "stage 1":

@@ -6,6 +6,10 @@ import math
 import threading
 import time
 
+#: ``TrainEvent.message`` of the event that a paused run sends when it has halted (its step
+#: is the last one done before the pause; ordinary events are throttled and may lag).
+PAUSED_MESSAGE = "paused"
+
 
 class StopToken:
     """A thread-safe switch board that a GUI, a CLI or a test flips while training runs.

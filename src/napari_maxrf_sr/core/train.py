@@ -26,7 +26,7 @@ import torch
 
 from .checkpoint import CheckpointPlan, load_checkpoint, run_fingerprint, save_checkpoint
 from .config import SRConfig, config_from_preset
-from .control import StopToken
+from .control import PAUSED_MESSAGE, StopToken
 from .device import describe_device, resolve_device
 from .inference import TrainedModel, predict
 from .init import ista_initialisation
@@ -509,6 +509,13 @@ class _StageLoop:
         start = (state.step1 if first else state.step2) + 1
         self.report.mark()
         for k in range(start, n + 1):
+            if self.token.paused:
+                # Events are throttled, so the last one may be steps behind: say exactly
+                # where training halts before waiting.
+                self.report.mark()
+                per_step = (state.elapsed - t_stage) / max(1, k - 1)
+                yield self.report.event(stage.name, k - 1, n, eta_fn(per_step, k - 1),
+                                        message=PAUSED_MESSAGE)
             state.clock.paused += self.token.wait_while_paused()
             if self.token.cancelled:
                 return "cancel"

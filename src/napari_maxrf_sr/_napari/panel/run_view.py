@@ -66,6 +66,8 @@ class RunView(QWidget):
         self._build()
         self._pending: Any = None
         self._last: Any = None
+        #: The step at which a paused run has halted (its acknowledgement), else None.
+        self.halted_at_step: int | None = None
         self._timer = QTimer(self)
         self._timer.setInterval(REDRAW_INTERVAL_MS)
         self._timer.timeout.connect(self.flush)
@@ -104,6 +106,7 @@ class RunView(QWidget):
         self._t_start = time.perf_counter()
         self._paused_at, self._paused_s = None, 0.0
         self._pending = self._last = None
+        self.halted_at_step = None
         self.pause_btn.setText("Pause")
         if busy_text is None:
             self.progress.setRange(0, 1)
@@ -130,6 +133,12 @@ class RunView(QWidget):
             self._timer.start()
             self.flush()  # the first event at once
 
+    def show_halted(self, event: Any) -> None:
+        """A paused run has halted at ``event.step``: show that step now, not at the redraw."""
+        self.show_event(event)
+        self.flush()
+        self.halted_at_step = int(event.step)
+
     def flush(self) -> None:
         """Show the latest event and redraw the plot (called once a second)."""
         event, self._pending = self._pending, None
@@ -153,6 +162,8 @@ class RunView(QWidget):
     def set_paused(self, paused: bool) -> None:
         """Show the paused state (the bar says "Paused"; the clock stops)."""
         now = time.perf_counter()
+        if not paused:
+            self.halted_at_step = None
         if paused and self._paused_at is None:
             self._paused_at = now
         elif not paused and self._paused_at is not None:
