@@ -140,8 +140,8 @@ class SRConfig:
     )
     stage1_weight_bound: float = _f(
         4.0, "Stage 1 keeps every weight in [-bound, bound] (paper: 1, 'below one'; ours: 4, "
-        "which let the first layer respond more steeply to colour and measured +0.1 dB "
-        "and more hidden detail, docs/benchmarks.md).", min=0.0
+        "which lets the first layer respond more steeply to colour: +0.06 dB and more "
+        "hidden detail on the benchmark, docs/benchmarks.md).", min=0.0
     )
     stage1_final_sigmoid: bool = _f(
         False, "Use the final sigmoid already in stage 1 (paper: no; ours: option)."

@@ -514,8 +514,8 @@ class _StageLoop:
                 # where training halts before waiting.
                 self.report.mark()
                 per_step = (state.elapsed - t_stage) / max(1, k - 1)
-                yield self.report.event(stage.name, k - 1, n, eta_fn(per_step, k - 1),
-                                        message=PAUSED_MESSAGE)
+                eta = eta_fn(per_step, k - 1) if k > 1 else None  # no step yet: unknown
+                yield self.report.event(stage.name, k - 1, n, eta, message=PAUSED_MESSAGE)
             state.clock.paused += self.token.wait_while_paused()
             if self.token.cancelled:
                 return "cancel"
