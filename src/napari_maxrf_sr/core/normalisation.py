@@ -149,11 +149,14 @@ class PhotoNormaliser:
         Used to keep the network's photo input within the colours it was trained on
         (those of the photo averaged over scan pixels, see ``SRConfig.photo_range``).
         """
-        lo = tuple(float(v) for v in np.asarray(low, dtype=np.float64).reshape(3))
-        hi = tuple(float(v) for v in np.asarray(high, dtype=np.float64).reshape(3))
-        if not all(a <= b for a, b in zip(lo, hi, strict=True)):
+        lo, hi = np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
+        if lo.shape != (3,) or hi.shape != (3,) or not (
+                np.isfinite(lo).all() and np.isfinite(hi).all()):
+            raise ValueError("photo clip range must be two finite vectors of 3 values")
+        if not (lo <= hi).all():
             raise ValueError("each clip range needs low <= high")
-        return replace(self, clip_low=lo, clip_high=hi)
+        return replace(self, clip_low=tuple(float(v) for v in lo),
+                       clip_high=tuple(float(v) for v in hi))
 
     @property
     def centre(self) -> float:
@@ -199,12 +202,7 @@ class PhotoNormaliser:
         out = cls(tuple(tuple(float(v) for v in row) for row in m),
                   tuple(float(v) for v in off))
         if d.get("clip_low") is not None:
-            lo = np.asarray(d["clip_low"], dtype=np.float64)
-            hi = np.asarray(d["clip_high"], dtype=np.float64)
-            if lo.shape != (3,) or hi.shape != (3,) or not (
-                    np.isfinite(lo).all() and np.isfinite(hi).all()):
-                raise ValueError("photo clip range must be two finite vectors of 3 values")
-            out = out.clipped(lo, hi)
+            out = out.clipped(d["clip_low"], d["clip_high"])
         return out
 
 
