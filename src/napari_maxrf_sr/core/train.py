@@ -507,14 +507,21 @@ class _StageLoop:
         first = stage.name == "stage 1"
         t_stage = state.t_stage1 if first else state.t_stage2
         start = (state.step1 if first else state.step2) + 1
+
+        def time_left(k: int) -> float:
+            """Estimated seconds left after ``k`` steps of the stage (within the budget)."""
+            eta = eta_fn((state.elapsed - t_stage) / max(1, k), k)
+            if cfg.max_seconds is not None:
+                eta = min(eta, max(0.0, cfg.max_seconds - state.elapsed))
+            return eta
+
         self.report.mark()
         for k in range(start, n + 1):
             if self.token.paused:
                 # Events are throttled, so the last one may be steps behind: say exactly
                 # where training halts before waiting.
                 self.report.mark()
-                per_step = (state.elapsed - t_stage) / max(1, k - 1)
-                eta = eta_fn(per_step, k - 1) if k > 1 else None  # no step yet: unknown
+                eta = time_left(k - 1) if k > 1 else None  # no step yet: unknown
                 yield self.report.event(stage.name, k - 1, n, eta, message=PAUSED_MESSAGE)
             state.clock.paused += self.token.wait_while_paused()
             if self.token.cancelled:
@@ -536,11 +543,7 @@ class _StageLoop:
             out_of_time = budget is not None and state.elapsed - t_stage >= budget
             if k == n or out_of_time or self.report.due():
                 self.report.mark()
-                per_step = (state.elapsed - t_stage) / max(1, k)
-                eta = eta_fn(per_step, k)
-                if cfg.max_seconds is not None:
-                    eta = min(eta, max(0.0, cfg.max_seconds - state.elapsed))
-                ev = self.report.event(stage.name, k, n, eta)
+                ev = self.report.event(stage.name, k, n, time_left(k))
                 _check_finite(ev, stage.lr(progress))
                 yield ev
             if out_of_time:
