@@ -20,7 +20,6 @@ can gain over the guided filter on that case).
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 
 import numpy as np
@@ -30,6 +29,7 @@ import torch.nn.functional as F
 from napari_maxrf_sr.api import super_resolve
 from napari_maxrf_sr.core.normalisation import PhotoNormaliser
 from napari_maxrf_sr.core.operators import project_nonnegative_block, upsample_bilinear
+from napari_maxrf_sr.core.stages import lr_factor
 
 from .cases import all_cases
 from .metrics import false_detail, hidden_detail, rmse_psnr
@@ -65,8 +65,8 @@ def per_pixel_ceiling(case, steps: int = 4000, batch: int = 2048, width: int = 2
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     gen = torch.Generator().manual_seed(seed)
     for step in range(steps):
-        for group in opt.param_groups:  # cosine to 5 %
-            group["lr"] = 1e-3 * (0.05 + 0.475 * (1 + math.cos(math.pi * step / steps)))
+        for group in opt.param_groups:  # the network's own schedule: cosine to 5 %
+            group["lr"] = 1e-3 * lr_factor("cosine", step / steps)
         idx = torch.randint(len(x), (batch,), generator=gen)
         loss = F.mse_loss(net(x[idx]), y[idx])
         opt.zero_grad()
