@@ -107,6 +107,15 @@ def test_adversarial_stats_picks_spaced_stage2_rows():
     assert stage2_rows(history[:5]) == []
 
 
+def _tiny_case(size: int, seed: int) -> cases.Case:
+    """A small simulated case (procedural photo, 4x, 3 maps): no shared data needed."""
+    from napari_maxrf_sr.simulate import make_synthetic_painting
+
+    p = make_synthetic_painting(size=(size, size), scale=4, n_elements=3, seed=seed)
+    return cases.Case("tiny", p.lr_maps, p.rgb, p.hr_maps, 4, p.elements, None,
+                      p.photo_edge_mask)
+
+
 def test_unprojected_network_answer_projects_to_the_answer():
     """The benchmark's "before projection" maps are the network's own, photo clip included."""
     import torch
@@ -114,15 +123,13 @@ def test_unprojected_network_answer_projects_to_the_answer():
 
     from napari_maxrf_sr.api import super_resolve
     from napari_maxrf_sr.core.operators import project_nonnegative_block
-    from napari_maxrf_sr.simulate import make_synthetic_painting
 
-    p = make_synthetic_painting(size=(32, 32), scale=4, n_elements=3, seed=1)
-    case = cases.Case("tiny", p.lr_maps, p.rgb, p.hr_maps, 4, p.elements, None,
-                      p.photo_edge_mask)
-    res = super_resolve(p.lr_maps, p.rgb, 4, config={"stage1_steps": 20}, elements=p.elements)
+    case = _tiny_case(32, seed=1)
+    res = super_resolve(case.lr_maps, case.rgb, 4, config={"stage1_steps": 20},
+                        elements=case.elements)
     raw = unprojected("adun", res, case)
     again = project_nonnegative_block(torch.from_numpy(raw).double(),
-                                      torch.from_numpy(p.lr_maps).double(), 4).numpy()
+                                      torch.from_numpy(case.lr_maps).double(), 4).numpy()
     np.testing.assert_allclose(again, res.maps, rtol=1e-4, atol=1e-3 * float(res.maps.max()))
 
 
@@ -130,18 +137,15 @@ def test_per_pixel_ceiling_agrees_with_the_scan_and_beats_interpolation():
     from benchmarks.ceiling import per_pixel_ceiling
 
     from napari_maxrf_sr.api import super_resolve
-    from napari_maxrf_sr.simulate import make_synthetic_painting
 
-    p = make_synthetic_painting(size=(48, 48), scale=4, n_elements=3, seed=2)
-    case = cases.Case("tiny", p.lr_maps, p.rgb, p.hr_maps, 4, p.elements, None,
-                      p.photo_edge_mask)
+    case = _tiny_case(48, seed=2)
     maps = per_pixel_ceiling(case, steps=400, batch=512)
-    assert maps.shape == p.hr_maps.shape and maps.min() >= 0
-    np.testing.assert_allclose(maps.reshape(3, 12, 4, 12, 4).mean(axis=(2, 4)), p.lr_maps,
-                               rtol=1e-4, atol=1e-3 * float(p.lr_maps.max()))
-    bicubic = super_resolve(p.lr_maps, p.rgb, 4, "bicubic_projected").maps
+    assert maps.shape == case.hr_maps.shape and maps.min() >= 0
+    np.testing.assert_allclose(maps.reshape(3, 12, 4, 12, 4).mean(axis=(2, 4)), case.lr_maps,
+                               rtol=1e-4, atol=1e-3 * float(case.lr_maps.max()))
+    bicubic = super_resolve(case.lr_maps, case.rgb, 4, "bicubic_projected").maps
     # Fitted to the truth, it must beat plain interpolation clearly.
-    assert (metrics.rmse_psnr(maps, p.hr_maps)[1]
-            > metrics.rmse_psnr(bicubic, p.hr_maps)[1] + 1.0)
+    assert (metrics.rmse_psnr(maps, case.hr_maps)[1]
+            > metrics.rmse_psnr(bicubic, case.hr_maps)[1] + 1.0)
     wide = per_pixel_ceiling(case, steps=5, batch=64, context=1)
     assert wide.shape == maps.shape
