@@ -340,6 +340,41 @@ def test_invalid_advanced_value_gives_a_message(vm, qtbot):
     assert not w.running and "not a number" in w.status_label.text()
 
 
+def test_dictionary_split_weight_limit_and_photo_colours_are_settable(vm, qtbot, tmp_path):
+    """Every setting the method's docs name is under Advanced, presets fill it."""
+    w = _widget(vm, qtbot)
+    w.preset_combo.setCurrentText("default")
+    photo = w.advanced_fields["photo_range"]
+    assert [photo.itemText(i) for i in range(photo.count())] == [
+        "within the scan's colours", "as photographed"]
+    cfg = w.current_config()
+    assert (cfg.photo_range, cfg.stage1_weight_bound) == ("scan", 4.0)
+    assert (cfg.xrf_only_atoms, cfg.rgb_only_atoms) == (0.125, 0.125)
+    photo.setCurrentIndex(photo.findText("as photographed"))  # as a mouse would
+    w.advanced_fields["rgb_only_atoms"].setText("0.25")
+    w.advanced_fields["stage1_weight_bound"].setText("2")
+    cfg = w.current_config()
+    assert (cfg.photo_range, cfg.rgb_only_atoms, cfg.stage1_weight_bound) == ("full", 0.25, 2.0)
+    w.shutdown()  # remembered as the config's value, shown again in words
+    saved = json.loads((tmp_path / "settings.json").read_text())
+    assert saved["advanced"]["photo_range"] == "full"
+    from napari_maxrf_sr._napari.sr_widget import SuperResolutionWidget
+
+    w2 = SuperResolutionWidget(vm)
+    qtbot.addWidget(w2)
+    assert w2.advanced_fields["photo_range"].currentText() == "as photographed"
+    assert w2.current_config().photo_range == "full"
+    w2.preset_combo.setCurrentText("paper")  # the paper's bound and photo as photographed?
+    paper = w2.current_config()
+    assert paper.stage1_weight_bound == 1.0
+    assert w2.advanced_fields["photo_range"].value() == paper.photo_range
+    saved["advanced"]["photo_range"] = "sideways"  # a damaged value: back to the defaults
+    (tmp_path / "settings.json").write_text(json.dumps(saved))
+    w3 = SuperResolutionWidget(vm)
+    qtbot.addWidget(w3)
+    assert w3.current_config().photo_range == "scan"
+
+
 def test_settings_are_remembered(vm, qtbot, tmp_path):
     viewer = vm
     w = _widget(viewer, qtbot, stage2_steps=7)

@@ -53,6 +53,33 @@ class FloatEdit(QLineEdit):
             raise InputError(f"{self.text()!r} is not a number.") from None
 
 
+class ChoiceBox(QComboBox):
+    """A drop-down for a setting with named choices, showing each choice in plain words.
+
+    ``value()`` and ``setValue()`` speak the config's values (``"scan"``), the list
+    shows :data:`~napari_maxrf_sr._napari.panel.texts.CHOICE_LABELS` ("within the
+    scan's colours").
+    """
+
+    def __init__(self, name: str, choices: tuple[str, ...], value: str):
+        super().__init__()
+        labels = texts.CHOICE_LABELS.get(name, {})
+        for choice in choices:
+            self.addItem(labels.get(choice, choice), choice)
+        self.setValue(value)
+
+    def setValue(self, value: str) -> None:  # noqa: N802 - Qt-style name
+        """Select a choice by its config value; ValueError for an unknown one."""
+        idx = self.findData(value)
+        if idx < 0:
+            raise ValueError(f"{value!r} is not one of the choices")
+        self.setCurrentIndex(idx)
+
+    def value(self) -> str:
+        """The selected choice's config value."""
+        return str(self.currentData())
+
+
 def _methods() -> dict[str, str]:
     methods = {NETWORK: NETWORK_LABEL}
     try:
@@ -75,6 +102,9 @@ def _devices() -> list[str]:
 def _field_widget(name: str, value: Any) -> QWidget:
     if isinstance(value, bool):
         return QCheckBox()
+    if isinstance(value, str):
+        choices = SRConfig.__dataclass_fields__[name].metadata["choices"]
+        return narrow(ChoiceBox(name, tuple(choices), value))
     if isinstance(value, int):
         w = QSpinBox()
         w.setRange(0, 10**9)
@@ -236,6 +266,8 @@ class SettingsForm(QWidget):
                     w.setChecked(bool(value))
                 elif isinstance(w, FloatEdit):
                     w.setText(str(value))
+                elif isinstance(w, ChoiceBox):
+                    w.setValue(str(value))
                 elif w is not None:
                     w.setValue(int(value))
         except (TypeError, ValueError):

@@ -27,11 +27,22 @@ MIN_USEFUL_BUDGET_S = 30.0
 ADVANCED_FIELDS: dict[str, tuple[str, str]] = {
     "n_layers": ("Network depth (K)", "Unfolded layers of the network; more: slower."),
     "n_atoms": ("Dictionary size (M)", "Building blocks the maps are made of; more: slower."),
+    "xrf_only_atoms": ("Element-only share", "Share of the building blocks that only the "
+                       "element maps use: a pigment or a hidden layer the photo does not "
+                       "show."),
+    "rgb_only_atoms": ("Photo-only share", "Share of the building blocks that only the photo "
+                       "uses: ink strokes, varnish or colours without an element, so that "
+                       "they stay out of the maps."),
     "stage1_steps": ("Training steps", "Steps of the main (first) training stage."),
     "stage1_lr": ("Learning rate", "Step size of the main stage; lower it if training "
                   "diverges."),
+    "stage1_weight_bound": ("Weight limit", "Largest weight of the main stage: 4 lets the "
+                            "network follow colours closely; the paper preset uses 1."),
     "alpha1": ("Photo weight (alpha1)", "How strongly the network must also explain the "
                "photo."),
+    "photo_range": ("Photo colours", "Keep the photo's colours within those of whole scan "
+                    "pixels, so that strokes thinner than a scan pixel (ink, cracks) do not "
+                    "leak into the maps; or use them as photographed."),
     "adversarial": ("Adversarial fine-tuning", "Run the paper's second, adversarial stage. "
                     "Off by default: in our tests it cost a little accuracy and a quarter "
                     "of the time."),
@@ -44,6 +55,11 @@ ADVANCED_FIELDS: dict[str, tuple[str, str]] = {
              "stage."),
     "patch_size": ("Patch size (px)", "Side of the square patches of the second stage."),
     "batch_size": ("Patches per step", "Patches in each step of the second stage."),
+}
+
+#: Choice settings under Advanced: config field -> {config value: words in the list}.
+CHOICE_LABELS: dict[str, dict[str, str]] = {
+    "photo_range": {"scan": "within the scan's colours", "full": "as photographed"},
 }
 
 
