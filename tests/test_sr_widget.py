@@ -346,7 +346,7 @@ def test_dictionary_split_weight_limit_and_photo_colours_are_settable(vm, qtbot,
     w.preset_combo.setCurrentText("default")
     photo = w.advanced_fields["photo_range"]
     assert [photo.itemText(i) for i in range(photo.count())] == [
-        "within the scan's colours", "as photographed"]
+        "clipped to scan", "as photographed"]
     cfg = w.current_config()
     assert (cfg.photo_range, cfg.stage1_weight_bound) == ("scan", 4.0)
     assert (cfg.xrf_only_atoms, cfg.rgb_only_atoms) == (0.125, 0.125)

@@ -59,7 +59,7 @@ ADVANCED_FIELDS: dict[str, tuple[str, str]] = {
 
 #: Choice settings under Advanced: config field -> {config value: words in the list}.
 CHOICE_LABELS: dict[str, dict[str, str]] = {
-    "photo_range": {"scan": "within the scan's colours", "full": "as photographed"},
+    "photo_range": {"scan": "clipped to scan", "full": "as photographed"},
 }
 
 
