@@ -18,7 +18,6 @@ so a variant whose steps are cheaper gets more of them. Every measure of
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 
@@ -28,7 +27,7 @@ from napari_maxrf_sr.api import super_resolve
 from napari_maxrf_sr.core.config import SRConfig
 
 from .cases import painting_case, rijksmuseum_case
-from .run import HEADER, PeakRSS, evaluate
+from .run import HEADER, PeakRSS, evaluate, parse_settings
 
 #: Each variant changes exactly one thing of the default (its config overrides).
 VARIANTS: dict[str, dict] = {
@@ -92,13 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="change a setting in every variant (JSON value), e.g. --set n_atoms=96")
     args = p.parse_args(argv)
-    common = {}
-    for item in args.set:
-        key, _, value = item.partition("=")
-        try:
-            common[key] = json.loads(value)
-        except json.JSONDecodeError:
-            common[key] = value  # a plain word, such as a choice
+    common = parse_settings(args.set)
     cases = ablation_cases(args.size)
     budget = args.seconds
     if args.equal == "time" and budget is None:

@@ -5,11 +5,13 @@ Usage::
     python -m benchmarks.run                 # the full set (about an hour on 2 CPU cores)
     python -m benchmarks.run --quick         # two small cases, for development
     python -m benchmarks.run --methods adun,bicubic --max-seconds 60
+    python -m benchmarks.run --methods adun --set consistency_weight=0   # one setting changed
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import threading
 import time
@@ -76,7 +78,20 @@ def evaluate(case, method: str, res, seconds: float, peak_mib: float) -> dict:
             "seconds": seconds, "peak_mib": peak_mib}
 
 
-def run(methods: list[str], quick: bool, max_seconds: float | None, preset: str) -> list[dict]:
+def parse_settings(items: list[str]) -> dict:
+    """``["FIELD=VALUE", ...]`` to config overrides (JSON values; a plain word stays text)."""
+    out = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value  # a plain word, such as a choice
+    return out
+
+
+def run(methods: list[str], quick: bool, max_seconds: float | None, preset: str,
+        settings: dict | None = None) -> list[dict]:
     rows = []
     for case in all_cases(quick):
         for method in methods:
@@ -84,6 +99,7 @@ def run(methods: list[str], quick: bool, max_seconds: float | None, preset: str)
                 t0 = time.perf_counter()
                 res = super_resolve(case.lr_maps, case.rgb, case.scale, method,
                                     elements=case.elements, preset=preset,
+                                    config=(settings or None) if method == "adun" else None,
                                     max_seconds=max_seconds if method == "adun" else None)
                 seconds = time.perf_counter() - t0
             rows.append(evaluate(case, method, res, seconds, mem.extra))
@@ -148,8 +164,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="time budget of the network per case")
     p.add_argument("--preset", default="default", help="network preset")
     p.add_argument("--out", help="also write the table to this markdown file")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="change a setting of the network (JSON value), e.g. --set seed=1")
     args = p.parse_args(argv)
-    rows = run(args.methods.split(","), args.quick, args.max_seconds, args.preset)
+    rows = run(args.methods.split(","), args.quick, args.max_seconds, args.preset,
+               parse_settings(args.set))
     text = table(rows)
     print(text)
     if args.out:
