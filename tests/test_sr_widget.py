@@ -364,10 +364,11 @@ def test_dictionary_split_weight_limit_and_photo_colours_are_settable(vm, qtbot,
     qtbot.addWidget(w2)
     assert w2.advanced_fields["photo_range"].currentText() == "as photographed"
     assert w2.current_config().photo_range == "full"
-    w2.preset_combo.setCurrentText("paper")  # the paper's bound and photo as photographed?
+    w2.advanced_fields["photo_range"].setValue("scan")
+    w2.preset_combo.setCurrentText("paper")  # fills the paper's bound and photo as is
     paper = w2.current_config()
-    assert paper.stage1_weight_bound == 1.0
-    assert w2.advanced_fields["photo_range"].value() == paper.photo_range
+    assert (paper.stage1_weight_bound, paper.photo_range) == (1.0, "full")
+    assert w2.advanced_fields["photo_range"].currentText() == "as photographed"
     saved["advanced"]["photo_range"] = "sideways"  # a damaged value: back to the defaults
     (tmp_path / "settings.json").write_text(json.dumps(saved))
     w3 = SuperResolutionWidget(vm)

@@ -57,8 +57,8 @@ class ChoiceBox(QComboBox):
     """A drop-down for a setting with named choices, showing each choice in plain words.
 
     ``value()`` and ``setValue()`` speak the config's values (``"scan"``), the list
-    shows :data:`~napari_maxrf_sr._napari.panel.texts.CHOICE_LABELS` ("within the
-    scan's colours").
+    shows :data:`~napari_maxrf_sr._napari.panel.texts.CHOICE_LABELS` ("clipped to
+    scan").
     """
 
     def __init__(self, name: str, choices: tuple[str, ...], value: str):
