@@ -7,6 +7,7 @@ Usage::
     python -m benchmarks.ablation --steps-scale 0.33     # all step counts scaled (quicker)
     python -m benchmarks.ablation --variants "default,consistent interpolation"
     python -m benchmarks.ablation --variants default --set seed=1   # a setting in every run
+    python -m benchmarks.ablation --steps-scale 0.25 --set stage2_steps=200  # kept unscaled
 
 "Equal steps" runs each variant with the default's step counts (times the scale);
 "equal time" gives every variant, the default included, the same time budget
@@ -50,6 +51,9 @@ VARIANTS: dict[str, dict] = {
     "adversarial stage, share 0 (no GAN gradient)": {"adversarial": True,
                                                       "adversarial_share": 0.0},
     "adversarial stage, share 0.3": {"adversarial": True, "adversarial_share": 0.3},
+    "adversarial stage, share 0.9": {"adversarial": True, "adversarial_share": 0.9},
+    "adversarial stage, matched pseudo-real patches": {"adversarial": True,
+                                                        "pseudo_real": "matched"},
     "adversarial stage, paper's pseudo-real patches": {"adversarial": True,
                                                         "pseudo_real": "paper"},
     "adversarial stage, paper's fixed alpha2 = 0.5e-6": {"adversarial": True,
@@ -57,6 +61,22 @@ VARIANTS: dict[str, dict] = {
     "adversarial stage, sigmoid on at once (no fade-in)": {"adversarial": True,
                                                             "handover_fraction": 0.0},
 }
+
+
+def parse_variants(text: str) -> list[str]:
+    """Comma-separated variant names; a name may itself hold commas ("a, b")."""
+    tokens, names, i = text.split(","), [], 0
+    while i < len(tokens):
+        for j in range(len(tokens), i, -1):  # the longest known name first
+            name = ",".join(tokens[i:j]).strip()
+            if name in VARIANTS:
+                names.append(name)
+                i = j
+                break
+        else:
+            raise SystemExit(f"unknown variant {tokens[i].strip()!r}; the variants are:\n  "
+                             + "\n  ".join(VARIANTS))
+    return names
 
 
 def ablation_cases(size: int = 256) -> list:
@@ -74,9 +94,9 @@ def variant_config(overrides: dict, steps_scale: float, budget: float | None) ->
         adversarial = cfg.get("adversarial", base.adversarial)
         cfg.update(stage1_steps=10**7, stage2_steps=10**7 if adversarial else 0,
                    max_seconds=budget)
-    elif steps_scale != 1.0:
-        cfg.update(stage1_steps=max(1, round(base.stage1_steps * steps_scale)),
-                   stage2_steps=max(1, round(base.stage2_steps * steps_scale)))
+    elif steps_scale != 1.0:  # a step count set by hand (--set) is kept as it is
+        for field in ("stage1_steps", "stage2_steps"):
+            cfg.setdefault(field, max(1, round(getattr(base, field) * steps_scale)))
     return cfg
 
 
@@ -91,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="change a setting in every variant (JSON value), e.g. --set n_atoms=96")
     args = p.parse_args(argv)
+    names = parse_variants(args.variants)  # before any run: a typo fails at once
     common = parse_settings(args.set)
     cases = ablation_cases(args.size)
     budget = args.seconds
@@ -101,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         budget = time.perf_counter() - t0
         print(f"equal time: {budget:.0f} s per run (the default's own time)", file=sys.stderr)
     print(HEADER.replace("| case |", "| variant |").replace("| method |", "| runs |"))
-    for name in args.variants.split(","):
+    for name in names:
         rows = []
         for case in cases:
             cfg = variant_config({**common, **VARIANTS[name]}, args.steps_scale,

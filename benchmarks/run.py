@@ -25,6 +25,7 @@ from .cases import all_cases
 from .metrics import (
     block_artefact_index,
     block_mean_error,
+    detail_energy,
     false_detail,
     hidden_detail,
     mean_ssim,
@@ -75,6 +76,7 @@ def evaluate(case, method: str, res, seconds: float, peak_mib: float) -> dict:
                                            case.scale),
             "blocks": block_artefact_index(res.maps, case.hr_maps, case.scale),
             "scan_error": block_mean_error(raw, case.lr_maps, case.scale),
+            "detail_energy": detail_energy(res.maps, case.hr_maps, case.scale),
             "seconds": seconds, "peak_mib": peak_mib}
 
 
@@ -131,14 +133,14 @@ def unprojected(method: str, res, case) -> np.ndarray:
 
 
 HEADER = ("| case | method | RMSE | PSNR (dB) | SSIM | false detail | hidden detail "
-          "| block artefacts | scan error before projection | seconds "
-          "| peak memory (MiB) |\n|---|---|---|---|---|---|---|---|---|---|---|")
+          "| block artefacts | scan error before projection | fine detail vs truth "
+          "| seconds | peak memory (MiB) |\n|---|---|---|---|---|---|---|---|---|---|---|---|")
 
 
 def _fmt_row(r: dict) -> str:
     return (f"| {r['case']} | {r['method']} | {r['rmse']:.4f} | {r['psnr']:.2f} | "
             f"{r['ssim']:.3f} | {r['false_detail']:.3f} | {r['hidden_detail']:.3f} | "
-            f"{r['blocks']:.2f} | {r['scan_error']:.3f} | "
+            f"{r['blocks']:.2f} | {r['scan_error']:.3f} | {r['detail_energy']:.2f} | "
             f"{r['seconds']:.1f} | {r['peak_mib']:.0f} |")
 
 
@@ -149,7 +151,7 @@ def table(rows: list[dict]) -> str:
         sel = [r for r in rows if r["method"] == method]
         mean = {k: float(np.nanmean([r[k] for r in sel])) for k in
                 ("rmse", "psnr", "ssim", "false_detail", "hidden_detail", "blocks",
-                 "scan_error", "seconds", "peak_mib")}
+                 "scan_error", "detail_energy", "seconds", "peak_mib")}
         lines.append(_fmt_row({"case": "**mean**", "method": f"**{method}**", **mean}))
     return "\n".join(lines)
 

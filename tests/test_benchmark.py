@@ -32,6 +32,11 @@ def test_metrics_on_known_answers():
     hidden = np.zeros((32, 32), bool)
     hidden[5:25, 5:25] = True
     assert metrics.hidden_detail(tex, tex, hidden, 4) == pytest.approx(1.0)
+    assert metrics.detail_energy(tex, tex, 4) == pytest.approx(1.0)
+    assert metrics.detail_energy(flat, tex, 4) == pytest.approx(0.0, abs=1e-12)
+    # Twice the truth's texture (about its mean level) has four times its detail energy.
+    doubled = 2 * tex - tex.mean()
+    assert metrics.detail_energy(doubled, tex, 4) == pytest.approx(4.0, rel=0.05)
 
 
 def test_block_measures_on_known_answers():
@@ -61,7 +66,7 @@ def test_table_and_memory_probe():
     assert PeakRSS
     rows = [{"case": "c", "method": m, "rmse": 0.1, "psnr": 20.0, "ssim": 0.5,
              "false_detail": 0.1, "hidden_detail": 0.2, "blocks": 1.5, "scan_error": 0.01,
-             "seconds": 1.0, "peak_mib": 3.0}
+             "detail_energy": 0.5, "seconds": 1.0, "peak_mib": 3.0}
             for m in ("adun", "bicubic")]
     text = table(rows)
     assert "**mean**" in text and text.count("\n") == 5
@@ -149,3 +154,24 @@ def test_per_pixel_ceiling_agrees_with_the_scan_and_beats_interpolation():
             > metrics.rmse_psnr(bicubic, case.hr_maps)[1] + 1.0)
     wide = per_pixel_ceiling(case, steps=5, batch=64, context=1)
     assert wide.shape == maps.shape
+
+
+def test_ablation_scales_steps_but_keeps_a_step_count_set_by_hand():
+    from benchmarks.ablation import variant_config
+
+    from napari_maxrf_sr.core.config import SRConfig
+
+    base = SRConfig()
+    cfg = variant_config({"stage2_steps": 200}, 0.25, None)
+    assert cfg["stage2_steps"] == 200
+    assert cfg["stage1_steps"] == round(base.stage1_steps * 0.25)
+    assert variant_config({}, 0.5, None)["stage2_steps"] == round(base.stage2_steps * 0.5)
+
+
+def test_ablation_variant_names_may_hold_commas():
+    from benchmarks.ablation import parse_variants
+
+    names = parse_variants("default,adversarial stage, share 0.3,consistent interpolation")
+    assert names == ["default", "adversarial stage, share 0.3", "consistent interpolation"]
+    with pytest.raises(SystemExit, match="unknown variant 'no such'"):
+        parse_variants("default,no such")
