@@ -13,6 +13,7 @@ from napari_maxrf_sr.core.losses import (
     matched_pseudo_real_patches,
     misclassified,
     pseudo_real_patches,
+    scan_crop_patches,
 )
 
 
@@ -90,3 +91,18 @@ def test_matched_pseudo_real_patches_have_the_scan_block_means_and_photo_detail(
     # The paper's patch instead keeps the photo's own (brighter, wider) range.
     paper = pseudo_real_patches(y_up, photo, channels, guide, torch.ones(3), 0.0, (0.1, 0.9))
     assert float((paper[:, 0] - truth[rows, channels]).abs().mean()) > 0.05
+
+
+def test_scan_crop_patches_are_windows_of_the_chosen_map():
+    """'scan' pseudo-real patches: the scan itself, one scan pixel per patch pixel."""
+    y_lr = torch.arange(3 * 10 * 12, dtype=torch.float32).reshape(3, 10, 12)
+    channels = torch.tensor([0, 2, 1, 2])
+    out = scan_crop_patches(y_lr, channels, 4, torch.Generator().manual_seed(1))
+    assert out.shape == (4, 1, 4, 4)
+    for k, c in enumerate(channels.tolist()):
+        patch = out[k, 0]
+        i, j = divmod(int(patch[0, 0]) - c * 120, 12)  # the corner's place in map c
+        torch.testing.assert_close(patch, y_lr[c, i : i + 4, j : j + 4])
+    whole = scan_crop_patches(y_lr, channels, 10, torch.Generator().manual_seed(1))
+    j = int(whole[1, 0, 0, 0]) - 2 * 120  # the full height: only the column can vary
+    torch.testing.assert_close(whole[1, 0], y_lr[2, :, j : j + 10])

@@ -192,6 +192,24 @@ def test_adversarial_share_is_what_it_says_and_changes_the_maps(toy):
     assert np.abs(runs[0.0].maps - runs[0.3].maps).max() > 1e-5 * lr.max()
 
 
+def test_scan_windows_as_real_patches_train_and_steer_the_maps(toy):
+    """pseudo_real='scan': the discriminator sees windows of the scan; the term acts."""
+    _, lr, rgb = toy
+    runs = {share: run_to_end(train(lr, rgb, tiny(pseudo_real="scan", patch_size=8, seed=2,
+                                                   adversarial_share=share, stage2_steps=12)))
+            for share in (0.0, 0.9)}
+    matched = run_to_end(train(lr, rgb, tiny(pseudo_real="matched", patch_size=8, seed=2,
+                                             adversarial_share=0.9, stage2_steps=12)))
+    assert np.abs(matched.maps - runs[0.9].maps).max() > 1e-5 * lr.max()  # not the fallback
+    for result in runs.values():
+        assert {"d_score_real", "d_score_fake"} <= set(result.history[-1])
+        np.testing.assert_allclose(block_mean_np(result.maps, 4), lr, rtol=1e-4, atol=1e-3)
+    assert np.abs(runs[0.0].maps - runs[0.9].maps).max() > 1e-5 * lr.max()
+    # Patches larger than the scan (32 photo pixels = the whole 8 x 8 scan plus more):
+    # the scan-matched patches stand in, and training still ends.
+    assert run_to_end(train(lr, rgb, tiny(pseudo_real="scan", patch_size=36))) is not None
+
+
 def test_the_learned_nothing_guard(toy):
     """A network that learned nothing is flagged, with what to try; a trained one passes."""
     from .conftest import toy_painting

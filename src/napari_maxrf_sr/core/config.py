@@ -178,12 +178,15 @@ class SRConfig:
         0.9, "Pseudo-real patches mix beta * XRF + (1 - beta) * photo, beta ~ U(0, beta_max).",
         min=0.0, max=1.0,
     )
-    pseudo_real: Literal["matched", "paper"] = _f(
-        "matched",
-        "'matched': the photo channel in pseudo-real patches is scaled to the element "
-        "map's level and contrast and the patch agrees with the scan, like the "
-        "generated ones; 'paper': the normalised photo channel as it is.",
-        choices=("matched", "paper"),
+    pseudo_real: Literal["scan", "matched", "paper"] = _f(
+        "scan",
+        "What the discriminator takes as real. 'scan': windows of the scan itself, one "
+        "scan pixel per photo pixel (element maps look alike one scale apart), so the "
+        "adversarial term pulls towards an element map's texture (ours); 'matched': the "
+        "paper's mixture of interpolated scan and photo, brought to the map's level and "
+        "contrast and to the scan (ours); 'paper': the mixture as it is. With the mixtures "
+        "a strong adversarial term made the maps smoother (docs/benchmarks.md).",
+        choices=("scan", "matched", "paper"),
     )
     stage2_down_weight: float = _f(
         0.0,

@@ -178,3 +178,40 @@ def matched_pseudo_real_patches(
         means = F.avg_pool2d(mix.unsqueeze(1), scale).squeeze(1)
         mix = mix + (y - means).repeat_interleave(scale, -2).repeat_interleave(scale, -1)
     return mix.unsqueeze(1)
+
+
+def scan_crop_patches(
+    y_lr: torch.Tensor, channels: torch.Tensor, size: int, generator: torch.Generator
+) -> torch.Tensor:
+    """Real patches cut from the scan itself, one scan pixel per patch pixel (ours).
+
+    Element maps have much the same patch statistics one scale apart (the premise of
+    internal learning, e.g. ZSSR and KernelGAN): a ``size x size`` window of the scan
+    shows what ``size x size`` photo pixels of the element map should look like. Unlike
+    the paper's mixture of interpolated scan and photo, such a patch carries the
+    element map's own fine detail and none of the photo's.
+
+    Parameters
+    ----------
+    y_lr
+        ``(B, h, w)`` the normalised scan.
+    channels
+        ``(N,)`` the element map of each patch.
+    size
+        Patch side in scan pixels (at most ``min(h, w)``).
+    generator
+        Where the random corners come from.
+
+    Returns
+    -------
+    ``(N, 1, size, size)`` patches.
+    """
+    _, h, w = y_lr.shape
+    n = channels.shape[0]
+    dev = generator.device
+    i = torch.randint(h - size + 1, (n,), generator=generator, device=dev).to(y_lr.device)
+    j = torch.randint(w - size + 1, (n,), generator=generator, device=dev).to(y_lr.device)
+    ar = torch.arange(size, device=y_lr.device)
+    rows = (i[:, None] + ar[None, :])[:, :, None]
+    cols = (j[:, None] + ar[None, :])[:, None, :]
+    return y_lr[channels.to(y_lr.device)[:, None, None], rows, cols].unsqueeze(1)

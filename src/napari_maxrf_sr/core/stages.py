@@ -27,6 +27,7 @@ from .losses import (
     generator_adversarial_loss,
     matched_pseudo_real_patches,
     pseudo_real_patches,
+    scan_crop_patches,
 )
 from .model import ListaGenerator, PatchDiscriminator
 from .operators import AcquisitionOperator
@@ -287,9 +288,9 @@ class AdversarialStage:
         inner = (slice(None), slice(None), slice(m_hr, m_hr + p_lr * data.s),
                  slice(m_hr, m_hr + p_lr * data.s))
         fake = y_proj[rows, channels].unsqueeze(1)[inner]
-        real = self._pseudo_real(batch, channels, beta)[inner]
-        # The discriminator judges fine detail: both kinds of patch agree with the scan,
-        # so their block means carry nothing; what is left is scaled to unit size.
+        real = self._pseudo_real(batch, channels, beta, gen_batch, inner)
+        # The discriminator judges fine detail: block means (the scan's, in a generated
+        # patch) are taken out of both kinds; what is left is scaled to unit size.
         real, fake = self._detail(real), self._detail(fake, reference=real)
         # Discriminator step (generator output detached).
         real_scores, fake_scores = self.disc(real), self.disc(fake.detach())
@@ -349,18 +350,27 @@ class AdversarialStage:
         part = weight * norm_a
         return weight, part / (norm_c + part).clamp_min(1e-30)
 
-    def _pseudo_real(self, batch, channels: torch.Tensor, beta: float) -> torch.Tensor:
-        """Pseudo-real patches: the paper's mixture, or one matched to the scan (ours)."""
+    def _pseudo_real(self, batch, channels: torch.Tensor, beta: float,
+                     generator: torch.Generator, inner: tuple[slice, ...]) -> torch.Tensor:
+        """Pseudo-real patches (the interior, as large as the generated ones).
+
+        Windows of the scan (``'scan'``, ours), or the paper's mixture of interpolated scan
+        and photo, as it is (``'paper'``) or matched to the scan (``'matched'``, ours);
+        where the scan is smaller than a patch, the matched mixture stands in.
+        """
         cfg, data = self.cfg, self.data
         b = data.n_maps
+        size = self.p_lr * data.s
+        if cfg.pseudo_real == "scan" and size <= min(data.h, data.w):
+            return scan_crop_patches(data.y_lr, channels, size, generator)
         if cfg.pseudo_real == "paper":
             centre = data.photo_normaliser.centre
             return pseudo_real_patches(batch.x0[:, :b], batch.x0[:, b:], channels, self.guide,
-                                       self.sign, beta, (centre, centre))
+                                       self.sign, beta, (centre, centre))[inner]
         scan = batch.y_window if batch.y_window is not None else batch.y_lr
         return matched_pseudo_real_patches(batch.x0[:, :b], batch.x0[:, b:], scan, channels,
                                            self.guide, beta, data.s,
-                                           project=self.op.is_block)
+                                           project=self.op.is_block)[inner]
 
     def _fade_in_sigmoid(self, progress: float) -> None:
         """Raise the final sigmoid's blend from 0 to 1 over ``handover_fraction``."""

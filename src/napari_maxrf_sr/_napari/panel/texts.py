@@ -43,13 +43,15 @@ ADVANCED_FIELDS: dict[str, tuple[str, str]] = {
     "photo_range": ("Photo colours", "Keep the photo's colours within those of whole scan "
                     "pixels, so that strokes thinner than a scan pixel (ink, cracks) do not "
                     "leak into the maps; or use them as photographed."),
-    "adversarial": ("Adversarial fine-tuning", "Run the paper's second, adversarial stage. "
-                    "Off by default: in our tests it cost a little accuracy and a quarter "
-                    "of the time."),
+    "adversarial": ("Adversarial fine-tuning", "Run the paper's second, adversarial stage: "
+                    "a judge compares the maps' fine texture with the scan's own. Off by "
+                    "default: in our tests it cost a little accuracy and a quarter of the "
+                    "time."),
     "stage2_steps": ("Adversarial steps", "Steps of the adversarial (second) stage."),
     "adversarial_share": ("Adversarial share", "Share of the second stage's training signal "
-                          "that comes from the judge (0.1: a tenth). The paper preset uses "
-                          "the paper's fixed weight alpha2 instead."),
+                          "that comes from the judge (0.1: a tenth). More gives livelier "
+                          "texture and less accurate maps. The paper preset uses the "
+                          "paper's fixed weight alpha2 instead."),
     "lr_g": ("Adversarial learning rate", "Step size of the network in the second stage."),
     "lr_d": ("Judge learning rate", "Step size of the judge (discriminator) in the second "
              "stage."),
