@@ -205,9 +205,10 @@ def test_scan_windows_as_real_patches_train_and_steer_the_maps(toy):
         assert {"d_score_real", "d_score_fake"} <= set(result.history[-1])
         np.testing.assert_allclose(block_mean_np(result.maps, 4), lr, rtol=1e-4, atol=1e-3)
     assert np.abs(runs[0.0].maps - runs[0.9].maps).max() > 1e-5 * lr.max()
-    # Patches larger than the scan (32 photo pixels = the whole 8 x 8 scan plus more):
-    # the scan-matched patches stand in, and training still ends.
-    assert run_to_end(train(lr, rgb, tiny(pseudo_real="scan", patch_size=36))) is not None
+    # Patches of 32 photo pixels need windows of 32 x 32 scan pixels; the scan has 8 x 8:
+    # the matched mixture stands in, the user is told, and training still ends.
+    small = run_to_end(train(lr, rgb, tiny(pseudo_real="scan", patch_size=32)))
+    assert any("windows of the scan" in note for note in small.notes)
 
 
 def test_the_learned_nothing_guard(toy):

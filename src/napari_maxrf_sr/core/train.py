@@ -408,6 +408,10 @@ class _Problem:
             notes.append(f"Stage 2 patches are {p_lr * s} px (whole scan pixels), not "
                          f"{cfg.patch_size}.")
         n2 = cfg.stage2_steps if wanted2 and p_lr >= 1 else 0
+        if n2 and cfg.pseudo_real == "scan" and p_lr * s > min(data.h, data.w):
+            notes.append(f"The scan is smaller than {p_lr * s} x {p_lr * s} scan pixels: the "
+                         "adversarial stage's real patches are the photo-and-scan mixture "
+                         "instead of windows of the scan.")
         budget = cfg.max_seconds
         budget1 = None if budget is None else budget * (cfg.stage1_time_share if n2 else 1.0)
         return cls(op, normaliser, photo_normaliser, data, p_lr, cfg.stage1_steps, n2, budget1,
