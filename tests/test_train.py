@@ -152,8 +152,11 @@ def test_gaussian_operator_trains_and_agrees_with_scan():
     hr, _, rgb = toy_painting(size=48, n_maps=2)
     op = AcquisitionOperator(4, "gaussian", 1.5)
     lr = op.down(torch.from_numpy(hr)).numpy()
+    # Patches of 8 px: the scan (12 x 12) holds 8 x 8 windows, so stage 2 uses them.
     result = run_to_end(train(lr, rgb, tiny(operator="gaussian", psf_sigma=1.5,
-                                            stage1_steps=10, stage2_steps=2)))
+                                            stage1_steps=10, stage2_steps=2, patch_size=8)))
+    assert not any("windows of the scan" in note for note in result.notes)
+    assert "d_score_real" in result.history[-1]  # stage 2 ran
     down = op.down(torch.from_numpy(result.maps).double()).numpy()
     np.testing.assert_allclose(down, lr, rtol=1e-3, atol=1e-2)
 
