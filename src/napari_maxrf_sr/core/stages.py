@@ -219,6 +219,15 @@ class PretrainingStage:
         self.opt.load_state_dict(state["opt"])
 
 
+def scan_windows_fit(data: TrainingData, patch_lr: int) -> bool:
+    """Whether windows of the scan as large as a stage 2 patch fit in the scan.
+
+    A patch of ``patch_lr`` scan pixels covers ``patch_lr * s`` photo pixels, and its
+    real counterpart is a window of that many *scan* pixels (``pseudo_real='scan'``).
+    """
+    return patch_lr * data.s <= min(data.h, data.w)
+
+
 class AdversarialStage:
     """Stage 2: patches, the projection inside the loss, and the least-squares GAN.
 
@@ -244,6 +253,8 @@ class AdversarialStage:
         with torch.no_grad():
             guide, sign = best_guide_channels(data.y_lr, data.rgb_lr, cfg.abs_correlation_guide)
         self.guide, self.sign = guide.to(device), sign.to(device)
+        # Too small a scan for windows: the matched mixture stands in (train says so).
+        self.scan_windows = cfg.pseudo_real == "scan" and scan_windows_fit(data, patch_lr)
 
     def lr(self, progress: float) -> float:
         """The generator's learning rate at ``progress``."""
@@ -360,9 +371,8 @@ class AdversarialStage:
         """
         cfg, data = self.cfg, self.data
         b = data.n_maps
-        size = self.p_lr * data.s
-        if cfg.pseudo_real == "scan" and size <= min(data.h, data.w):
-            return scan_crop_patches(data.y_lr, channels, size, generator)
+        if self.scan_windows:
+            return scan_crop_patches(data.y_lr, channels, self.p_lr * data.s, generator)
         if cfg.pseudo_real == "paper":
             centre = data.photo_normaliser.centre
             return pseudo_real_patches(batch.x0[:, :b], batch.x0[:, b:], channels, self.guide,

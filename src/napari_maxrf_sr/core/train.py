@@ -40,6 +40,7 @@ from .stages import (
     HeldOutCheck,
     PretrainingStage,
     held_out_check,
+    scan_windows_fit,
     validation_loss,
 )
 from .threads import choose_cpu_threads
@@ -408,7 +409,7 @@ class _Problem:
             notes.append(f"Stage 2 patches are {p_lr * s} px (whole scan pixels), not "
                          f"{cfg.patch_size}.")
         n2 = cfg.stage2_steps if wanted2 and p_lr >= 1 else 0
-        if n2 and cfg.pseudo_real == "scan" and p_lr * s > min(data.h, data.w):
+        if n2 and cfg.pseudo_real == "scan" and not scan_windows_fit(data, p_lr):
             notes.append(f"The scan is smaller than {p_lr * s} x {p_lr * s} scan pixels: the "
                          "adversarial stage's real patches are the photo-and-scan mixture "
                          "instead of windows of the scan.")
