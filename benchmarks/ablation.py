@@ -38,6 +38,7 @@ VARIANTS: dict[str, dict] = {
     "dense dictionary (no modality-only atoms)": {"xrf_only_atoms": 0.0, "rgb_only_atoms": 0.0},
     "fixed photo colours (paper)": {"photo_normalisation": "fixed"},
     "full photo range (no clip to the scan's colours)": {"photo_range": "full"},
+    "mean colours in the down problem (paper)": {"down_colours": "mean"},
     "linear path": {"linear_path": True},
     "more atoms (M = 128)": {"n_atoms": 128},
     "deeper (K = 8)": {"n_layers": 8},

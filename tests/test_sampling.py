@@ -198,3 +198,45 @@ def test_photo_range_scan_clips_hr_colours_to_those_of_the_scan_grid():
     torch.testing.assert_close(z_scan, torch.maximum(torch.minimum(
         z_full, hi[None, :, None, None]), lo[None, :, None, None]))
     assert scan.photo_normaliser.clip_low == pytest.approx(lo.tolist())
+
+
+@pytest.mark.parametrize("table", [True, False])
+def test_down_blocks_are_the_photo_pixels_of_each_scan_pixel(table, monkeypatch):
+    """``down_colours="pixels"``: the photo's own pixels, the down scan interpolated to them.
+
+    Small scans keep a table of every block; large ones gather each batch.
+    """
+    if not table:
+        monkeypatch.setattr(sampling, "DOWN_TABLE_BYTES", 0)
+    y, photo = _inputs(8)
+    op = AcquisitionOperator(S)
+    data = TrainingData(y, PhotoPixels(photo), op, torch.device("cpu"), down_colours="pixels")
+    assert data.down_colours == "pixels"
+    assert (data._down_block_table is not None) == table
+    hc, wc = (H_LR // S) * S, (W_LR // S) * S
+    yt = torch.from_numpy(y)[:, :hc, :wc]
+    z = torch.from_numpy(normalise_rgb(photo.astype(np.float32) / 255.0))  # (3, H, W)
+    up = torch.nn.functional.interpolate(op.down(yt)[None], scale_factor=S * S,
+                                         mode="bilinear", align_corners=False)[0]
+    idx = torch.tensor([0, 5, hc * wc - 1, 3 * wc + 6])
+    x, t = data.down_blocks_at(idx)
+    assert x.shape == (4, S * S, 6) and t.shape == (4, 3)
+    for k, p in enumerate(idx.tolist()):
+        r, c = divmod(p, wc)
+        rows, cols = slice(S * r, S * r + S), slice(S * c, S * c + S)
+        want = torch.cat([up[:, rows, cols], z[:, rows, cols]]).reshape(6, -1).t()
+        torch.testing.assert_close(x[k], want, rtol=0, atol=1e-6)
+        torch.testing.assert_close(t[k], yt[:, r, c], rtol=0, atol=0)
+    # Their mean colour is the mean-colour down problem's colour at the same pixel.
+    xm, _ = data._down_at(idx)
+    torch.testing.assert_close(x[..., 3:].mean(1), xm[:, 3:], rtol=0, atol=1e-6)
+    gen = torch.Generator().manual_seed(0)
+    xb, tb = data.down_blocks(7, gen)
+    assert xb.shape == (7, S * S, 6) and tb.shape == (7, 3)
+
+
+def test_a_wide_beam_keeps_the_mean_colours_in_the_down_problem():
+    y, photo = _inputs(8)
+    data = TrainingData(y, PhotoPixels(photo), AcquisitionOperator(S, "gaussian", 2.0),
+                        torch.device("cpu"), down_colours="pixels")
+    assert data.down_colours == "mean"

@@ -158,6 +158,16 @@ class SRConfig:
         "stage 1.",
         min=0.0,
     )
+    down_colours: Literal["pixels", "mean"] = _f(
+        "pixels",
+        "How the one-scale-down copy sees the photo: 'pixels': the photo's own pixels of "
+        "each scan pixel, their answers averaged before they meet the scan, so the "
+        "network learns from the unmixed colours it is applied to (ours; the default: "
+        "more accurate and less false detail on the benchmark, docs/benchmarks.md; block "
+        "operator only); 'mean': each scan pixel's mean colour (the paper; the network "
+        "then learns from mixtures of colours, ink strokes diluted).",
+        choices=("pixels", "mean"),
+    )
     consistency_weight: float = _f(
         1.0, "Weight of MSE(Y_lr, Y_hat U), agreement with the scan.", min=0.0
     )
@@ -346,6 +356,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "adversarial_weighting": "fixed",
         "lr_d": 3e-6,
         "pseudo_real": "paper",
+        "down_colours": "mean",
     },
     "fast": {
         "n_atoms": 32,

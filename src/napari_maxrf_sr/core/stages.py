@@ -2,9 +2,11 @@
 
 Stage 1 (self-supervised pretraining, no final sigmoid, weights bounded): each batch
 holds pixels of the one-scale-down copy of the problem (input ``[up(Y_lr U); Z U]``,
-target ``Y_lr``) and ``s x s`` blocks of the real problem, whose block means must
-match the scan, plus ``alpha1`` times the photo reconstruction. The generator is
-per-pixel, so batches are pixels, not patches: far more signal per second on a CPU.
+target ``Y_lr``; with ``down_colours="pixels"`` each such pixel is answered through
+its ``s x s`` photo pixels, the answers averaged, ours) and ``s x s`` blocks of the
+real problem, whose block means must match the scan, plus ``alpha1`` times the photo
+reconstruction. The generator is per-pixel, so batches are pixels, not patches: far
+more signal per second on a CPU.
 
 Stage 2 (adversarial): ``patch_size`` patches with flips, the projection onto the
 scan inside the loss, pseudo-real patches, and the misclassification-focused
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -55,6 +57,42 @@ def lr_factor(schedule: str, progress: float) -> float:
     return 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * p))
 
 
+class DownBatch(NamedTuple):
+    """Rows of the one-scale-down problem for one step.
+
+    Attributes
+    ----------
+    x
+        ``(rows, C)`` network inputs.
+    y
+        ``(rows / group, B)`` targets: the scan.
+    group
+        How many consecutive rows' answers are averaged to meet one target: ``s^2``
+        when the down problem sees the photo's own pixels, 1 for mean colours.
+    """
+
+    x: torch.Tensor
+    y: torch.Tensor
+    group: int
+
+
+def draw_down_batch(data: TrainingData, n_rows: int, gen: torch.Generator) -> DownBatch:
+    """About ``n_rows`` rows of the down problem, as ``data.down_colours`` asks."""
+    if data.down_colours == "pixels":
+        ss = data.s * data.s
+        x, y = data.down_blocks(max(1, n_rows // ss), gen)
+        return DownBatch(x.reshape(-1, x.shape[-1]), y, ss)
+    x, y = data.down_pixels(n_rows, gen)
+    return DownBatch(x, y, 1)
+
+
+def down_answer(out_xrf: torch.Tensor, group: int) -> torch.Tensor:
+    """The network's answer to each down-problem target: ``group`` rows averaged."""
+    if group == 1:
+        return out_xrf
+    return out_xrf.reshape(-1, group, out_xrf.shape[-1]).mean(1)
+
+
 @dataclass(frozen=True)
 class HeldOutCheck:
     """The network against plain interpolation on held-out blocks of the down problem.
@@ -84,12 +122,18 @@ def held_out_check(model: ListaGenerator, data: TrainingData) -> HeldOutCheck | 
     x, y = data.down_validation()
     b, ss = data.n_maps, data.s * data.s
     net_err = interp_err = 0.0
-    step = ss * 4096
+    # Whole held-out blocks at a time; photo pixels hold s^2 rows per down-problem pixel.
+    step = ss * (4096 if data.down_colours == "mean" else max(1, 4096 // ss))
     for k in range(0, x.shape[0], step):
         xk, yk = x[k : k + step], y[k : k + step]
         target = yk.reshape(-1, ss, b)
         scan = target.mean(1, keepdim=True)  # the down problem's scan, known exactly
-        for answer, is_net in ((model(xk)[:, :b], True), (xk[:, :b], False)):
+        if data.down_colours == "pixels":  # answered as in training: photo pixels averaged
+            xp, _ = data.down_blocks_at(data.val_idx[k : k + step])
+            net = down_answer(model(xp.reshape(-1, xp.shape[-1]))[:, :b], ss)
+        else:
+            net = model(xk)[:, :b]
+        for answer, is_net in ((net, True), (xk[:, :b], False)):
             a = answer.reshape(-1, ss, b)
             if data.op.is_block:  # project onto the scan, as the final answer is
                 a = a - a.mean(1, keepdim=True) + scan
@@ -143,46 +187,45 @@ class PretrainingStage:
                   if data.has_down_problem and cfg.down_weight > 0 else 0)
         n_blocks = max(1, (cfg.stage1_batch_pixels - n_down)
                        // (s * s * (1 + 2 * data.margin) ** 2))
-        if n_down:
-            xd, yd = data.down_pixels(n_down, gen)
+        down = draw_down_batch(data, n_down, gen) if n_down else None
         blocks = data.hr_blocks(n_blocks, gen)
         if blocks is None:  # a wide beam or a huge painting: windows, then the operator
-            return self._image_batch_loss(gen, xd if n_down else None,
-                                          yd if n_down else None, n_blocks)
+            return self._image_batch_loss(gen, down, n_blocks)
         xh, y_scan = blocks
         c = xh.shape[-1]
         xh = xh.reshape(-1, c)
-        x = torch.cat([xd, xh]) if n_down else xh
+        n_rows = 0 if down is None else down.x.shape[0]
+        x = xh if down is None else torch.cat([down.x, xh])
         out = model(x)
-        oh = out[n_down:]
+        oh = out[n_rows:]
         block_means = oh[:, :b].reshape(n_blocks, s * s, b).mean(1)
         cons = F.mse_loss(block_means, y_scan)
         rgb_hr = F.mse_loss(oh[:, b:], xh[:, b:])
         loss = cfg.consistency_weight * cons + cfg.alpha1 * rgb_hr
         terms: Terms = {"consistency": cons.detach(), "rgb": rgb_hr.detach()}
-        if n_down:
-            od = out[:n_down]
-            xrf = F.mse_loss(od[:, :b], yd)
-            rgb = F.mse_loss(od[:, b:], xd[:, b:])
-            loss = loss + cfg.down_weight * xrf + cfg.alpha1 * rgb
-            terms.update(down_xrf=xrf.detach(), down_rgb=rgb.detach())
+        if down is not None:
+            loss = self._add_down_loss(loss, out[:n_rows], down, terms)
         terms["total"] = loss.detach()
         return loss, terms
 
-    def _image_batch_loss(self, gen: torch.Generator, xd: torch.Tensor | None,
-                          yd: torch.Tensor | None, n_blocks: int
+    def _add_down_loss(self, loss: torch.Tensor, out: torch.Tensor, down: DownBatch,
+                       terms: Terms) -> torch.Tensor:
+        """``loss`` plus the down problem's terms on the network's output ``out``."""
+        b, cfg = self.data.n_maps, self.cfg
+        xrf = F.mse_loss(down_answer(out[:, :b], down.group), down.y)
+        rgb = F.mse_loss(out[:, b:], down.x[:, b:])
+        terms.update(down_xrf=xrf.detach(), down_rgb=rgb.detach())
+        return loss + cfg.down_weight * xrf + cfg.alpha1 * rgb
+
+    def _image_batch_loss(self, gen: torch.Generator, down: DownBatch | None, n_blocks: int
                           ) -> tuple[torch.Tensor, Terms]:
         """:meth:`batch_loss` with the HR blocks cut as windows (any operator, any size)."""
         model, data, cfg = self.model, self.data, self.cfg
         b = data.n_maps
         terms: Terms = {}
         loss = torch.zeros((), device=data.device)
-        if xd is not None:
-            out = model(xd)
-            xrf = F.mse_loss(out[:, :b], yd)
-            rgb = F.mse_loss(out[:, b:], xd[:, b:])
-            loss = loss + cfg.down_weight * xrf + cfg.alpha1 * rgb
-            terms.update(down_xrf=xrf.detach(), down_rgb=rgb.detach())
+        if down is not None:
+            loss = self._add_down_loss(loss, model(down.x), down, terms)
         i, j = data.random_lr_corners(n_blocks, 1, gen)
         batch = data.hr_patches(i, j, 1)
         out = model.forward_image(batch.x0)
@@ -324,8 +367,8 @@ class AdversarialStage:
                  "d_score_real": real_scores.detach().mean(),
                  "d_score_fake": fake_scores.detach().mean(), "adv_share": share}
         if cfg.stage2_down_weight > 0 and data.has_down_problem:
-            x, y = data.down_pixels(cfg.stage1_batch_pixels // 4, gen_batch)
-            down_xrf = F.mse_loss(model(x)[:, :b], y)
+            down = draw_down_batch(data, cfg.stage1_batch_pixels // 4, gen_batch)
+            down_xrf = F.mse_loss(down_answer(model(down.x)[:, :b], down.group), down.y)
             (cfg.stage2_down_weight * down_xrf).backward()
             loss = loss + cfg.stage2_down_weight * down_xrf.detach()
             terms["down_xrf"] = down_xrf.detach()

@@ -392,8 +392,11 @@ class _Problem:
                             cfg.validation_fraction, cfg.seed,
                             photo_normaliser=photo_normaliser,
                             interpolation=cfg.interpolation,
-                            photo_range=cfg.photo_range)
+                            photo_range=cfg.photo_range, down_colours=cfg.down_colours)
         photo_normaliser = data.photo_normaliser  # clipped to the scan's colours, if asked
+        if cfg.down_colours != data.down_colours and data.has_down_problem:
+            notes.append("With a beam wider than a scan pixel the one-scale-down copy sees "
+                         "each scan pixel's mean colour, not its photo pixels.")
         if not data.has_down_problem:
             notes.append(
                 "The scan is too small for the one-scale-down copy of the problem "

@@ -43,6 +43,10 @@ ADVANCED_FIELDS: dict[str, tuple[str, str]] = {
     "photo_range": ("Photo colours", "Keep the photo's colours within those of whole scan "
                     "pixels, so that strokes thinner than a scan pixel (ink, cracks) do not "
                     "leak into the maps; or use them as photographed."),
+    "down_colours": ("Learn colours from", "How the network learns what the photo's "
+                     "colours mean, one scale down: from the photo's own pixels (colours "
+                     "as it will meet them, ink strokes included) or from each scan "
+                     "pixel's mean colour (the paper)."),
     "adversarial": ("Adversarial fine-tuning", "Run the paper's second, adversarial stage: "
                     "a judge compares the maps' fine texture with the scan's own. Off by "
                     "default: in our tests it cost a little accuracy and a quarter of the "
@@ -62,6 +66,7 @@ ADVANCED_FIELDS: dict[str, tuple[str, str]] = {
 #: Choice settings under Advanced: config field -> {config value: words in the list}.
 CHOICE_LABELS: dict[str, dict[str, str]] = {
     "photo_range": {"scan": "clipped to scan", "full": "as photographed"},
+    "down_colours": {"pixels": "photo pixels", "mean": "mean colours (paper)"},
 }
 
 
