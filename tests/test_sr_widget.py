@@ -349,6 +349,8 @@ def test_dictionary_split_weight_limit_and_photo_colours_are_settable(vm, qtbot,
         "clipped to scan", "as photographed"]
     cfg = w.current_config()
     assert (cfg.photo_range, cfg.stage1_weight_bound) == ("scan", 4.0)
+    down = w.advanced_fields["down_colours"]
+    assert (down.currentText(), cfg.down_colours) == ("photo pixels", "pixels")
     assert (cfg.xrf_only_atoms, cfg.rgb_only_atoms) == (0.125, 0.125)
     photo.setCurrentIndex(photo.findText("as photographed"))  # as a mouse would
     w.advanced_fields["rgb_only_atoms"].setText("0.25")
@@ -368,6 +370,8 @@ def test_dictionary_split_weight_limit_and_photo_colours_are_settable(vm, qtbot,
     w2.preset_combo.setCurrentText("paper")  # fills the paper's bound and photo as is
     paper = w2.current_config()
     assert (paper.stage1_weight_bound, paper.photo_range) == (1.0, "full")
+    assert paper.down_colours == "mean"  # the paper answers each scan pixel's mean colour
+    assert w2.advanced_fields["down_colours"].currentText() == "mean colours (paper)"
     assert w2.advanced_fields["photo_range"].currentText() == "as photographed"
     saved["advanced"]["photo_range"] = "sideways"  # a damaged value: back to the defaults
     (tmp_path / "settings.json").write_text(json.dumps(saved))

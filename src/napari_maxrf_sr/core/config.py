@@ -163,9 +163,9 @@ class SRConfig:
         "How the one-scale-down copy sees the photo: 'pixels': the photo's own pixels of "
         "each scan pixel, their answers averaged before they meet the scan, so the "
         "network learns from the unmixed colours it is applied to (ours; the default: "
-        "more accurate and less false detail on the benchmark, docs/benchmarks.md; block "
+        "+0.20 dB and more hidden detail on the benchmark, docs/benchmarks.md; block "
         "operator only); 'mean': each scan pixel's mean colour (the paper; the network "
-        "then learns from mixtures of colours, ink strokes diluted).",
+        "then learns from mixtures of colours; learns faster in the first half minute).",
         choices=("pixels", "mean"),
     )
     consistency_weight: float = _f(

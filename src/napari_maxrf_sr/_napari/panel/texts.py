@@ -45,8 +45,9 @@ ADVANCED_FIELDS: dict[str, tuple[str, str]] = {
                     "leak into the maps; or use them as photographed."),
     "down_colours": ("Learn colours from", "How the network learns what the photo's "
                      "colours mean, one scale down: from the photo's own pixels (colours "
-                     "as it will meet them, ink strokes included) or from each scan "
-                     "pixel's mean colour (the paper)."),
+                     "as it will meet them, ink strokes included; more accurate) or "
+                     "from each scan pixel's mean colour (the paper; better only with "
+                     "under a minute of training)."),
     "adversarial": ("Adversarial fine-tuning", "Run the paper's second, adversarial stage: "
                     "a judge compares the maps' fine texture with the scan's own. Off by "
                     "default: in our tests it cost a little accuracy and a quarter of the "
