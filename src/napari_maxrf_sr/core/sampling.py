@@ -230,22 +230,35 @@ class TrainingData:
         if self.down_x is not None:
             return self.down_x[idx], self.down_y[idx]
         r, c = idx // self._wc, idx % self._wc
-        r0, r1, lr = (t[r] for t in self._row_weights)
-        c0, c1, lc = (t[c] for t in self._col_weights)
+        up = self._down_scan_at(r, c, self._row_weights, self._col_weights)  # (B, n)
+        x = torch.cat([up, self.rgb_lr[:, r, c]], dim=0).t().contiguous()
+        return x, self.y_lr[:, r, c].t().contiguous()
+
+    def _down_scan_at(self, rows: torch.Tensor, cols: torch.Tensor, row_taps, col_taps
+                      ) -> torch.Tensor:
+        """The down problem's scan, bilinearly interpolated at ``rows, cols`` (any shape).
+
+        ``row_taps, col_taps`` are :func:`_bilinear_taps` of the grid ``rows, cols``
+        index; the result has shape ``(B, *rows.shape)``.
+        """
+        r0, r1, lr = (t[rows] for t in row_taps)
+        c0, c1, lc = (t[cols] for t in col_taps)
         g = self._src_down
         top = g[:, r0, c0] * (1 - lc) + g[:, r0, c1] * lc
         bottom = g[:, r1, c0] * (1 - lc) + g[:, r1, c1] * lc
-        up = top * (1 - lr) + bottom * lr  # (B, n)
-        x = torch.cat([up, self.rgb_lr[:, r, c]], dim=0).t().contiguous()
-        return x, self.y_lr[:, r, c].t().contiguous()
+        return top * (1 - lr) + bottom * lr
+
+    def _draw_train_pixels(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """``n`` random training pixels of the down problem (indices, with repeats)."""
+        pick = torch.randint(len(self.train_idx), (n,), generator=generator,
+                             device=generator.device)
+        return self.train_idx[pick.to(self.device)]
 
     def down_pixels(
         self, n: int, generator: torch.Generator
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``n`` random pixels of the down problem: inputs ``(n, C)``, targets ``(n, B)``."""
-        pick = torch.randint(len(self.train_idx), (n,), generator=generator,
-                             device=generator.device)
-        return self._down_at(self.train_idx[pick.to(self.device)])
+        return self._down_at(self._draw_train_pixels(n, generator))
 
     def down_blocks(
         self, n: int, generator: torch.Generator
@@ -260,9 +273,7 @@ class TrainingData:
         y
             ``(n, B)``: the scan pixel, the target of the mean of the ``s^2`` answers.
         """
-        pick = torch.randint(len(self.train_idx), (n,), generator=generator,
-                             device=generator.device)
-        return self.down_blocks_at(self.train_idx[pick.to(self.device)])
+        return self.down_blocks_at(self._draw_train_pixels(n, generator))
 
     def down_blocks_at(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """:meth:`down_blocks` of the down-problem pixels ``idx`` (scan pixels)."""
@@ -274,12 +285,7 @@ class TrainingData:
         rows = r[:, None] * s + (k // s)[None]  # (n, s^2) photo rows
         cols = c[:, None] * s + (k % s)[None]
         z = self.rgb_values(self._rgb_raw[:, rows, cols])  # (3, n, s^2)
-        r0, r1, lr = (t[rows] for t in self._hr_row_taps)
-        c0, c1, lc = (t[cols] for t in self._hr_col_taps)
-        g = self._src_down
-        top = g[:, r0, c0] * (1 - lc) + g[:, r0, c1] * lc
-        bottom = g[:, r1, c0] * (1 - lc) + g[:, r1, c1] * lc
-        up = top * (1 - lr) + bottom * lr  # (B, n, s^2)
+        up = self._down_scan_at(rows, cols, self._hr_row_taps, self._hr_col_taps)
         x = torch.cat([up, z], dim=0).permute(1, 2, 0).contiguous()
         return x, self.y_lr[:, r, c].t().contiguous()
 
