@@ -208,6 +208,7 @@ def test_down_blocks_are_the_photo_pixels_of_each_scan_pixel(table, monkeypatch)
     """
     if not table:
         monkeypatch.setattr(sampling, "DOWN_TABLE_BYTES", 0)
+    monkeypatch.setattr(sampling, "TABLE_CHUNK_PIXELS", 5 * S * S)  # 5 scan pixels a chunk
     y, photo = _inputs(8)
     op = AcquisitionOperator(S)
     data = TrainingData(y, PhotoPixels(photo), op, torch.device("cpu"), down_colours="pixels")

@@ -55,6 +55,8 @@ DOWN_TABLE_BYTES = 256 << 20
 HR_TABLE_BYTES = 256 << 20
 #: Photo pixels converted to float at a time when the photo is brought onto the scan grid.
 BAND_PIXELS = 1 << 22
+#: Photo pixels gathered at a time when the table of the down problem's blocks is built.
+TABLE_CHUNK_PIXELS = 1 << 18
 
 
 class TrainingData:
@@ -208,9 +210,14 @@ class TrainingData:
             self._hr_row_taps = _bilinear_taps(s * hc, s * s, self.device)
             self._hr_col_taps = _bilinear_taps(s * wc, s * s, self.device)
             if n * s * s * (self.n_maps + 3) * 4 <= DOWN_TABLE_BYTES:  # gathers 8x faster
+                # Built in chunks: the gather's index tensors would be twice the table.
+                table = torch.empty(n, s * s, self.n_maps + 3, device=self.device)
+                step = max(1, TABLE_CHUNK_PIXELS // (s * s))
                 with torch.no_grad():
-                    self._down_block_table = self.down_blocks_at(torch.arange(
-                        n, device=self.device))[0]
+                    for k in range(0, n, step):
+                        idx = torch.arange(k, min(n, k + step), device=self.device)
+                        table[k : k + step] = self.down_blocks_at(idx)[0]
+                self._down_block_table = table
         # Held-out blocks: each block's s * s pixels consecutive in val_idx.
         nbh, nbw = hc // s, wc // s
         rng = np.random.default_rng(seed + 7919)
