@@ -52,8 +52,13 @@ def _centre_square(img: np.ndarray) -> np.ndarray:
     return img[r : r + n, c : c + n]
 
 
-def painting_case(stem: str, n_maps: int, size: int = 512, scale: int = 4, seed: int = 0) -> Case:
-    """A synthetic painting made from a real photo (pigments by colour clustering)."""
+def painting_case(stem: str, n_maps: int, size: int = 512, scale: int = 4, seed: int = 0,
+                  cluster_blur: float = 1.0) -> Case:
+    """A synthetic painting made from a real photo (pigments by colour clustering).
+
+    ``cluster_blur``: the simulator's blur of the colours before clustering (HR pixels);
+    0 makes the true maps a function of each pixel's own colour (docs/benchmarks.md).
+    """
     from skimage.transform import resize
 
     from napari_maxrf_sr.simulate import make_synthetic_painting
@@ -61,7 +66,7 @@ def painting_case(stem: str, n_maps: int, size: int = 512, scale: int = 4, seed:
     photo = _centre_square(_read_photo(stem))
     photo = (resize(photo, (size, size), anti_aliasing=True) * 255).round().astype(np.uint8)
     p = make_synthetic_painting(photo, size=(size, size), scale=scale, n_elements=n_maps,
-                                seed=seed)
+                                seed=seed, cluster_blur=cluster_blur)
     return Case(f"{stem.split('_')[0]}-{stem.split('_')[-1]} B={n_maps} x{scale}", p.lr_maps,
                 p.rgb, p.hr_maps, scale, p.elements, p.hidden_mask, p.photo_edge_mask)
 
@@ -104,15 +109,19 @@ def rijksmuseum_case(size: int = 512, scale: int = 4, seed: int = 0) -> Case:
                 ("Fe K", "Cu K", "Ti K"), None, edge)
 
 
-def all_cases(quick: bool = False) -> list[Case]:
-    """The benchmark set; ``quick`` keeps two paintings at 256 px (for development)."""
+def all_cases(quick: bool = False, cluster_blur: float = 1.0) -> list[Case]:
+    """The benchmark set; ``quick`` keeps two paintings at 256 px (for development).
+
+    ``cluster_blur`` is passed to the painting cases (:func:`painting_case`).
+    """
     if not (DATA / "paintings").is_dir():
         raise SystemExit(f"benchmark data not found in {DATA} (set MAXRF_SR_DATA)")
+    blur = {"cluster_blur": cluster_blur}
     if quick:
-        return [painting_case("vermeer_the_milkmaid", 9, size=256),
-                painting_case("munch_the_scream", 7, size=256)]
-    cases = [painting_case(stem, b) for stem, b in PAINTINGS]
+        return [painting_case("vermeer_the_milkmaid", 9, size=256, **blur),
+                painting_case("munch_the_scream", 7, size=256, **blur)]
+    cases = [painting_case(stem, b, **blur) for stem, b in PAINTINGS]
     cases.append(rijksmuseum_case())
-    cases.append(painting_case("vermeer_the_milkmaid", 9, scale=2))
-    cases.append(painting_case("vermeer_the_milkmaid", 9, scale=8))
+    cases.append(painting_case("vermeer_the_milkmaid", 9, scale=2, **blur))
+    cases.append(painting_case("vermeer_the_milkmaid", 9, scale=8, **blur))
     return cases

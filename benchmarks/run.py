@@ -93,9 +93,9 @@ def parse_settings(items: list[str]) -> dict:
 
 
 def run(methods: list[str], quick: bool, max_seconds: float | None, preset: str,
-        settings: dict | None = None) -> list[dict]:
+        settings: dict | None = None, cluster_blur: float = 1.0) -> list[dict]:
     rows = []
-    for case in all_cases(quick):
+    for case in all_cases(quick, cluster_blur):
         for method in methods:
             with PeakRSS() as mem:
                 t0 = time.perf_counter()
@@ -168,9 +168,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", help="also write the table to this markdown file")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="change a setting of the network (JSON value), e.g. --set seed=1")
+    p.add_argument("--cluster-blur", type=float, default=1.0, metavar="PIXELS",
+                   help="the simulator's blur of the photo's colours before it clusters "
+                        "pigments (default 1; 0: the true maps follow each pixel's own "
+                        "colour)")
     args = p.parse_args(argv)
     rows = run(args.methods.split(","), args.quick, args.max_seconds, args.preset,
-               parse_settings(args.set))
+               parse_settings(args.set), args.cluster_blur)
     text = table(rows)
     print(text)
     if args.out:

@@ -112,6 +112,25 @@ def test_deterministic():
     assert not np.array_equal(a.lr_maps, c.lr_maps)
 
 
+def test_cluster_blur_decides_whether_pigments_follow_single_pixels():
+    default = make_synthetic_painting(size=SMALL, n_elements=7, seed=5)
+    blurred = make_synthetic_painting(size=SMALL, n_elements=7, seed=5, cluster_blur=1.0)
+    sharp = make_synthetic_painting(size=SMALL, n_elements=7, seed=5, cluster_blur=0)
+    np.testing.assert_array_equal(default.hr_maps, blurred.hr_maps)  # 1 is the default
+    np.testing.assert_array_equal(sharp.rgb, default.rgb)  # the photo stays the same
+    assert sharp.info["cluster_blur"] == 0.0 and default.info["cluster_blur"] == 1.0
+
+    def lonely(labels):  # pixels whose pigment none of their 4 neighbours shares
+        pad = np.pad(labels, 1, mode="edge")
+        same = [pad[1 + dr : 1 + dr + labels.shape[0], 1 + dc : 1 + dc + labels.shape[1]]
+                == labels for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1))]
+        return int((~np.any(same, axis=0)).sum())
+
+    # Clustering each pixel's own colour leaves more single-pixel specks of a pigment.
+    assert lonely(sharp.pigment_labels) > lonely(default.pigment_labels)
+    assert not np.array_equal(sharp.hr_maps, default.hr_maps)
+
+
 def test_hidden_layer_in_maps_not_in_photo():
     kw = dict(size=(128, 128), n_elements=21, seed=0)
     with_h = make_synthetic_painting(hidden_layer=True, **kw)
@@ -247,6 +266,8 @@ def test_procedural_photo_is_varied():
         dict(seed=-1),
         dict(size=(8, 8), scale=2),
         dict(size=64),
+        dict(cluster_blur=-0.5),
+        dict(cluster_blur=float("inf")),
     ],
 )
 def test_bad_settings(kwargs):

@@ -346,6 +346,7 @@ def make_synthetic_painting(
     psf_sigma: float | None = None,
     counts: float = 200.0,
     hidden_layer: bool = True,
+    cluster_blur: float = 1.0,
 ) -> SyntheticPainting:
     """Simulate an MA-XRF scan of a painting, with its photo and high-resolution truth.
 
@@ -375,6 +376,11 @@ def make_synthetic_painting(
         level (relative noise ``~ 1 / sqrt(counts)``).
     hidden_layer
         Add an underdrawing and a pentimento that the photo does not show.
+    cluster_blur
+        Standard deviation, in HR pixels, of the Gaussian blur of the photo's colours
+        before they are clustered into pigments (it keeps single noisy pixels from
+        becoming specks of another pigment). The true maps then depend on each pixel's
+        neighbourhood, not only on its colour; 0 clusters each pixel's own colour.
 
     Returns
     -------
@@ -389,6 +395,9 @@ def make_synthetic_painting(
         size, scale, n_elements, n_pigments, seed, psf_sigma, counts
     )
     sigma = 0.0 if psf_sigma is None else float(psf_sigma)
+    if not isinstance(cluster_blur, Real) or not math.isfinite(cluster_blur) or cluster_blur < 0:
+        raise InputError(f"cluster_blur must be a finite number >= 0 of HR pixels, got "
+                         f"{cluster_blur!r}.")
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence([seed, 0x5E11]).spawn(6)]
     rng_cluster, rng_paint, rng_ground, rng_hidden, rng_retouch, rng_noise = streams
 
@@ -401,7 +410,8 @@ def make_synthetic_painting(
     from skimage.color import rgb2lab
 
     lab = rgb2lab(rgb.astype(np.float32) / 255.0).astype(np.float32)
-    labels, centres = cluster_image(gaussian_filter(lab, (1.0, 1.0, 0)), n_pigments, rng_cluster)
+    blurred = gaussian_filter(lab, (cluster_blur, cluster_blur, 0)) if cluster_blur else lab
+    labels, centres = cluster_image(blurred, n_pigments, rng_cluster)
     pigs = assign_pigments(centres)
 
     lines = list(ELEMENT_LINES.items())[:n_elements]
@@ -435,6 +445,7 @@ def make_synthetic_painting(
         "psf_sigma": sigma,
         "counts": float(counts),
         "hidden_layer": bool(hidden_layer),
+        "cluster_blur": float(cluster_blur),
         "photo": source,
         "photo_notes": notes,
         "elements": list(elements),
