@@ -133,7 +133,8 @@ def _check_memory(h: int, w: int, n_elements: int) -> None:
     )
 
 
-def _check_settings(size, scale, n_elements, n_pigments, seed, psf_sigma, counts):
+def _check_settings(size, scale, n_elements, n_pigments, seed, psf_sigma, counts,
+                    cluster_blur):
     if (
         not isinstance(size, (tuple, list))
         or len(size) != 2
@@ -173,6 +174,9 @@ def _check_settings(size, scale, n_elements, n_pigments, seed, psf_sigma, counts
             f"psf_sigma must be None (no beam blur) or a finite number >= 0 of HR pixels, "
             f"got {psf_sigma!r}."
         )
+    if not isinstance(cluster_blur, Real) or not math.isfinite(cluster_blur) or cluster_blur < 0:
+        raise InputError(f"cluster_blur must be a finite number >= 0 of HR pixels, got "
+                         f"{cluster_blur!r}.")
     if not isinstance(counts, Real) or not math.isfinite(counts) or counts <= 0:
         raise InputError(
             f"counts must be a finite number > 0 (expected counts of bright pixels), "
@@ -392,12 +396,9 @@ def make_synthetic_painting(
         For bad settings or an unusable photo.
     """
     size, scale, n_elements, n_pigments, seed = _check_settings(
-        size, scale, n_elements, n_pigments, seed, psf_sigma, counts
+        size, scale, n_elements, n_pigments, seed, psf_sigma, counts, cluster_blur
     )
     sigma = 0.0 if psf_sigma is None else float(psf_sigma)
-    if not isinstance(cluster_blur, Real) or not math.isfinite(cluster_blur) or cluster_blur < 0:
-        raise InputError(f"cluster_blur must be a finite number >= 0 of HR pixels, got "
-                         f"{cluster_blur!r}.")
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence([seed, 0x5E11]).spawn(6)]
     rng_cluster, rng_paint, rng_ground, rng_hidden, rng_retouch, rng_noise = streams
 
