@@ -71,12 +71,14 @@ def painting_case(stem: str, n_maps: int, size: int = 512, scale: int = 4, seed:
                 p.rgb, p.hr_maps, scale, p.elements, p.hidden_mask, p.photo_edge_mask)
 
 
-def rijksmuseum_case(size: int = 512, scale: int = 4, seed: int = 0) -> Case:
+def rijksmuseum_case(size: int = 512, scale: int = 4, seed: int = 0, ink: bool = True) -> Case:
     """Real Fe/Cu/Ti maps of a drawing as truth, a rendered photo, and element-free ink strokes.
 
     The photo is paper tone darkened by iron-gall ink (Fe, brown) and copper
     stains (Cu, green); titanium (a trace) is invisible. Carbon-ink strokes are
-    drawn into the photo only: edges that no element map may copy.
+    drawn into the photo only: edges that no element map may copy. ``ink=False``
+    gives the same case (same scan, same mask) with the strokes left out of the photo,
+    to measure what they change in an answer (``benchmarks.ink_effect``).
     """
     import imageio.v3 as iio
     from skimage.draw import line_aa
@@ -95,16 +97,17 @@ def rijksmuseum_case(size: int = 512, scale: int = 4, seed: int = 0) -> Case:
     fe, cu = truth[0] / truth[0].max(), truth[1] / truth[1].max()
     rgb = paper[None, None] * (1 - 0.6 * fe[..., None] * np.array([0.55, 0.7, 0.9]))
     rgb *= 1 - 0.3 * cu[..., None] * np.array([0.8, 0.2, 0.6])
-    ink = np.zeros((size, size))
-    for _ in range(40):
+    strokes = np.zeros((size, size))
+    for _ in range(40):  # drawn either way, so that the scan's noise is the same
         r0, c0, r1, c1 = rng.integers(0, size, 4)
         rr, cc, val = line_aa(r0, c0, r0 + (r1 - r0) // 4, c0 + (c1 - c0) // 4)
-        ink[rr, cc] = np.maximum(ink[rr, cc], val)
-    rgb *= 1 - 0.7 * ink[..., None]
+        strokes[rr, cc] = np.maximum(strokes[rr, cc], val)
+    if ink:
+        rgb *= 1 - 0.7 * strokes[..., None]
     rgb8 = (np.clip(rgb, 0, 1) * 255).round().astype(np.uint8)
     lr = block_mean_np(truth, scale)
     lr = rng.poisson(np.maximum(lr, 0)).astype(np.float32)
-    edge = (ink > 0.3)[None] & np.ones((3, 1, 1), bool)
+    edge = (strokes > 0.3)[None] & np.ones((3, 1, 1), bool)
     return Case(f"rijksmuseum-drawing B=3 x{scale}", lr, rgb8, truth.astype(np.float32), scale,
                 ("Fe K", "Cu K", "Ti K"), None, edge)
 

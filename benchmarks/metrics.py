@@ -48,6 +48,35 @@ def false_detail(maps: np.ndarray, truth: np.ndarray, edge_mask: np.ndarray, sca
     return float(np.mean(hx[edge_mask] ** 2) / max(np.mean(ht**2), 1e-12))
 
 
+#: A mask pixel counts as flat truth at the measure's scale when the truth's local
+#: fine-detail energy (smoothed over sigma = s/2) is below this share of its mean.
+FLAT_SHARE = 0.1
+
+
+def flat_at_scale(truth: np.ndarray, edge_mask: np.ndarray, scale: int,
+                  share: float = FLAT_SHARE) -> np.ndarray:
+    """The part of ``edge_mask`` where the truth has no fine detail within the measure's reach.
+
+    :func:`false_detail` high-passes with sigma = s/2, so a mask pixel a few pixels from
+    a true edge picks up that edge's fine detail: the cases' masks check flatness over
+    3 x 3 pixels only (and the drawing's not at all), and the truth itself then scores
+    0.013 to 1.05 (docs/benchmarks.md). This keeps the pixels whose truth fine-detail
+    energy, averaged with the same Gaussian, is below ``share`` of that map's mean.
+    """
+    _, t = normalise_by_truth(truth.astype(np.float64), truth.astype(np.float64))
+    sigma = scale / 2
+    ht2 = high_pass(t, sigma) ** 2
+    local = gaussian_filter(ht2, sigma=(0, sigma, sigma))
+    ref = np.maximum(ht2.mean(axis=(1, 2), keepdims=True), 1e-30)
+    return edge_mask & (local < share * ref)
+
+
+def false_detail_flat(maps: np.ndarray, truth: np.ndarray, edge_mask: np.ndarray,
+                      scale: int) -> float:
+    """:func:`false_detail` inside :func:`flat_at_scale` of the mask (0 for the truth)."""
+    return false_detail(maps, truth, flat_at_scale(truth, edge_mask, scale), scale)
+
+
 def detail_energy(maps: np.ndarray, truth: np.ndarray, scale: int) -> float:
     """The answer's fine-detail energy over the truth's (the realism of its texture).
 

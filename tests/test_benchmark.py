@@ -39,6 +39,26 @@ def test_metrics_on_known_answers():
     assert metrics.detail_energy(doubled, tex, 4) == pytest.approx(4.0, rel=0.05)
 
 
+def test_false_detail_flat_at_scale_leaves_out_true_edges_nearby():
+    # A true step at column 32; the photo's "edge" mask covers columns 8-30 and 34-55
+    # (all rows): flat over 3 x 3 pixels, but near the step within the high-pass's reach.
+    truth = np.ones((1, 64, 64))
+    truth[:, :, 32:] = 2.0
+    mask = np.zeros((1, 64, 64), bool)
+    mask[:, :, 8:31] = True
+    mask[:, :, 34:56] = True
+    # The truth scores false detail on the plain measure, none on the flat-at-scale one.
+    assert metrics.false_detail(truth, truth, mask, 4) > 0.05
+    assert metrics.false_detail_flat(truth, truth, mask, 4) == pytest.approx(0.0, abs=1e-6)
+    flat = metrics.flat_at_scale(truth, mask, 4)
+    assert not flat[:, :, 26:31].any() and not flat[:, :, 34:38].any()
+    assert flat[:, :, 8:20].all() and flat[:, :, 42:56].all()
+    # Detail that the truth lacks still counts there.
+    added = truth.copy()
+    added[:, ::2, 12] += 0.5
+    assert metrics.false_detail_flat(added, truth, mask, 4) > 0.05
+
+
 def test_block_measures_on_known_answers():
     from napari_maxrf_sr.core.operators import AcquisitionOperator, project_np
 
@@ -65,7 +85,8 @@ def test_table_and_memory_probe():
     assert 60 < float(out.stdout.strip()) < 200, out.stderr
     assert PeakRSS
     rows = [{"case": "c", "method": m, "rmse": 0.1, "psnr": 20.0, "ssim": 0.5,
-             "false_detail": 0.1, "hidden_detail": 0.2, "blocks": 1.5, "scan_error": 0.01,
+             "false_detail": 0.1, "false_detail_flat": 0.01, "hidden_detail": 0.2,
+             "blocks": 1.5, "scan_error": 0.01,
              "detail_energy": 0.5, "seconds": 1.0, "peak_mib": 3.0}
             for m in ("adun", "bicubic")]
     text = table(rows)
@@ -76,15 +97,44 @@ def test_table_and_memory_probe():
 def test_painting_case_and_quick_run(capsys):
     case = cases.painting_case("munch_the_scream", 7, size=64)
     assert case.lr_maps.shape == (7, 16, 16) and case.rgb.shape == (64, 64, 3)
-    assert main(["--quick", "--methods", "bicubic,guided"]) == 0
+    assert main(["--quick", "--methods", "bicubic,guided", "--truth-row"]) == 0
     out = capsys.readouterr().out
     assert out.count("| bicubic |") == 2 and "**guided**" in out
+    # The truth's own row: perfect PSNR, SSIM and hidden detail, no flat-scale false detail.
+    truth = [line.split("|") for line in out.splitlines() if "| truth |" in line]
+    assert len(truth) == 2
+    for cells in truth:
+        assert float(cells[4]) > 200 and float(cells[5]) == 1.0
+        assert float(cells[7]) < 0.001 < float(cells[6])  # flat at scale vs plain
 
 
 @needs_data
 def test_rijksmuseum_case():
     case = cases.rijksmuseum_case(size=64)
     assert case.hr_maps.shape == (3, 64, 64) and case.edge_mask.any()
+    # Without the strokes: the same scan and mask, a photo that differs only there.
+    clean = cases.rijksmuseum_case(size=64, ink=False)
+    assert np.array_equal(clean.lr_maps, case.lr_maps)
+    assert np.array_equal(clean.edge_mask, case.edge_mask)
+    changed = (clean.rgb != case.rgb).any(-1)
+    assert changed.any() and not changed[~case.edge_mask[0]].all()
+
+
+@needs_data
+def test_ink_effect_zero_without_the_photo_and_positive_with_it(capsys):
+    from benchmarks.ink_effect import answers, ink_effect, main
+
+    case = cases.rijksmuseum_case(size=128)
+    clean = cases.rijksmuseum_case(size=128, ink=False)
+    # Bicubic + projection never reads the photo: the strokes change nothing.
+    assert ink_effect(*answers("bicubic_projected", case, clean), case) == 0.0
+    # The guided filter follows the photo's edges, strokes included.
+    assert ink_effect(*answers("guided", case, clean), case) > 1e-3
+    # The network: one trained network answers both photos (a short run).
+    inked, plain = answers("adun", case, clean, {"stage1_steps": 30, "stage2_steps": 0})
+    assert inked.shape == plain.shape == case.hr_maps.shape and not np.array_equal(inked, plain)
+    assert main(["--size", "64", "--methods", "bicubic_projected"]) == 0
+    assert "| bicubic_projected |" in capsys.readouterr().out
 
 
 def test_sample_pb_before_after_figure(tmp_path):
