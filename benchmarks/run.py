@@ -119,6 +119,16 @@ def run(methods: list[str], quick: bool, max_seconds: float | None, preset: str,
     return rows
 
 
+def apply_network(res, case, project: bool) -> np.ndarray:
+    """The network trained in ``res`` applied to ``case``'s scan and photo."""
+    from napari_maxrf_sr.core.inference import predict
+
+    model = res.diagnostics["model"]
+    rgb = case.rgb.astype(np.float32) / 255.0
+    return predict(model.generator, model.normaliser, case.lr_maps, rgb, model.operator,
+                   model.config, project=project, photo_normaliser=model.photo_normaliser)
+
+
 def unprojected(method: str, res, case) -> np.ndarray:
     """A method's answer before its final projection onto the scan (for the scan error).
 
@@ -130,12 +140,7 @@ def unprojected(method: str, res, case) -> np.ndarray:
     from napari_maxrf_sr.baselines import METHODS
 
     if method == "adun":
-        from napari_maxrf_sr.core.inference import predict
-
-        model = res.diagnostics["model"]
-        rgb = case.rgb.astype(np.float32) / 255.0
-        return predict(model.generator, model.normaliser, case.lr_maps, rgb, model.operator,
-                       model.config, project=False, photo_normaliser=model.photo_normaliser)
+        return apply_network(res, case, project=False)
     name = "bicubic" if method == "bicubic_projected" else method
     fn = METHODS[name]
     kw = {"project": False} if "project" in inspect.signature(fn).parameters else {}
