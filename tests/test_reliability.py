@@ -177,6 +177,8 @@ def test_refused_resume_says_what_differs(tmp_path):
     text = str(info.value)
     assert "what differs: the maps" in text and "the element names" in text
     assert "seed 0 -> 4" in text and "the photo" not in text
+    # Inference-only settings, such as the local calibration, do not stop a resume.
+    assert run_fingerprint(lr, rgb, 4, ("Pb L", "Hg L"), cfg.replace(calibration_radius=0)) == fp
 
 
 # -- model files -----------------------------------------------------------------------------

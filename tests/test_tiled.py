@@ -54,10 +54,12 @@ def test_tiles_are_whole_bands_within_the_bounds():
     assert tiled.tile_lr_rows(cfg, 4, 10**6, 21, tile_bytes=1) == band_rows(cfg, 4, 10**6)
 
 
-@pytest.mark.parametrize("ship_model", [False, True])
-def test_tiled_prediction_equals_predict_bit_for_bit(monkeypatch, ship_model):
+@pytest.mark.parametrize(("ship_model", "radius"), [(False, 1), (True, 1), (False, 0),
+                                                   (False, 2)])
+def test_tiled_prediction_equals_predict_bit_for_bit(monkeypatch, ship_model, radius):
+    # radius: the local calibration's windows reach across tiles (0: off)
     monkeypatch.setattr(tiled, "TILE_BYTES", 4 * 3 * 4 * 116 * 6)  # 6 rows: many tiles
-    model = random_model()
+    model = random_model(calibration_radius=radius)
     lr, photo = scan_and_photo()
     prepared, norm, _ = prepare_for_model(model, lr, photo)
     expected = predict(model.generator, norm, prepared.lr_maps, prepared.rgb, model.operator,
@@ -161,11 +163,11 @@ def test_a_failing_tile_leaves_nothing_behind(tmp_path, monkeypatch):
     real = tiled.predict_tile
     calls = []
 
-    def flaky(*args):
+    def flaky(*args, **kwargs):
         calls.append(1)
         if len(calls) == 5:
             raise MemoryError("out of memory in tile 5")
-        return real(*args)
+        return real(*args, **kwargs)
 
     monkeypatch.setattr(tiled, "predict_tile", flaky)
     lr, photo = scan_and_photo()

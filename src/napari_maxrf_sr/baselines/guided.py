@@ -32,6 +32,7 @@ from napari_maxrf_sr.baselines.interpolation import (
     normalise_maps,
     upsample_np,
 )
+from napari_maxrf_sr.core.calibration import box_mean
 from napari_maxrf_sr.core.operators import AcquisitionOperator
 from napari_maxrf_sr.core.validation import InputError
 
@@ -42,30 +43,6 @@ _LUMA = np.array([0.299, 0.587, 0.114])
 #: Working memory (bytes) of one chunk of elements filtered at once; the (K, 3, H, W)
 #: float64 covariances dominate it.
 _CHUNK_BYTES = 256 * 2**20
-
-
-def _window_bounds(n: int, r: int) -> tuple[np.ndarray, np.ndarray]:
-    """Start and end (exclusive) of the window around every index, clipped to ``[0, n)``."""
-    idx = np.arange(n)
-    return np.maximum(idx - r, 0), np.minimum(idx + r, n - 1) + 1
-
-
-def box_mean(x: np.ndarray, r: int) -> np.ndarray:
-    """Mean over the ``(2r+1) x (2r+1)`` window of every pixel of ``(..., H, W)``.
-
-    Uses cumulative sums in float64, so the cost does not depend on ``r``;
-    windows are clipped at the image border and divided by their true size.
-    """
-    x = np.asarray(x, dtype=np.float64)
-    h, w = x.shape[-2:]
-    lo_y, hi_y = _window_bounds(h, r)
-    lo_x, hi_x = _window_bounds(w, r)
-    pad = [(0, 0)] * (x.ndim - 2) + [(1, 0), (1, 0)]
-    c = np.pad(x, pad).cumsum(axis=-2).cumsum(axis=-1)
-    rows = c[..., hi_y, :] - c[..., lo_y, :]
-    s = rows[..., hi_x] - rows[..., lo_x]
-    count = np.outer(hi_y - lo_y, hi_x - lo_x)
-    return s / count
 
 
 def guided_filter_gray(guide: np.ndarray, p: np.ndarray, r: int, eps: float) -> np.ndarray:

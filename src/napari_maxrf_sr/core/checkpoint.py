@@ -34,8 +34,9 @@ FORMAT = "napari-maxrf-sr-checkpoint"
 FORMAT_VERSION = 1
 #: Seconds between checkpoints unless told otherwise ("every few minutes").
 DEFAULT_EVERY_SECONDS = 120.0
-#: Settings that do not change what training computes (a resumed run may change them).
-_NOT_FINGERPRINTED = ("device", "tile_pixels", "cpu_threads")
+#: Settings that do not change what training computes (a resumed run may change them;
+#: the local calibration acts on the finished network only).
+_NOT_FINGERPRINTED = ("device", "tile_pixels", "cpu_threads", "calibration_radius")
 
 
 @dataclass(frozen=True)

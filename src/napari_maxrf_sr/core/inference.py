@@ -6,6 +6,12 @@ bands of LR rows with a one-row halo. Each band is upsampled, run through the
 network, brought back to the input's units and projected onto the scan (the block
 projection acts block by block, so per-band projection is exact). Memory is the
 output array plus one band, whatever the painting's size.
+
+With the local calibration (``config.calibration_radius > 0``,
+:mod:`~napari_maxrf_sr.core.calibration`) this takes two passes over the bands: the
+first writes the network's maps and gathers their block means, from which the
+calibration's coefficients are computed on the scan's grid; the second calibrates and
+projects each band.
 """
 
 from __future__ import annotations
@@ -17,11 +23,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from .calibration import apply_calibration, calibration_coefficients
 from .config import SRConfig
 from .device import resolve_device
 from .model import ListaGenerator
 from .normalisation import MapNormaliser, PhotoNormaliser, photo_normaliser_for
-from .operators import AcquisitionOperator, consistent_source, project_consistent
+from .operators import AcquisitionOperator, block_mean, consistent_source, project_consistent
 from .validation import InputError, prepare_inputs
 
 #: Pixels per forward pass inside a band (bounds the network's activations).
@@ -206,6 +213,49 @@ def predict_band(
     return maps.float().cpu().numpy()
 
 
+def _with_halo_columns(rows: np.ndarray) -> torch.Tensor:
+    """``(B, r + 2, w)`` rows with a halo row each side -> ``(B, r + 2, w + 2)``."""
+    return torch.from_numpy(np.pad(rows, ((0, 0), (0, 0), (1, 1)), mode="edge"))
+
+
+@torch.no_grad()
+def calibrate_band(
+    raw: np.ndarray,
+    gain_rows: np.ndarray,
+    offset_rows: np.ndarray,
+    lr_rows: np.ndarray,
+    op: AcquisitionOperator,
+    *,
+    project: bool = True,
+) -> np.ndarray:
+    """The second pass of a band: calibrated and projected maps, ``(B, s r, W)`` float32.
+
+    Parameters
+    ----------
+    raw
+        ``(B, s r, W)`` float32 maps of :func:`predict_band` without projection.
+    gain_rows, offset_rows
+        ``(B, r + 2, w)`` the band's rows of :func:`calibration_coefficients` with one
+        row of halo above and below (:func:`lr_rows_with_halo`).
+    lr_rows
+        ``(B, r, w)`` scan rows of the band (for the projection).
+    project
+        Apply the block projection onto the band's scan rows (block operator only).
+    """
+    maps = apply_calibration(torch.from_numpy(np.asarray(raw)).double(),
+                             _with_halo_columns(gain_rows), _with_halo_columns(offset_rows),
+                             op.scale)
+    if project:
+        lr = torch.from_numpy(np.ascontiguousarray(lr_rows)).double()
+        maps = project_consistent(op, maps, lr, nonnegative=True)
+    return maps.float().numpy()
+
+
+def band_block_means(raw: np.ndarray, op: AcquisitionOperator) -> np.ndarray:
+    """``(B, r, w)`` float64 block means of a band of unprojected maps (block operator)."""
+    return block_mean(torch.from_numpy(np.asarray(raw)).double(), op.scale).numpy()
+
+
 @torch.no_grad()
 def predict(
     generator: ListaGenerator,
@@ -234,7 +284,8 @@ def predict(
     op
         Acquisition operator (its scale must be ``H / h``).
     config
-        Settings: ``interpolation``, ``photo_normalisation``, ``tile_pixels``.
+        Settings: ``interpolation``, ``photo_normalisation``, ``tile_pixels``,
+        ``calibration_radius``.
     device
         Where to compute (default: the generator's device).
     project
@@ -262,14 +313,29 @@ def predict(
     if out is None:
         out = np.empty((n_maps, big_h, big_w), dtype=np.float32)
     whole_image_projection = project and not op.is_block
+    calibrate = config.calibration_radius > 0
     source = network_source(normaliser, lr_maps, config, s)
     photo_norm = photo_normaliser or photo_normaliser_for(config, rgb01)
-    for r0, r1 in _bands(h, band_rows(config, s, big_w)):
+    bands = list(_bands(h, band_rows(config, s, big_w)))
+    g = np.empty((n_maps, h, w)) if calibrate and op.is_block else None
+    for r0, r1 in bands:
         out[:, s * r0 : s * r1] = predict_band(
             generator, normaliser, lr_rows_with_halo(source, r0, r1), lr_maps[:, r0:r1],
             rgb01[s * r0 : s * r1], op, photo_norm, device=dev,
-            project=project and op.is_block,
+            project=project and op.is_block and not calibrate,
         )
+        if g is not None:
+            g[:, r0:r1] = band_block_means(out[:, s * r0 : s * r1], op)
+    if calibrate:
+        if g is None:  # a wide beam: its blur reaches across bands, so the whole image
+            g = op.down(torch.from_numpy(np.asarray(out)).double()).numpy()
+        gain, offset = calibration_coefficients(g, lr_maps, config.calibration_radius)
+        for r0, r1 in bands:
+            out[:, s * r0 : s * r1] = calibrate_band(
+                out[:, s * r0 : s * r1], lr_rows_with_halo(gain, r0, r1),
+                lr_rows_with_halo(offset, r0, r1), lr_maps[:, r0:r1], op,
+                project=project and op.is_block,
+            )
     if whole_image_projection:
         # A wide beam couples neighbouring blocks: project the whole image at once.
         full = torch.from_numpy(np.asarray(out)).double()

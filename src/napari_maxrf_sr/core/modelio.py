@@ -135,7 +135,8 @@ def _from_file(file, path: str) -> TrainedModel:
             f"{FORMAT_VERSION}. Update napari-maxrf-sr or retrain."
         )
     try:
-        config = SRConfig.from_dict(payload["config"])
+        # Models saved before the local calibration existed answer as they did then.
+        config = SRConfig.from_dict({"calibration_radius": 0, **payload["config"]})
         normaliser = MapNormaliser.from_dict(payload["normaliser"])
         elements = tuple(str(e) for e in payload["elements"])
         scale = int(payload["scale"])

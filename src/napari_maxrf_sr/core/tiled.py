@@ -10,6 +10,12 @@ for a cluster the bytes of a model file (the safe format of
 :func:`~napari_maxrf_sr.core.modelio.save_model`), sent once to each worker, which
 loads it once per process.
 
+With the local calibration (:mod:`~napari_maxrf_sr.core.calibration`) each tile runs
+the network twice: a first task returns only its block means (scan-sized), one task
+turns them into the calibration's coefficients, and the tile's second task calibrates
+and projects. Running the network again costs time but keeps memory bounded: no tile's
+maps wait in memory for the others.
+
 The scheduler is dask's: its local threads by default, or the ``dask.distributed``
 scheduler whose address the user gives (:func:`computer`). On a cluster the workers
 need this package (the same version) and the output folder at the same path.
@@ -27,9 +33,12 @@ from typing import Any
 import numpy as np
 
 from ..errors import ClusterError
+from .calibration import calibration_coefficients
 from .inference import (
     TrainedModel,
+    band_block_means,
     band_rows,
+    calibrate_band,
     lr_rows_with_halo,
     network_source,
     predict_band,
@@ -78,7 +87,8 @@ def _model(model: TrainedModel | bytes) -> TrainedModel:
 def predict_tile(model: TrainedModel | bytes, normaliser: MapNormaliser,
                  photo_normaliser: PhotoNormaliser, source_rows: np.ndarray,
                  lr_rows: np.ndarray, photo_rows: np.ndarray, unit: float, band: int,
-                 project: bool) -> np.ndarray:
+                 project: bool, coefficient_rows: tuple | None = None,
+                 block_means: bool = False) -> np.ndarray:
     """One tile: ``(B, s n, W)`` float32 maps for ``n`` scan rows, band by band.
 
     Parameters
@@ -101,20 +111,50 @@ def predict_tile(model: TrainedModel | bytes, normaliser: MapNormaliser,
         Scan rows per band (:func:`~napari_maxrf_sr.core.inference.band_rows`).
     project
         Apply the block projection (the final answer).
+    coefficient_rows
+        ``(gain, offset)``, each ``(B, n + 2, w)``: the tile's rows of the local
+        calibration's coefficients with one row of halo each side; ``None``: no
+        calibration.
+    block_means
+        Return only the block means ``(B, n, w)`` of the uncalibrated, unprojected maps
+        (the calibration's first pass).
     """
     m = _model(model)
     op = m.operator
     s = op.scale
     n_rows = lr_rows.shape[1]
-    out = np.empty((lr_rows.shape[0], s * n_rows, photo_rows.shape[1]), dtype=np.float32)
+    shape = (lr_rows.shape[0], s * n_rows, photo_rows.shape[1])
+    out = np.empty(shape[:1] + (n_rows, shape[2] // s) if block_means else shape,
+                   dtype=np.float64 if block_means else np.float32)
     for r0 in range(0, n_rows, band):
         r1 = min(n_rows, r0 + band)
-        out[:, s * r0 : s * r1] = predict_band(
+        raw = predict_band(
             m.generator.cpu().eval(), normaliser, source_rows[:, r0 : r1 + 2],
             lr_rows[:, r0:r1], to_unit_float(photo_rows[s * r0 : s * r1], unit), op,
-            photo_normaliser, project=project,
+            photo_normaliser, project=project and coefficient_rows is None and not block_means,
         )
+        if block_means:
+            out[:, r0:r1] = band_block_means(raw, op)
+        elif coefficient_rows is not None:
+            gain, offset = coefficient_rows
+            out[:, s * r0 : s * r1] = calibrate_band(raw, gain[:, r0 : r1 + 2],
+                                                     offset[:, r0 : r1 + 2],
+                                                     lr_rows[:, r0:r1], op, project=project)
+        else:
+            out[:, s * r0 : s * r1] = raw
     return out
+
+
+def _coefficients(lr_maps: np.ndarray, radius: int, *block_means: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """The calibration's coefficients from the tiles' block means, in row order."""
+    return calibration_coefficients(np.concatenate(block_means, axis=1), lr_maps, radius)
+
+
+def _tile_coefficient_rows(coefficients: tuple[np.ndarray, np.ndarray], r0: int, r1: int
+                           ) -> tuple[np.ndarray, np.ndarray]:
+    """A tile's rows of both coefficients, with one row of halo each side."""
+    return tuple(lr_rows_with_halo(c, r0, r1) for c in coefficients)
 
 
 def tiled_prediction(model: TrainedModel, normaliser: MapNormaliser, lr_maps: np.ndarray,
@@ -159,12 +199,28 @@ def tiled_prediction(model: TrainedModel, normaliser: MapNormaliser, lr_maps: np
         payload = model_to_bytes(model)
     model_key = dask.delayed(payload, name=f"maxrf-model-{token}", traverse=False)
     task = dask.delayed(predict_tile, pure=True, traverse=False)
-    tiles = []
-    for i, r0 in enumerate(range(0, h, rows)):
+    starts = list(range(0, h, rows))
+
+    def tile_args(r0: int) -> tuple:
         r1 = min(h, r0 + rows)
-        d = task(model_key, normaliser, photo_norm, lr_rows_with_halo(source, r0, r1),
-                 np.ascontiguousarray(lr_maps[:, r0:r1]), raw[s * r0 : s * r1], unit, band,
-                 project,
+        return (model_key, normaliser, photo_norm, lr_rows_with_halo(source, r0, r1),
+                np.ascontiguousarray(lr_maps[:, r0:r1]), raw[s * r0 : s * r1], unit, band,
+                project)
+
+    coefficients = None
+    radius = model.config.calibration_radius
+    if radius > 0:
+        means = [task(*tile_args(r0), block_means=True,
+                      dask_key_name=f"maxrf-means-{token}-{i}") for i, r0 in enumerate(starts)]
+        coefficients = dask.delayed(_coefficients, pure=True, traverse=False)(
+            lr_maps, radius, *means, dask_key_name=f"maxrf-calibration-{token}")
+    tiles = []
+    for i, r0 in enumerate(starts):
+        r1 = min(h, r0 + rows)
+        rows_of = None if coefficients is None else dask.delayed(
+            _tile_coefficient_rows, pure=True, traverse=False)(
+                coefficients, r0, r1, dask_key_name=f"maxrf-coefficients-{token}-{i}")
+        d = task(*tile_args(r0), coefficient_rows=rows_of,
                  dask_key_name=f"maxrf-tile-{token}-{i}")
         tiles.append(da.from_delayed(d, shape=(n, s * (r1 - r0), s * w), dtype=np.float32))
     return da.concatenate(tiles, axis=1)

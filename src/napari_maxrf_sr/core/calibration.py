@@ -1,0 +1,126 @@
+"""Local calibration of the network's maps against the scan, before the projection (ours).
+
+The network maps each pixel's colour (and interpolated scan) to element values with one
+function for the whole painting. Where a colour carries no element (ink strokes, dark
+retouching) that function still answers, and the final projection only corrects each
+block's mean: the stroke's shape stays inside the block. The scan can tell the two
+apart. In every window of ``(2R+1) x (2R+1)`` scan pixels the scan is regressed on the
+network's own block means, ``y = a g + b``: where the network's variation is seen in
+the scan, ``a`` is about 1 and its maps are kept; where the scan does not show it
+(a stroke over a flat paint layer), ``a`` falls towards 0 and the maps fade to the
+window's mean there. As in the guided filter (He et al., TPAMI 2013), each scan pixel
+averages the coefficients of every window that covers it; they are then interpolated
+bilinearly onto the photo's pixels, ``q = a G + b``, and the exact projection follows.
+
+The slope is a ridge estimate: with the prior ``a ~ N(0, 1)`` and the scan's noise of
+variance ``sigma^2`` on each of the window's ``n = (2R+1)^2`` pixels, the posterior mean
+is ``cov(g, y) / (var(g) + sigma^2 / n)``. ``sigma^2`` is estimated per map from the
+scan itself (:func:`noise_variance`). Nothing here is learned or tuned on our cases.
+
+Everything is computed on the scan's grid (LR-sized arrays), so memory stays that of
+the scan; the bands of :mod:`~napari_maxrf_sr.core.inference` then apply it row by row.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+#: Immerkaer's noise-estimation mask: the difference of two Laplacians, blind to a
+#: map's planes and ramps; white noise of variance sigma^2 gives it variance 36 sigma^2.
+_NOISE_MASK = np.array([[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -2.0, 1.0]])
+
+
+def _window_bounds(n: int, r: int) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end (exclusive) of the window around every index, clipped to ``[0, n)``."""
+    idx = np.arange(n)
+    return np.maximum(idx - r, 0), np.minimum(idx + r, n - 1) + 1
+
+
+def box_mean(x: np.ndarray, r: int) -> np.ndarray:
+    """Mean over the ``(2r+1) x (2r+1)`` window of every pixel of ``(..., H, W)``.
+
+    Uses cumulative sums in float64, so the cost does not depend on ``r``;
+    windows are clipped at the image border and divided by their true size.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    h, w = x.shape[-2:]
+    lo_y, hi_y = _window_bounds(h, r)
+    lo_x, hi_x = _window_bounds(w, r)
+    pad = [(0, 0)] * (x.ndim - 2) + [(1, 0), (1, 0)]
+    c = np.pad(x, pad).cumsum(axis=-2).cumsum(axis=-1)
+    rows = c[..., hi_y, :] - c[..., lo_y, :]
+    s = rows[..., hi_x] - rows[..., lo_x]
+    count = np.outer(hi_y - lo_y, hi_x - lo_x)
+    return s / count
+
+
+def noise_variance(y_lr: np.ndarray) -> np.ndarray:
+    """Each map's noise variance, ``(B,)``, estimated from the scan alone.
+
+    J. Immerkaer, "Fast noise variance estimation", Computer Vision and Image
+    Understanding 64(2), 1996: the mean absolute response to :data:`_NOISE_MASK`
+    times ``sqrt(pi / 2) / 6`` estimates sigma. The painting's own fine texture
+    counts as noise too, so this errs high: the calibration then trusts the network
+    a little less, never more. Maps smaller than 3 x 3 give 0.
+    """
+    y = np.asarray(y_lr, dtype=np.float64)
+    b, h, w = y.shape
+    if h < 3 or w < 3:
+        return np.zeros(b)
+    acc = np.zeros((b, h - 2, w - 2))
+    for i in range(3):
+        for j in range(3):
+            acc += _NOISE_MASK[i, j] * y[:, i : i + h - 2, j : j + w - 2]
+    sigma = np.sqrt(np.pi / 2) / 6 * np.abs(acc).mean(axis=(1, 2))
+    return sigma**2
+
+
+def calibration_coefficients(g: np.ndarray, y_lr: np.ndarray, radius: int
+                             ) -> tuple[np.ndarray, np.ndarray]:
+    """Per-scan-pixel gain ``a`` and offset ``b`` with which ``a G + b`` follows the scan.
+
+    Parameters
+    ----------
+    g
+        ``(B, h, w)`` the network's unprojected maps seen through the acquisition
+        operator (its block means), in the scan's units.
+    y_lr
+        ``(B, h, w)`` the scan.
+    radius
+        ``R``: windows of ``(2R+1) x (2R+1)`` scan pixels.
+
+    Returns
+    -------
+    a, b
+        ``(B, h, w)`` float64, each the mean over the windows covering the pixel.
+    """
+    g = np.asarray(g, dtype=np.float64)
+    y = np.asarray(y_lr, dtype=np.float64)
+    mean_g, mean_y = box_mean(g, radius), box_mean(y, radius)
+    var_g = np.maximum(box_mean(g * g, radius) - mean_g**2, 0.0)
+    cov = box_mean(g * y, radius) - mean_g * mean_y
+    n = (2 * radius + 1) ** 2
+    peak = np.abs(y).max(axis=(1, 2))
+    # The floor keeps an all-zero or constant map from dividing 0 by 0.
+    eps = noise_variance(y) / n + 1e-12 * peak**2 + 1e-30
+    a = cov / (var_g + eps[:, None, None])
+    b = mean_y - a * mean_g
+    return box_mean(a, radius), box_mean(b, radius)
+
+
+def apply_calibration(maps: torch.Tensor, a_band: torch.Tensor, b_band: torch.Tensor,
+                      scale: int) -> torch.Tensor:
+    """``a G + b`` on a band of the photo's rows, ``a`` and ``b`` upsampled bilinearly.
+
+    Parameters
+    ----------
+    maps
+        ``(B, s r, W)`` the network's maps for ``r`` scan rows (float64, input units).
+    a_band, b_band
+        ``(B, r + 2, w + 2)`` the coefficients of those rows with a one-pixel halo all
+        round, replicated at the scan's borders (as the network's own input).
+    """
+    from .inference import upsample_halo_band
+
+    return upsample_halo_band(a_band, scale) * maps + upsample_halo_band(b_band, scale)
