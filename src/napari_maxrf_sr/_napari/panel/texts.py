@@ -43,6 +43,9 @@ ADVANCED_FIELDS: dict[str, tuple[str, str]] = {
     "photo_range": ("Photo colours", "Keep the photo's colours within those of whole scan "
                     "pixels, so that strokes thinner than a scan pixel (ink, cracks) do not "
                     "leak into the maps; or use them as photographed."),
+    "calibration_radius": ("Scan check (R)", "Fade the network's detail where the scan "
+                           "does not show it (a colour with no element: ink, retouching), "
+                           "judged over windows of 2R+1 scan pixels; 0: off (the paper)."),
     "down_colours": ("Learn colours from", "How the network learns what the photo's "
                      "colours mean, one scale down: from the photo's own pixels (colours "
                      "as it will meet them, ink strokes included; more accurate) or "
