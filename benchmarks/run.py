@@ -6,6 +6,8 @@ Usage::
     python -m benchmarks.run --quick         # two small cases, for development
     python -m benchmarks.run --methods adun,bicubic --max-seconds 60
     python -m benchmarks.run --methods adun --set consistency_weight=0   # one setting changed
+    python -m benchmarks.run --methods adun --inference-variant calibration_radius=0
+                                             # the same trained network, uncalibrated too
 """
 
 from __future__ import annotations
@@ -101,7 +103,7 @@ def parse_settings(items: list[str]) -> dict:
 
 def run(methods: list[str], quick: bool, max_seconds: float | None, preset: str,
         settings: dict | None = None, cluster_blur: float = 1.0,
-        truth_row: bool = False) -> list[dict]:
+        truth_row: bool = False, inference_variants: list[dict] | None = None) -> list[dict]:
     rows = []
     for case in all_cases(quick, cluster_blur):
         if truth_row:
@@ -116,17 +118,44 @@ def run(methods: list[str], quick: bool, max_seconds: float | None, preset: str,
                 seconds = time.perf_counter() - t0
             rows.append(evaluate(case, method, res, seconds, mem.extra))
             print(_fmt_row(rows[-1]), file=sys.stderr, flush=True)
+            for variant in (inference_variants or []) if method == "adun" else []:
+                rows.append(inference_variant_row(case, res, variant, seconds))
+                print(_fmt_row(rows[-1]), file=sys.stderr, flush=True)
     return rows
 
 
-def apply_network(res, case, project: bool) -> np.ndarray:
-    """The network trained in ``res`` applied to ``case``'s scan and photo."""
+def inference_variant_row(case, res, variant: dict, seconds: float) -> dict:
+    """A row for the same trained network with inference-only settings changed.
+
+    Training is the same, so the row's seconds are the trained run's; e.g.
+    ``{"calibration_radius": 0}``: the network without the local calibration.
+    """
+    import dataclasses
+    import types
+
+    model = res.diagnostics["model"]
+    changed = dataclasses.replace(model, config=model.config.replace(**variant))
+    other = types.SimpleNamespace(diagnostics={**res.diagnostics, "model": changed})
+    other.maps = apply_network(other, case, project=True)
+    label = ", ".join(f"{k}={v}" for k, v in variant.items())
+    return {**evaluate(case, "adun", other, seconds, 0.0), "method": f"adun ({label})"}
+
+
+def apply_network(res, case, project: bool, **inference: object) -> np.ndarray:
+    """The network trained in ``res`` applied to ``case``'s scan and photo.
+
+    ``inference``: settings that act only at inference, changed for this answer (e.g.
+    ``calibration_radius=0``: the same trained network without the local calibration).
+    """
+    import dataclasses
+
     from napari_maxrf_sr.core.inference import predict
 
     model = res.diagnostics["model"]
     rgb = case.rgb.astype(np.float32) / 255.0
+    config = dataclasses.replace(model.config, **inference)
     return predict(model.generator, model.normaliser, case.lr_maps, rgb, model.operator,
-                   model.config, project=project, photo_normaliser=model.photo_normaliser)
+                   config, project=project, photo_normaliser=model.photo_normaliser)
 
 
 def unprojected(method: str, res, case) -> np.ndarray:
@@ -193,9 +222,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--truth-row", action="store_true",
                    help="also measure the true maps themselves (what a perfect answer "
                         "scores)")
+    p.add_argument("--inference-variant", action="append", default=[],
+                   metavar="FIELD=VALUE[,FIELD=VALUE]",
+                   help="also a row for the same trained network with settings that act "
+                        "at inference only changed, e.g. calibration_radius=0 (repeatable)")
     args = p.parse_args(argv)
+    variants = [parse_settings(v.split(",")) for v in args.inference_variant]
     rows = run(args.methods.split(","), args.quick, args.max_seconds, args.preset,
-               parse_settings(args.set), args.cluster_blur, args.truth_row)
+               parse_settings(args.set), args.cluster_blur, args.truth_row, variants)
     text = table(rows)
     print(text)
     if args.out:

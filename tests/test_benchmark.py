@@ -127,14 +127,29 @@ def test_ink_effect_zero_without_the_photo_and_positive_with_it(capsys):
     case = cases.rijksmuseum_case(size=128)
     clean = cases.rijksmuseum_case(size=128, ink=False)
     # Bicubic + projection never reads the photo: the strokes change nothing.
-    assert ink_effect(*answers("bicubic_projected", case, clean), case) == 0.0
+    assert ink_effect(*answers("bicubic_projected", case, clean)["bicubic_projected"],
+                      case) == 0.0
     # The guided filter follows the photo's edges, strokes included.
-    assert ink_effect(*answers("guided", case, clean), case) > 1e-3
-    # The network: one trained network answers both photos (a short run).
-    inked, plain = answers("adun", case, clean, {"stage1_steps": 30, "stage2_steps": 0})
+    assert ink_effect(*answers("guided", case, clean)["guided"], case) > 1e-3
+    # The network: one trained network answers both photos (a short run), with and
+    # without the local calibration.
+    rows = answers("adun", case, clean, {"stage1_steps": 30, "stage2_steps": 0})
+    assert list(rows) == ["adun", "adun, no local calibration"]
+    (inked, plain), (raw_inked, _) = rows.values()
     assert inked.shape == plain.shape == case.hr_maps.shape and not np.array_equal(inked, plain)
+    assert not np.array_equal(inked, raw_inked)
     assert main(["--size", "64", "--methods", "bicubic_projected"]) == 0
     assert "| bicubic_projected |" in capsys.readouterr().out
+
+
+@needs_data
+def test_ink_effect_figure(tmp_path):
+    from benchmarks.ink_effect import main
+
+    png = tmp_path / "ink.png"
+    assert main(["--size", "64", "--methods", "guided,bicubic_projected",
+                 "--figure", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
 
 
 def test_sample_pb_before_after_figure(tmp_path):
@@ -186,6 +201,23 @@ def test_unprojected_network_answer_projects_to_the_answer():
     again = project_nonnegative_block(torch.from_numpy(raw).double(),
                                       torch.from_numpy(case.lr_maps).double(), 4).numpy()
     np.testing.assert_allclose(again, res.maps, rtol=1e-4, atol=1e-3 * float(res.maps.max()))
+
+
+def test_inference_variant_row_is_the_same_network_answering_otherwise():
+    from benchmarks.run import apply_network, inference_variant_row
+
+    from napari_maxrf_sr.api import super_resolve
+
+    case = _tiny_case(32, seed=1)
+    res = super_resolve(case.lr_maps, case.rgb, 4, config={"stage1_steps": 20},
+                        elements=case.elements)
+    row = inference_variant_row(case, res, {"calibration_radius": 0}, 1.0)
+    assert row["method"] == "adun (calibration_radius=0)" and row["seconds"] == 1.0
+    plain = apply_network(res, case, True, calibration_radius=0)
+    assert not np.allclose(plain, res.maps)  # the default calibrates
+    from benchmarks.metrics import rmse_psnr
+    assert row["psnr"] == pytest.approx(rmse_psnr(plain, case.hr_maps)[1])
+    assert res.diagnostics["model"].config.calibration_radius == 1  # left as it was
 
 
 def test_per_pixel_ceiling_agrees_with_the_scan_and_beats_interpolation():
