@@ -119,14 +119,33 @@ def test_inference_in_bands_equals_the_whole_image(tile_pixels):
         out = model.forward_image(x0n)[:3].double()
     gains = torch.from_numpy(normaliser.gains)[:, None, None]
     want = (out - normaliser.zero_level) / gains
+    # The network's own output (the local calibration off: it is tested below).
     cfg = config_from_preset("fast", tile_pixels=tile_pixels, interpolation="bilinear",
-                             photo_normalisation="fixed")
+                             photo_normalisation="fixed", calibration_radius=0)
     op = AcquisitionOperator(S)
     got = predict(model, normaliser, lr, PhotoPixels(photo), op, cfg, project=False)
     np.testing.assert_allclose(got, want.float().numpy(), rtol=1e-5, atol=1e-4)
     projected = predict(model, normaliser, lr, PhotoPixels(photo), op, cfg)
     np.testing.assert_allclose(op.down(torch.from_numpy(projected)).numpy(), lr, rtol=1e-5)
     assert projected.min() >= 0
+
+
+@pytest.mark.parametrize("radius", [1, 2])
+def test_calibrated_inference_in_bands_equals_the_whole_image(radius):
+    """The local calibration's windows reach across bands: bands of 5 rows or one band."""
+    y, photo = _inputs(4)
+    model = ListaGenerator(6, 16, 3)
+    model.init_random(_whole_x0(y, photo).reshape(6, -1).t()[:500],
+                      torch.Generator().manual_seed(0))
+    normaliser = MapNormaliser.fit(y * 100, 0.05, 0.95)
+    op = AcquisitionOperator(S)
+    answers = [predict(model, normaliser, y * 100, PhotoPixels(photo), op,
+                       config_from_preset("fast", tile_pixels=t, calibration_radius=radius))
+               for t in (1024, 1 << 20)]
+    np.testing.assert_allclose(answers[0], answers[1], rtol=1e-5, atol=1e-4)
+    off = predict(model, normaliser, y * 100, PhotoPixels(photo), op,
+                  config_from_preset("fast", calibration_radius=0))
+    assert np.abs(answers[1] - off).max() > 1e-3  # it did calibrate
 
 
 @pytest.mark.parametrize("tile_pixels", [1024, 1 << 20])
@@ -146,6 +165,7 @@ def test_inference_interpolates_the_consistent_source_in_bands(tile_pixels):
         out = model.forward_image(x0)[:3].double()
     want = (out - normaliser.zero_level) / torch.from_numpy(normaliser.gains)[:, None, None]
     cfg = config_from_preset("fast", tile_pixels=tile_pixels, interpolation="consistent",
+                             calibration_radius=0,
                              photo_normalisation="fixed")
     got = predict(model, normaliser, lr, PhotoPixels(photo), AcquisitionOperator(S), cfg,
                   project=False)
