@@ -5,7 +5,8 @@ Usage::
     python -m benchmarks.ink_effect                                # 512 px, the default
     python -m benchmarks.ink_effect --size 256 --set stage1_steps=3000
     python -m benchmarks.ink_effect --methods guided,bicubic_projected
-    python -m benchmarks.ink_effect --figure docs/images/ink_effect.png  # also a picture
+    python -m benchmarks.ink_effect --figure ink.png   # also a picture (keep it local:
+                                                       # the drawing's maps are GPL-3.0 data)
 
 The Rijksmuseum drawing case (``benchmarks.cases.rijksmuseum_case``) draws 40 carbon-ink
 strokes into the photo that no element map has. Its truth is real element maps, textured
@@ -45,8 +46,8 @@ def answers(method: str, case: Case, clean: Case, settings: dict | None = None
             ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """A method's answers with the inked photo and without the strokes, by row name.
 
-    The network gives two rows from one training: as set, and the same trained network
-    without the local calibration (``calibration_radius=0``), which acts at inference only.
+    The network gives a row per local-calibration radius from one training (it acts at
+    inference only): as set first, then the others of 0 (off), 1 and 2.
     """
     res = super_resolve(case.lr_maps, case.rgb, case.scale, method, elements=case.elements,
                         config=(settings or None) if method == "adun" else None)
@@ -55,9 +56,11 @@ def answers(method: str, case: Case, clean: Case, settings: dict | None = None
                               elements=clean.elements).maps
         return {method: (res.maps, other)}
     rows = {method: (res.maps, apply_network(res, clean, project=True))}  # the same network
-    if res.diagnostics["model"].config.calibration_radius > 0:
-        rows[f"{method}, no local calibration"] = tuple(
-            apply_network(res, c, project=True, calibration_radius=0) for c in (case, clean))
+    for radius in (0, 1, 2):
+        if radius != res.diagnostics["model"].config.calibration_radius:
+            rows[f"{method}, calibration_radius={radius}"] = tuple(
+                apply_network(res, c, project=True, calibration_radius=radius)
+                for c in (case, clean))
     return rows
 
 

@@ -131,11 +131,11 @@ def test_ink_effect_zero_without_the_photo_and_positive_with_it(capsys):
                       case) == 0.0
     # The guided filter follows the photo's edges, strokes included.
     assert ink_effect(*answers("guided", case, clean)["guided"], case) > 1e-3
-    # The network: one trained network answers both photos (a short run), with and
-    # without the local calibration.
+    # The network: one trained network answers both photos (a short run), with each
+    # radius of the local calibration (0: off).
     rows = answers("adun", case, clean, {"stage1_steps": 30, "stage2_steps": 0})
-    assert list(rows) == ["adun", "adun, no local calibration"]
-    (inked, plain), (raw_inked, _) = rows.values()
+    assert list(rows) == ["adun", "adun, calibration_radius=0", "adun, calibration_radius=1"]
+    (inked, plain), (raw_inked, _), _ = rows.values()
     assert inked.shape == plain.shape == case.hr_maps.shape and not np.array_equal(inked, plain)
     assert not np.array_equal(inked, raw_inked)
     assert main(["--size", "64", "--methods", "bicubic_projected"]) == 0
@@ -217,7 +217,7 @@ def test_inference_variant_row_is_the_same_network_answering_otherwise():
     assert not np.allclose(plain, res.maps)  # the default calibrates
     from benchmarks.metrics import rmse_psnr
     assert row["psnr"] == pytest.approx(rmse_psnr(plain, case.hr_maps)[1])
-    assert res.diagnostics["model"].config.calibration_radius == 1  # left as it was
+    assert res.diagnostics["model"].config.calibration_radius == 2  # left as it was
 
 
 def test_per_pixel_ceiling_agrees_with_the_scan_and_beats_interpolation():
