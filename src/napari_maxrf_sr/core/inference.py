@@ -169,6 +169,15 @@ def lr_rows_with_halo(lr_maps: np.ndarray, r0: int, r1: int) -> np.ndarray:
     return np.asarray(lr_maps[:, rows])
 
 
+def _with_halo_columns(rows: np.ndarray) -> torch.Tensor:
+    """``(B, r + 2, w)`` rows with a halo row each side -> ``(B, r + 2, w + 2)`` tensor.
+
+    The columns are replicated at the scan's left and right borders: the one-pixel halo
+    of :func:`upsample_halo_band`.
+    """
+    return torch.from_numpy(np.pad(rows, ((0, 0), (0, 0), (1, 1)), mode="edge"))
+
+
 @torch.no_grad()
 def predict_band(
     generator: ListaGenerator,
@@ -202,8 +211,7 @@ def predict_band(
     s = op.scale
     gains = torch.from_numpy(normaliser.gains.astype(np.float64)).to(dev)
     rgb_band = photo_normaliser.apply(rgb01_band)
-    lr_band = np.pad(source_rows, ((0, 0), (0, 0), (1, 1)), mode="edge")
-    pred = predict_normalised_band(generator, torch.from_numpy(lr_band).to(dev),
+    pred = predict_normalised_band(generator, _with_halo_columns(source_rows).to(dev),
                                    torch.from_numpy(rgb_band).to(dev), s)
     # Back to input units in float64, where the projection is exact to rounding.
     maps = (pred.double() - normaliser.zero_level) / gains[:, None, None]
@@ -211,11 +219,6 @@ def predict_band(
         lr = torch.from_numpy(np.ascontiguousarray(lr_rows)).to(dev).double()
         maps = project_consistent(op, maps, lr, nonnegative=True)
     return maps.float().cpu().numpy()
-
-
-def _with_halo_columns(rows: np.ndarray) -> torch.Tensor:
-    """``(B, r + 2, w)`` rows with a halo row each side -> ``(B, r + 2, w + 2)``."""
-    return torch.from_numpy(np.pad(rows, ((0, 0), (0, 0), (1, 1)), mode="edge"))
 
 
 @torch.no_grad()

@@ -122,10 +122,11 @@ def predict_tile(model: TrainedModel | bytes, normaliser: MapNormaliser,
     m = _model(model)
     op = m.operator
     s = op.scale
-    n_rows = lr_rows.shape[1]
-    shape = (lr_rows.shape[0], s * n_rows, photo_rows.shape[1])
-    out = np.empty(shape[:1] + (n_rows, shape[2] // s) if block_means else shape,
-                   dtype=np.float64 if block_means else np.float32)
+    n_maps, n_rows, w = lr_rows.shape
+    if block_means:
+        out = np.empty((n_maps, n_rows, w), dtype=np.float64)
+    else:
+        out = np.empty((n_maps, s * n_rows, s * w), dtype=np.float32)
     for r0 in range(0, n_rows, band):
         r1 = min(n_rows, r0 + band)
         raw = predict_band(
