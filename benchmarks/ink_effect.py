@@ -30,7 +30,7 @@ from napari_maxrf_sr.api import super_resolve
 
 from .cases import Case, rijksmuseum_case
 from .metrics import false_detail, rmse_psnr
-from .run import apply_network, parse_settings
+from .run import apply_network, parse_settings, with_inference
 
 
 def ink_effect(with_ink: np.ndarray, without_ink: np.ndarray, case: Case) -> float:
@@ -58,9 +58,9 @@ def answers(method: str, case: Case, clean: Case, settings: dict | None = None
     rows = {method: (res.maps, apply_network(res, clean, project=True))}  # the same network
     for radius in (0, 1, 2):
         if radius != res.diagnostics["model"].config.calibration_radius:
+            variant = with_inference(res, calibration_radius=radius)
             rows[f"{method}, calibration_radius={radius}"] = tuple(
-                apply_network(res, c, project=True, calibration_radius=radius)
-                for c in (case, clean))
+                apply_network(variant, c, project=True) for c in (case, clean))
     return rows
 
 
@@ -130,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| {name} | {rmse_psnr(inked, case.hr_maps)[1]:.2f} | "
                   f"{false_detail(inked, case.hr_maps, case.edge_mask, case.scale):.3f} | "
                   f"{ink_effect(inked, plain, case):.4f} |", flush=True)
-            drawn[name] = (inked, plain)
+            if args.figure:
+                drawn[name] = (inked, plain)
     if args.figure:
         figure(drawn, case, clean, args.figure)
     return 0

@@ -124,38 +124,39 @@ def run(methods: list[str], quick: bool, max_seconds: float | None, preset: str,
     return rows
 
 
-def inference_variant_row(case, res, variant: dict, seconds: float) -> dict:
-    """A row for the same trained network with inference-only settings changed.
+def with_inference(res, **inference: object):
+    """``res`` with settings that act only at inference changed in its trained model.
 
-    Training is the same, so the row's seconds are the trained run's; e.g.
-    ``{"calibration_radius": 0}``: the network without the local calibration.
+    E.g. ``calibration_radius=0``: the same trained network without the local
+    calibration. Its ``maps`` are not recomputed: :func:`apply_network` gives them.
     """
     import dataclasses
     import types
 
     model = res.diagnostics["model"]
-    changed = dataclasses.replace(model, config=model.config.replace(**variant))
-    other = types.SimpleNamespace(diagnostics={**res.diagnostics, "model": changed})
+    changed = dataclasses.replace(model, config=model.config.replace(**inference))
+    return types.SimpleNamespace(diagnostics={**res.diagnostics, "model": changed})
+
+
+def inference_variant_row(case, res, variant: dict, seconds: float) -> dict:
+    """A row for the same trained network with inference-only settings changed.
+
+    Training is the same, so the row's seconds are the trained run's.
+    """
+    other = with_inference(res, **variant)
     other.maps = apply_network(other, case, project=True)
     label = ", ".join(f"{k}={v}" for k, v in variant.items())
     return {**evaluate(case, "adun", other, seconds, 0.0), "method": f"adun ({label})"}
 
 
-def apply_network(res, case, project: bool, **inference: object) -> np.ndarray:
-    """The network trained in ``res`` applied to ``case``'s scan and photo.
-
-    ``inference``: settings that act only at inference, changed for this answer (e.g.
-    ``calibration_radius=0``: the same trained network without the local calibration).
-    """
-    import dataclasses
-
+def apply_network(res, case, project: bool) -> np.ndarray:
+    """The network trained in ``res`` applied to ``case``'s scan and photo."""
     from napari_maxrf_sr.core.inference import predict
 
     model = res.diagnostics["model"]
     rgb = case.rgb.astype(np.float32) / 255.0
-    config = dataclasses.replace(model.config, **inference)
     return predict(model.generator, model.normaliser, case.lr_maps, rgb, model.operator,
-                   config, project=project, photo_normaliser=model.photo_normaliser)
+                   model.config, project=project, photo_normaliser=model.photo_normaliser)
 
 
 def unprojected(method: str, res, case) -> np.ndarray:

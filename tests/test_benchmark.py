@@ -204,7 +204,7 @@ def test_unprojected_network_answer_projects_to_the_answer():
 
 
 def test_inference_variant_row_is_the_same_network_answering_otherwise():
-    from benchmarks.run import apply_network, inference_variant_row
+    from benchmarks.run import apply_network, inference_variant_row, with_inference
 
     from napari_maxrf_sr.api import super_resolve
 
@@ -213,7 +213,7 @@ def test_inference_variant_row_is_the_same_network_answering_otherwise():
                         elements=case.elements)
     row = inference_variant_row(case, res, {"calibration_radius": 0}, 1.0)
     assert row["method"] == "adun (calibration_radius=0)" and row["seconds"] == 1.0
-    plain = apply_network(res, case, True, calibration_radius=0)
+    plain = apply_network(with_inference(res, calibration_radius=0), case, True)
     assert not np.allclose(plain, res.maps)  # the default calibrates
     from benchmarks.metrics import rmse_psnr
     assert row["psnr"] == pytest.approx(rmse_psnr(plain, case.hr_maps)[1])
