@@ -104,14 +104,19 @@ def test_float_and_8bit_photos_give_the_same_batches():
                                rtol=0, atol=0)
 
 
+def _random_network(y, photo) -> tuple[ListaGenerator, MapNormaliser]:
+    """A seeded, untrained network for ``y`` and ``photo``, and the normaliser of ``100 y``."""
+    model = ListaGenerator(6, 16, 3)
+    model.init_random(_whole_x0(y, photo).reshape(6, -1).t()[:500],
+                      torch.Generator().manual_seed(0))
+    return model, MapNormaliser.fit(y * 100, 0.05, 0.95)
+
+
 @pytest.mark.parametrize("tile_pixels", [1024, 1 << 20])  # bands of 5 rows; one band
 def test_inference_in_bands_equals_the_whole_image(tile_pixels):
     y, photo = _inputs(4)
-    gen = torch.Generator().manual_seed(0)
-    model = ListaGenerator(6, 16, 3)
+    model, normaliser = _random_network(y, photo)
     x0 = _whole_x0(y, photo)
-    model.init_random(x0.reshape(6, -1).t()[:500], gen)
-    normaliser = MapNormaliser.fit(y * 100, 0.05, 0.95)
     lr = y * 100
     yn = torch.from_numpy(normaliser.forward(lr))
     x0n = torch.cat([upsample_bilinear(yn, S), x0[3:]])
@@ -134,10 +139,7 @@ def test_inference_in_bands_equals_the_whole_image(tile_pixels):
 def test_calibrated_inference_in_bands_equals_the_whole_image(radius):
     """The local calibration's windows reach across bands: bands of 5 rows or one band."""
     y, photo = _inputs(4)
-    model = ListaGenerator(6, 16, 3)
-    model.init_random(_whole_x0(y, photo).reshape(6, -1).t()[:500],
-                      torch.Generator().manual_seed(0))
-    normaliser = MapNormaliser.fit(y * 100, 0.05, 0.95)
+    model, normaliser = _random_network(y, photo)
     op = AcquisitionOperator(S)
     answers = [predict(model, normaliser, y * 100, PhotoPixels(photo), op,
                        config_from_preset("fast", tile_pixels=t, calibration_radius=radius))
@@ -154,10 +156,7 @@ def test_inference_interpolates_the_consistent_source_in_bands(tile_pixels):
     from napari_maxrf_sr.core.operators import consistent_source
 
     y, photo = _inputs(5)
-    model = ListaGenerator(6, 16, 3)
-    model.init_random(_whole_x0(y, photo).reshape(6, -1).t()[:500],
-                      torch.Generator().manual_seed(0))
-    normaliser = MapNormaliser.fit(y * 100, 0.05, 0.95)
+    model, normaliser = _random_network(y, photo)
     lr = y * 100
     source = torch.from_numpy(consistent_source(normaliser.forward(lr), S))
     x0 = torch.cat([upsample_bilinear(source, S), _whole_x0(y, photo)[3:]])
