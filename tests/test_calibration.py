@@ -7,9 +7,12 @@ import pytest
 import torch
 
 from napari_maxrf_sr.core.calibration import (
+    ColourFit,
     box_mean,
     calibration_coefficients,
     noise_variance,
+    photo_block_means,
+    scan_noise_variance,
 )
 from napari_maxrf_sr.core.inference import calibrate_band, lr_rows_with_halo
 from napari_maxrf_sr.core.modelio import load_model, save_model
@@ -148,3 +151,70 @@ def test_slope_is_the_ridge_estimate_with_the_scan_noise_over_the_window():
             slopes.append(cov / (gw.var() + sigma2 / 9))
     a, _ = calibration_coefficients(g, y, 1)
     assert a[0, 3, 3] == pytest.approx(np.mean(slopes), rel=1e-6)
+
+
+def _colour_texture(photo_lr: np.ndarray) -> np.ndarray:
+    """Fine texture that follows each scan pixel's colour (a quadratic of it)."""
+    r, g, b = photo_lr
+    return 40 * r + 25 * g**2 - 30 * r * b
+
+
+def test_photo_block_means_average_each_block_of_each_channel():
+    rows = np.arange(8 * 12 * 3, dtype=np.float32).reshape(8, 12, 3)
+    got = photo_block_means(rows, 4)
+    assert got.shape == (3, 2, 3)
+    assert got[2, 1, 0] == pytest.approx(rows[4:8, 0:4, 2].mean())
+
+
+def test_colour_fit_takes_up_a_quadratic_of_the_colours():
+    photo_lr = np.random.default_rng(5).random((3, 30, 20))
+    y = 7.0 + _colour_texture(photo_lr)
+    assert np.abs(ColourFit(photo_lr, ridge=0.0).residual(y[None])).max() < 1e-9
+    # The default ridge leaves a trace of it (a stable fit for photos of few colours).
+    assert np.abs(ColourFit(photo_lr).residual(y[None])).max() < 0.01 * y.std()
+
+
+def test_noise_estimate_leaves_out_texture_the_photo_explains():
+    rng = np.random.default_rng(4)
+    photo_lr = rng.random((3, 60, 50))  # every scan pixel its own colour: the finest texture
+    y = 100 + _colour_texture(photo_lr) + rng.normal(0, 1.0, (60, 50))
+    assert noise_variance(y[None])[0] > 20  # Immerkaer alone counts the texture as noise
+    assert scan_noise_variance(y) == pytest.approx(noise_variance(y[None])[0])
+    assert scan_noise_variance(y, ColourFit(photo_lr)) == pytest.approx(1.0, rel=0.15)
+
+
+def test_noise_estimate_keeps_texture_the_photo_does_not_show():
+    rng = np.random.default_rng(6)
+    photo_lr = rng.random((3, 60, 50))
+    hidden = 40 * rng.random((60, 50))  # a hidden layer: texture with no trace in the photo
+    y = 100 + hidden + rng.normal(0, 1.0, (60, 50))
+    plain = noise_variance(y[None])[0]
+    assert plain > 20
+    assert scan_noise_variance(y, ColourFit(photo_lr)) == pytest.approx(plain, rel=0.05)
+
+
+def test_predict_estimates_the_noise_with_the_photo():
+    from napari_maxrf_sr.core.inference import predict, prepare_for_model
+
+    s, h, w = 4, 12, 10
+    rng = np.random.default_rng(7)
+    photo = rng.integers(0, 256, (s * h, s * w, 3), dtype=np.uint8)
+    colours = photo_block_means(photo / 255.0, s)
+    lr = 20 + _colour_texture(colours)[None] * np.array([1.0, 0.5, 2.0])[:, None, None]
+    lr = (lr + rng.normal(0, 0.5, lr.shape)).astype(np.float32)  # texture the photo explains
+    model = random_model(calibration_radius=1)
+    prepared, norm, _ = prepare_for_model(model, lr, photo)
+    args = (model.generator, norm, prepared.lr_maps, prepared.rgb, model.operator)
+    raw = predict(*args, model.config.replace(calibration_radius=0), project=False)
+    g = block_mean_np(raw, s)
+    rows = (lr_rows_with_halo, 0, h)
+
+    def by_hand(photo_lr):
+        gain, offset = calibration_coefficients(g, prepared.lr_maps, 1, photo_lr)
+        return calibrate_band(raw, rows[0](gain, *rows[1:]), rows[0](offset, *rows[1:]),
+                              prepared.lr_maps, model.operator)
+
+    got = predict(*args, model.config)
+    with_photo = by_hand(photo_block_means(prepared.rgb[0 : s * h], s))
+    np.testing.assert_allclose(got, with_photo, rtol=1e-5, atol=1e-4)
+    assert np.abs(got - by_hand(None)).max() > 1e-2 * lr.max()  # the photo changed the answer

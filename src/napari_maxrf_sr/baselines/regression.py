@@ -20,15 +20,10 @@ from napari_maxrf_sr.baselines.interpolation import (
     normalise_maps,
     upsample_np,
 )
+from napari_maxrf_sr.core.calibration import ColourFit, quadratic_features
 from napari_maxrf_sr.core.operators import AcquisitionOperator
 
 __all__ = ["colour_regression", "quadratic_features"]
-
-
-def quadratic_features(rgb: np.ndarray) -> np.ndarray:
-    """``(10, ...)``: 1, r, g, b, r^2, g^2, b^2, rg, rb, gb of a ``(3, ...)`` image."""
-    r, g, b = rgb
-    return np.stack([np.ones_like(r), r, g, b, r * r, g * g, b * b, r * g, r * b, g * b])
 
 
 def colour_regression(
@@ -70,12 +65,9 @@ def colour_regression(
     norm, peaks = normalise_maps(maps)
     hr_rgb = np.moveaxis(photo, -1, 0).astype(np.float32)  # (3, H, W)
     lr_rgb = down_np(hr_rgb, op)  # the photo block-averaged onto the scan's grid
-    f_lr = quadratic_features(lr_rgb.astype(np.float64)).reshape(10, -1)  # (10, h w)
-    gram = f_lr @ f_lr.T
-    gram += ridge * np.trace(gram) / 10 * np.eye(10)
-    coef = np.linalg.solve(gram, f_lr @ norm.reshape(norm.shape[0], -1).T.astype(np.float64))
-    fit_lr = (coef.T @ f_lr).reshape(norm.shape)
-    residual = (norm - fit_lr).astype(np.float32)
+    fit = ColourFit(lr_rgb, ridge=ridge)
+    coef = fit.coefficients(norm)  # (10, B)
+    residual = fit.residual(norm).astype(np.float32)
     out = upsample_np(residual, s, "bilinear")
     features = quadratic_features(hr_rgb)  # (10, H, W), once for all maps
     for k in range(norm.shape[0]):  # map by map: no (10, H, W) x B products at once

@@ -15,7 +15,9 @@ bilinearly onto the photo's pixels, ``q = a G + b``, and the exact projection fo
 The slope is a ridge estimate: with the prior ``a ~ N(0, 1)`` and the scan's noise of
 variance ``sigma^2`` on each of the window's ``n = (2R+1)^2`` pixels, the posterior mean
 is ``cov(g, y) / (var(g) + sigma^2 / n)``. ``sigma^2`` is estimated per map from the
-scan itself (:func:`noise_variance`). Nothing here is learned or tuned on our cases.
+scan itself (:func:`noise_variance`); a scan's fine texture inflates that estimate, so
+the part of the texture that the photo's colours explain is removed first
+(:func:`scan_noise_variance`). Nothing here is learned or tuned on our cases.
 
 Everything is computed on the scan's grid, one map at a time, so memory is a few times
 the scan's; the bands of :mod:`~napari_maxrf_sr.core.inference` then apply it row by row.
@@ -78,7 +80,66 @@ def noise_variance(y_lr: np.ndarray) -> np.ndarray:
     return sigma**2
 
 
-def calibration_coefficients(g: np.ndarray, y_lr: np.ndarray, radius: int
+def quadratic_features(rgb: np.ndarray) -> np.ndarray:
+    """``(10, ...)``: 1, r, g, b, r^2, g^2, b^2, rg, rb, gb of a ``(3, ...)`` image."""
+    r, g, b = rgb
+    return np.stack([np.ones_like(r), r, g, b, r * r, g * g, b * b, r * g, r * b, g * b])
+
+
+def photo_block_means(rows: np.ndarray, scale: int) -> np.ndarray:
+    """``(3, r, w)`` float64 means of ``scale x scale`` blocks of ``(s r, s w, 3)`` photo rows."""
+    x = np.asarray(rows, dtype=np.float64)
+    r, w = x.shape[0] // scale, x.shape[1] // scale
+    return np.moveaxis(x.reshape(r, scale, w, scale, 3).mean(axis=(1, 3)), -1, 0)
+
+
+class ColourFit:
+    """Least-squares fits of scan maps by a quadratic function of the photo's colours.
+
+    The photo is block-averaged onto the scan's grid (``photo_lr``). The fit has ten
+    parameters per map for thousands of scan pixels, so it takes up what the colours
+    explain and leaves the scan's noise nearly whole. ``ridge`` (relative to the
+    features' mean square) keeps a photo of few colours from an unstable fit.
+    """
+
+    def __init__(self, photo_lr: np.ndarray, ridge: float = 1e-4) -> None:
+        self.features = quadratic_features(np.asarray(photo_lr, dtype=np.float64))
+        f = self.features.reshape(10, -1)
+        gram = f @ f.T
+        self._gram = gram + ridge * np.trace(gram) / 10 * np.eye(10)
+
+    def coefficients(self, maps: np.ndarray) -> np.ndarray:
+        """``(10, B)`` the polynomials' coefficients for ``(B, h, w)`` maps."""
+        f = self.features.reshape(10, -1)
+        rhs = f @ np.asarray(maps, dtype=np.float64).reshape(len(maps), -1).T
+        return np.linalg.solve(self._gram, rhs)
+
+    def residual(self, maps: np.ndarray) -> np.ndarray:
+        """``(B, h, w)`` float64: the maps minus their fits."""
+        coef = self.coefficients(maps)
+        return maps - np.tensordot(coef.T, self.features, axes=1)
+
+
+def scan_noise_variance(y: np.ndarray, colour_fit: ColourFit | None = None) -> float:
+    """One map's noise variance, with what the photo's colours explain left out.
+
+    Immerkaer's estimate (:func:`noise_variance`) counts the scan's fine texture as
+    noise. Texture that a smooth function of the photo's colours reproduces is not
+    noise, so the estimate is taken again on the residual of a :class:`ColourFit`, and
+    the smaller of the two is kept (texture the photo does not show, such as a hidden
+    layer, stays in both). On the benchmark's noisy drawing this brings the estimate for
+    the two maps the photo shows from 2.6-4.1 times the true variance to 1.0-1.2 times;
+    on the paintings it changes little (docs/benchmarks.md).
+    """
+    y = np.asarray(y, dtype=np.float64)[None]
+    plain = noise_variance(y)[0]
+    if colour_fit is None:
+        return plain
+    return min(plain, noise_variance(colour_fit.residual(y))[0])
+
+
+def calibration_coefficients(g: np.ndarray, y_lr: np.ndarray, radius: int,
+                             photo_lr: np.ndarray | None = None
                              ) -> tuple[np.ndarray, np.ndarray]:
     """Per-scan-pixel gain ``a`` and offset ``b`` with which ``a G + b`` follows the scan.
 
@@ -91,6 +152,9 @@ def calibration_coefficients(g: np.ndarray, y_lr: np.ndarray, radius: int
         ``(B, h, w)`` the scan.
     radius
         ``R``: windows of ``(2R+1) x (2R+1)`` scan pixels.
+    photo_lr
+        ``(3, h, w)`` the photo's block means (:func:`photo_block_means`), for the noise
+        estimate (:func:`scan_noise_variance`); ``None``: from the scan alone.
 
     Returns
     -------
@@ -98,6 +162,7 @@ def calibration_coefficients(g: np.ndarray, y_lr: np.ndarray, radius: int
         ``(B, h, w)`` float64, each the mean over the windows covering the pixel.
     """
     n = (2 * radius + 1) ** 2
+    colour_fit = None if photo_lr is None else ColourFit(photo_lr)
     gain = np.empty(np.shape(y_lr))
     offset = np.empty(np.shape(y_lr))
     for k in range(gain.shape[0]):  # map by map: a handful of scan-sized float64 arrays
@@ -107,7 +172,7 @@ def calibration_coefficients(g: np.ndarray, y_lr: np.ndarray, radius: int
         var_g = np.maximum(box_mean(gk * gk, radius) - mean_g**2, 0.0)
         cov = box_mean(gk * yk, radius) - mean_g * mean_y
         # The floor keeps an all-zero or constant map from dividing 0 by 0.
-        eps = noise_variance(yk[None])[0] / n + 1e-12 * np.abs(yk).max() ** 2 + 1e-30
+        eps = scan_noise_variance(yk, colour_fit) / n + 1e-12 * np.abs(yk).max() ** 2 + 1e-30
         a = cov / (var_g + eps)
         gain[k] = box_mean(a, radius)
         offset[k] = box_mean(mean_y - a * mean_g, radius)

@@ -9,7 +9,8 @@ output array plus one band, whatever the painting's size.
 
 With the local calibration (``config.calibration_radius > 0``,
 :mod:`~napari_maxrf_sr.core.calibration`) this takes two passes over the bands: the
-first writes the network's maps and gathers their block means, from which the
+first writes the network's maps and gathers their block means (and the photo's, for
+the noise estimate), from which the
 calibration's coefficients are computed on the scan's grid; the second calibrates and
 projects each band.
 """
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .calibration import apply_calibration, calibration_coefficients
+from .calibration import apply_calibration, calibration_coefficients, photo_block_means
 from .config import SRConfig
 from .device import resolve_device
 from .model import ListaGenerator
@@ -321,6 +322,7 @@ def predict(
     photo_norm = photo_normaliser or photo_normaliser_for(config, rgb01)
     bands = list(_bands(h, band_rows(config, s, big_w)))
     g = np.empty((n_maps, h, w)) if calibrate and op.is_block else None
+    photo_lr = np.empty((3, h, w)) if calibrate else None  # for the noise estimate
     for r0, r1 in bands:
         out[:, s * r0 : s * r1] = predict_band(
             generator, normaliser, lr_rows_with_halo(source, r0, r1), lr_maps[:, r0:r1],
@@ -329,10 +331,13 @@ def predict(
         )
         if g is not None:
             g[:, r0:r1] = band_block_means(out[:, s * r0 : s * r1], op)
+        if photo_lr is not None:
+            photo_lr[:, r0:r1] = photo_block_means(rgb01[s * r0 : s * r1], s)
     if calibrate:
         if g is None:  # a wide beam: its blur reaches across bands, so the whole image
             g = op.down(torch.from_numpy(np.asarray(out)).double()).numpy()
-        gain, offset = calibration_coefficients(g, lr_maps, config.calibration_radius)
+        gain, offset = calibration_coefficients(g, lr_maps, config.calibration_radius,
+                                                photo_lr)
         for r0, r1 in bands:
             out[:, s * r0 : s * r1] = calibrate_band(
                 out[:, s * r0 : s * r1], lr_rows_with_halo(gain, r0, r1),

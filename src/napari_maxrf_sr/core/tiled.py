@@ -11,8 +11,9 @@ for a cluster the bytes of a model file (the safe format of
 loads it once per process.
 
 With the local calibration (:mod:`~napari_maxrf_sr.core.calibration`) each tile runs
-the network twice: a first task returns only its block means (scan-sized), one task
-turns them into the calibration's coefficients, and the tile's second task calibrates
+the network twice: a first task returns only its block means (scan-sized), another the
+photo's block means (for the noise estimate), one task turns them into the
+calibration's coefficients, and the tile's second task calibrates
 and projects. Running the network again costs time but keeps memory bounded: no tile's
 maps wait in memory for the others.
 
@@ -33,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ClusterError
-from .calibration import calibration_coefficients
+from .calibration import calibration_coefficients, photo_block_means
 from .inference import (
     TrainedModel,
     band_block_means,
@@ -146,10 +147,20 @@ def predict_tile(model: TrainedModel | bytes, normaliser: MapNormaliser,
     return out
 
 
-def _coefficients(lr_maps: np.ndarray, radius: int, *block_means: np.ndarray
+def _photo_means(photo_rows: np.ndarray, unit: float, scale: int) -> np.ndarray:
+    """A tile's photo block means (for the calibration's noise estimate)."""
+    return photo_block_means(to_unit_float(photo_rows, unit), scale)
+
+
+def _coefficients(lr_maps: np.ndarray, radius: int, n_tiles: int, *means: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray]:
-    """The calibration's coefficients from the tiles' block means, in row order."""
-    return calibration_coefficients(np.concatenate(block_means, axis=1), lr_maps, radius)
+    """The calibration's coefficients from the tiles' block means, in row order.
+
+    ``means``: the maps' block means of the ``n_tiles`` tiles, then the photo's.
+    """
+    g = np.concatenate(means[:n_tiles], axis=1)
+    photo_lr = np.concatenate(means[n_tiles:], axis=1)
+    return calibration_coefficients(g, lr_maps, radius, photo_lr)
 
 
 def _tile_coefficient_rows(coefficients: tuple[np.ndarray, np.ndarray], r0: int, r1: int
@@ -213,8 +224,12 @@ def tiled_prediction(model: TrainedModel, normaliser: MapNormaliser, lr_maps: np
     if radius > 0:
         means = [task(*tile_args(r0), block_means=True,
                       dask_key_name=f"maxrf-means-{token}-{i}") for i, r0 in enumerate(starts)]
+        photo_means = [dask.delayed(_photo_means, pure=True, traverse=False)(
+            raw[s * r0 : s * min(h, r0 + rows)], unit, s,
+            dask_key_name=f"maxrf-photo-means-{token}-{i}") for i, r0 in enumerate(starts)]
         coefficients = dask.delayed(_coefficients, pure=True, traverse=False)(
-            lr_maps, radius, *means, dask_key_name=f"maxrf-calibration-{token}")
+            lr_maps, radius, len(means), *means, *photo_means,
+            dask_key_name=f"maxrf-calibration-{token}")
     tiles = []
     for i, r0 in enumerate(starts):
         r1 = min(h, r0 + rows)
