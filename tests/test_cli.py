@@ -107,3 +107,43 @@ def test_provenance_is_enough_to_rerun_bit_for_bit(files, tmp_path):
     rgb, _ = read_photo(prov["photo"]["path"])
     again = super_resolve(lr, rgb, 4, elements=elements, config=config)
     np.testing.assert_array_equal(again.maps, maps)
+
+
+def test_set_changes_one_setting_and_is_recorded(files, tmp_path, capsys):
+    xrf, photo, _ = files
+    out = tmp_path / "sr.tif"
+    assert main(["run", "--xrf", str(xrf), "--rgb", str(photo), "--out", str(out), "--preset",
+                 "fast", "--seed", "2", "--max-seconds", "2", "--device", "cpu", "--quiet",
+                 "--set", "calibration_radius=3", "--set", "photo_range=full"]) == 0
+    settings = read_element_stack(out)[2].provenance["settings"]
+    assert settings["calibration_radius"] == 3 and settings["photo_range"] == "full"
+    assert settings["seed"] == 2  # the other options still apply
+
+
+@pytest.mark.parametrize(("value", "says"), [
+    ("calibration_radiu=1", "unknown setting"), ("calibration_radius=x", "whole number"),
+    ("calibration_radius=99", "at most"), ("calibration_radius", "NAME=VALUE")])
+def test_set_refuses_bad_settings_before_reading_anything(tmp_path, capsys, value, says):
+    with pytest.raises(SystemExit) as stop:
+        main(["run", "--xrf", str(tmp_path / "none.tif"), "--rgb", "x.png", "--out",
+              str(tmp_path / "o.tif"), "--set", value])
+    assert stop.value.code == 2 and says in capsys.readouterr().err
+
+
+def test_set_is_refused_for_a_baseline(files, tmp_path, capsys):
+    xrf, photo, _ = files
+    out = tmp_path / "b.tif"
+    assert main(["run", "--xrf", str(xrf), "--rgb", str(photo), "--out", str(out),
+                 "--method", "bicubic", "--set", "calibration_radius=1"]) == 1
+    assert "--set" in capsys.readouterr().err and not out.exists()
+
+
+def test_settings_lists_every_setting_with_the_presets_value(capsys):
+    from napari_maxrf_sr.core.config import FIELD_HELP, config_from_preset
+
+    assert main(["settings", "--preset", "paper"]) == 0
+    text = capsys.readouterr().out
+    for name in FIELD_HELP:
+        assert f"\n{name} = " in "\n" + text
+    paper = config_from_preset("paper").calibration_radius
+    assert f"calibration_radius = {paper}\n" in text

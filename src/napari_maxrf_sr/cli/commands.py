@@ -96,3 +96,16 @@ def cmd_methods(args) -> int:
     for name in available_methods()[1:]:
         print(f"{name}: {BASELINE_HELP.get(name, '')}")
     return 0
+
+
+def cmd_settings(args) -> int:
+    """``maxrf-sr settings``: the network's settings, for ``run --set NAME=VALUE``."""
+    import textwrap
+
+    from ..core.config import FIELD_HELP, config_from_preset
+
+    config = config_from_preset(args.preset).to_dict()
+    for name, text in FIELD_HELP.items():
+        print(f"{name} = {json.dumps(config[name])}")
+        print(textwrap.fill(text, width=88, initial_indent="    ", subsequent_indent="    "))
+    return 0

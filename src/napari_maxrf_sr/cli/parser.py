@@ -6,6 +6,7 @@ Its options are used by scripts outside this repository: keep them stable.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 
 from .. import __version__
@@ -26,6 +27,8 @@ examples:
   maxrf-sr run --xrf maps.tif --rgb photo.png --scale 4 --out sr.tif --max-seconds 300
   maxrf-sr run --xrf maps.tif --rgb photo.png --scale 4 --out sr.tif --resume
                                                   continue a run that was killed or crashed
+  maxrf-sr run --xrf maps.tif --rgb photo.png --scale 4 --out sr.tif --set calibration_radius=2
+                                                  change one of the network's settings
   maxrf-sr run --xrf maps.tif --rgb photo.png --scale 4 --out bic.tif --method bicubic
   maxrf-sr apply --model painting.pt --xrf maps2.tif --rgb photo2.png --out sr2.tif
   maxrf-sr apply --model painting.pt --xrf maps.tif --rgb photo.tif --out sr.ome.zarr \
@@ -75,6 +78,30 @@ def seconds(low: float, *, above: bool = False):
         return value
 
     return parse
+
+
+def setting(text: str) -> tuple[str, object]:
+    """Argparse type of ``--set``: ``NAME=VALUE``, one network setting, checked at once.
+
+    The value is read as JSON (``1``, ``0.5``, ``true``); anything else is text (a choice
+    such as ``pixels``).
+    """
+    from ..core.config import SRConfig
+
+    name, sep, raw = text.partition("=")
+    name = name.strip()
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(
+            f"a setting is written NAME=VALUE, such as calibration_radius=1, got {text!r}")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw.strip()
+    try:
+        SRConfig.from_dict({name: value})
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return name, value
 
 
 def scale_type(text: str) -> int:
@@ -135,6 +162,11 @@ def _run_parser(sub) -> None:
     r.add_argument("--seed", type=whole_number(0, MAX_SEED, "a seed: a whole number"),
                    default=None,
                    help="random seed: the same seed, data and settings give the same maps")
+    r.add_argument("--set", type=setting, action="append", default=[], metavar="NAME=VALUE",
+                   dest="settings",
+                   help="change one of the network's settings from the preset's, e.g. "
+                        "--set calibration_radius=1; repeat for more (the names are those of "
+                        "listed by: maxrf-sr settings)")
     r.add_argument("--max-seconds", type=seconds(0.0, above=True), default=None, metavar="S",
                    help="time budget for training in seconds (the result is kept when it "
                         "runs out)")
@@ -188,6 +220,11 @@ def _other_parsers(sub) -> None:
 
     m = sub.add_parser("methods", help="list the available methods")
     m.set_defaults(func=commands.cmd_methods)
+
+    t = sub.add_parser("settings", help="list the network's settings (for run --set)")
+    t.add_argument("--preset", default="default", choices=("default", "fast", "paper"),
+                   help="show this preset's values (default: %(default)s)")
+    t.set_defaults(func=commands.cmd_settings)
 
 
 def build_parser() -> argparse.ArgumentParser:

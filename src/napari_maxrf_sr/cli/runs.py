@@ -120,7 +120,8 @@ def _train(args, maps, elements, photo, plan, pyramid: bool):
     try:
         return super_resolve(
             maps, photo, args.scale, args.method, elements=elements, preset=args.preset,
-            seed=args.seed, max_seconds=args.max_seconds, device=args.device,
+            config=dict(args.settings) or None, seed=args.seed,
+            max_seconds=args.max_seconds, device=args.device,
             negative="clip" if args.clip_negative else "error",
             callback=None if args.quiet else ProgressBar(), checkpoint=plan,
             infer=not (args.method == "adun" and (pyramid or too_big_for_memory(maps, photo))),
@@ -136,6 +137,11 @@ def cmd_run(args) -> int:
     """``maxrf-sr run``: train on one painting and write the super-resolved maps."""
     from ..core.checkpoint import read_checkpoint_info, remove_checkpoint
 
+    if args.settings and args.method != "adun":
+        raise InputError(
+            f"--set changes the network's settings, and the method {args.method!r} has none: "
+            "leave --set out, or run the network (--method adun)."
+        )
     out, model_path = Path(args.out), _path(args.save_model)
     ckpt = checkpoint_path(out) if args.method == "adun" else None
     check_outputs({"--out": out, "--save-model": model_path, "the checkpoint": ckpt},
