@@ -134,7 +134,7 @@ def test_ink_effect_zero_without_the_photo_and_positive_with_it(capsys):
     # The network: one trained network answers both photos (a short run), with each
     # radius of the local calibration (0: off).
     rows = answers("adun", case, clean, {"stage1_steps": 30, "stage2_steps": 0})
-    assert list(rows) == ["adun", "adun, calibration_radius=0", "adun, calibration_radius=1"]
+    assert list(rows) == ["adun", "adun, calibration_radius=0", "adun, calibration_radius=2"]
     (inked, plain), (raw_inked, _), _ = rows.values()
     assert inked.shape == plain.shape == case.hr_maps.shape and not np.array_equal(inked, plain)
     assert not np.array_equal(inked, raw_inked)
@@ -217,7 +217,7 @@ def test_inference_variant_row_is_the_same_network_answering_otherwise():
     assert not np.allclose(plain, res.maps)  # the default calibrates
     from benchmarks.metrics import rmse_psnr
     assert row["psnr"] == pytest.approx(rmse_psnr(plain, case.hr_maps)[1])
-    assert res.diagnostics["model"].config.calibration_radius == 2  # left as it was
+    assert res.diagnostics["model"].config.calibration_radius == 1  # left as it was
 
 
 def test_per_pixel_ceiling_agrees_with_the_scan_and_beats_interpolation():
@@ -257,3 +257,16 @@ def test_ablation_variant_names_may_hold_commas():
     assert names == ["default", "adversarial stage, share 0.3", "consistent interpolation"]
     with pytest.raises(SystemExit, match="unknown variant 'no such'"):
         parse_variants("default,no such")
+
+
+def test_noise_ratios_compare_each_estimate_with_the_poisson_truth():
+    from benchmarks.noise_estimate import noise_ratios
+
+    from napari_maxrf_sr.core.operators import block_mean_np
+
+    case = _tiny_case(64, seed=2)
+    plain, ours = noise_ratios(case)
+    assert 1 <= len(plain) == len(ours) <= 3
+    assert (ours <= plain + 1e-12).all() and (ours > 0).all()  # never above Immerkaer's
+    case.lr_maps = block_mean_np(case.hr_maps, 4)  # the noise taken out: every ratio falls
+    assert (noise_ratios(case)[1] < 0.9 * ours).all()
