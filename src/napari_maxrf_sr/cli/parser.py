@@ -165,8 +165,8 @@ def _run_parser(sub) -> None:
     r.add_argument("--set", type=setting, action="append", default=[], metavar="NAME=VALUE",
                    dest="settings",
                    help="change one of the network's settings from the preset's, e.g. "
-                        "--set calibration_radius=1; repeat for more (the names are those of "
-                        "listed by: maxrf-sr settings)")
+                        "--set calibration_radius=2; repeat for more ('maxrf-sr settings' "
+                        "lists them)")
     r.add_argument("--max-seconds", type=seconds(0.0, above=True), default=None, metavar="S",
                    help="time budget for training in seconds (the result is kept when it "
                         "runs out)")
