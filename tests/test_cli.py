@@ -147,3 +147,24 @@ def test_settings_lists_every_setting_with_the_presets_value(capsys):
         assert f"\n{name} = " in "\n" + text
     paper = config_from_preset("paper").calibration_radius
     assert f"calibration_radius = {paper}\n" in text
+
+
+def test_apply_set_changes_only_what_acts_after_training(files, tmp_path, capsys):
+    xrf, photo, _ = files
+    model = tmp_path / "m.pt"
+    assert main(["run", "--xrf", str(xrf), "--rgb", str(photo), "--out", str(tmp_path / "a.tif"),
+                 "--preset", "fast", "--seed", "3", "--max-seconds", "2", "--device", "cpu",
+                 "--quiet", "--save-model", str(model)]) == 0
+    outs = {}
+    for radius in ("1", "0"):
+        outs[radius] = tmp_path / f"r{radius}.tif"
+        assert main(["apply", "--model", str(model), "--xrf", str(xrf), "--rgb", str(photo),
+                     "--out", str(outs[radius]), "--set", f"calibration_radius={radius}"]) == 0
+    with_check, without = (read_element_stack(outs[r]) for r in ("1", "0"))
+    assert without[2].provenance["settings"]["calibration_radius"] == 0
+    assert not np.allclose(with_check[0], without[0])  # the same network, answered otherwise
+    refused = tmp_path / "no.tif"
+    assert main(["apply", "--model", str(model), "--xrf", str(xrf), "--rgb", str(photo),
+                 "--out", str(refused), "--set", "stage1_steps=5"]) == 1
+    assert "stage1_steps changes how the network is trained" in capsys.readouterr().err
+    assert not refused.exists()

@@ -190,6 +190,11 @@ def _other_parsers(sub) -> None:
     a = sub.add_parser("apply", help="apply a saved network to maps and a photo")
     _common_io(a, "where to write the super-resolved maps")
     a.add_argument("--model", required=True, help="a model saved by 'run --save-model'")
+    a.add_argument("--set", type=setting, action="append", default=[], metavar="NAME=VALUE",
+                   dest="settings",
+                   help="apply the model with another value of a setting that acts after "
+                        "training (calibration_radius, tile_pixels), e.g. "
+                        "--set calibration_radius=0")
     a.set_defaults(func=runs.cmd_apply)
 
     s = sub.add_parser("simulate", help="write a synthetic painting with known truth")

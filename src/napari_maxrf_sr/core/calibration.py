@@ -20,7 +20,8 @@ the part of the texture that the photo's colours explain is removed first
 (:func:`scan_noise_variance`). Nothing here is learned or tuned on our cases.
 
 Everything is computed on the scan's grid, one map at a time, so memory is a few times
-the scan's (the colour fit keeps ten scan-sized arrays for all maps); the bands of :mod:`~napari_maxrf_sr.core.inference` then apply it row by row.
+the scan's (the colour fit keeps ten scan-sized arrays for all maps); the bands of
+:mod:`~napari_maxrf_sr.core.inference` then apply it row by row.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ import torch
 
 from .. import __version__
 from ..errors import CheckpointError, CheckpointWriteError
-from .config import SRConfig
+from .config import INFERENCE_SETTINGS, SRConfig
 from .photo import PhotoPixels
 
 FORMAT = "napari-maxrf-sr-checkpoint"
@@ -36,7 +36,7 @@ FORMAT_VERSION = 1
 DEFAULT_EVERY_SECONDS = 120.0
 #: Settings that do not change what training computes (a resumed run may change them;
 #: the local calibration acts on the finished network only).
-_NOT_FINGERPRINTED = ("device", "tile_pixels", "cpu_threads", "calibration_radius")
+_NOT_FINGERPRINTED = ("device", "cpu_threads", *INFERENCE_SETTINGS)
 
 
 @dataclass(frozen=True)

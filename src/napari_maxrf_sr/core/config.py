@@ -342,6 +342,10 @@ def _check_value(name: str, value: Any, hint: Any, meta: typing.Mapping[str, Any
 
 FIELD_HELP.update({f.name: f.metadata["help"] for f in dataclasses.fields(SRConfig)})
 
+#: Settings that act only when a trained network is applied: a saved model may be applied
+#: with other values (``maxrf-sr apply --set``) without training again.
+INFERENCE_SETTINGS = ("calibration_radius", "tile_pixels")
+
 #: Named presets. ``default`` is tuned for a good result in one to two minutes on a laptop
 #: CPU; ``paper`` keeps the paper's iteration counts (days on a CPU, hours on a GPU)
 #: and its design choices; ``fast`` is for tests and the first-run demo.
