@@ -11,9 +11,9 @@ for a cluster the bytes of a model file (the safe format of
 loads it once per process.
 
 With the local calibration (:mod:`~napari_maxrf_sr.core.calibration`) each tile runs
-the network twice: a first task returns only its block means (scan-sized), another the
-photo's block means (for the noise estimate), one task turns them into the
-calibration's coefficients, and the tile's second task calibrates
+the network twice: a first task returns only its block means and the photo's (for the
+noise estimate; scan-sized), one task turns them into the calibration's coefficients,
+and the tile's second task calibrates
 and projects. Running the network again costs time but keeps memory bounded: no tile's
 maps wait in memory for the others.
 
@@ -117,26 +117,29 @@ def predict_tile(model: TrainedModel | bytes, normaliser: MapNormaliser,
         calibration's coefficients with one row of halo each side; ``None``: no
         calibration.
     block_means
-        Return only the block means ``(B, n, w)`` of the uncalibrated, unprojected maps
-        (the calibration's first pass).
+        Return only the block means of the uncalibrated, unprojected maps and, below
+        them, the photo's (for the noise estimate): ``(B + 3, n, w)`` float64 (the
+        calibration's first pass).
     """
     m = _model(model)
     op = m.operator
     s = op.scale
     n_maps, n_rows, w = lr_rows.shape
     if block_means:
-        out = np.empty((n_maps, n_rows, w), dtype=np.float64)
+        out = np.empty((n_maps + 3, n_rows, w), dtype=np.float64)
     else:
         out = np.empty((n_maps, s * n_rows, s * w), dtype=np.float32)
     for r0 in range(0, n_rows, band):
         r1 = min(n_rows, r0 + band)
+        photo_band = to_unit_float(photo_rows[s * r0 : s * r1], unit)
         raw = predict_band(
             m.generator.cpu().eval(), normaliser, source_rows[:, r0 : r1 + 2],
-            lr_rows[:, r0:r1], to_unit_float(photo_rows[s * r0 : s * r1], unit), op,
+            lr_rows[:, r0:r1], photo_band, op,
             photo_normaliser, project=project and coefficient_rows is None and not block_means,
         )
         if block_means:
-            out[:, r0:r1] = band_block_means(raw, op)
+            out[:n_maps, r0:r1] = band_block_means(raw, op)
+            out[n_maps:, r0:r1] = photo_block_means(photo_band, s)
         elif coefficient_rows is not None:
             gain, offset = coefficient_rows
             out[:, s * r0 : s * r1] = calibrate_band(raw, gain[:, r0 : r1 + 2],
@@ -147,20 +150,12 @@ def predict_tile(model: TrainedModel | bytes, normaliser: MapNormaliser,
     return out
 
 
-def _photo_means(photo_rows: np.ndarray, unit: float, scale: int) -> np.ndarray:
-    """A tile's photo block means (for the calibration's noise estimate)."""
-    return photo_block_means(to_unit_float(photo_rows, unit), scale)
-
-
-def _coefficients(lr_maps: np.ndarray, radius: int, n_tiles: int, *means: np.ndarray
+def _coefficients(lr_maps: np.ndarray, radius: int, *means: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray]:
-    """The calibration's coefficients from the tiles' block means, in row order.
-
-    ``means``: the maps' block means of the ``n_tiles`` tiles, then the photo's.
-    """
-    g = np.concatenate(means[:n_tiles], axis=1)
-    photo_lr = np.concatenate(means[n_tiles:], axis=1)
-    return calibration_coefficients(g, lr_maps, radius, photo_lr)
+    """The calibration's coefficients from the tiles' first passes, in row order."""
+    both = np.concatenate(means, axis=1)
+    n_maps = lr_maps.shape[0]
+    return calibration_coefficients(both[:n_maps], lr_maps, radius, both[n_maps:])
 
 
 def _tile_coefficient_rows(coefficients: tuple[np.ndarray, np.ndarray], r0: int, r1: int
@@ -224,12 +219,8 @@ def tiled_prediction(model: TrainedModel, normaliser: MapNormaliser, lr_maps: np
     if radius > 0:
         means = [task(*tile_args(r0), block_means=True,
                       dask_key_name=f"maxrf-means-{token}-{i}") for i, r0 in enumerate(starts)]
-        photo_means = [dask.delayed(_photo_means, pure=True, traverse=False)(
-            raw[s * r0 : s * min(h, r0 + rows)], unit, s,
-            dask_key_name=f"maxrf-photo-means-{token}-{i}") for i, r0 in enumerate(starts)]
         coefficients = dask.delayed(_coefficients, pure=True, traverse=False)(
-            lr_maps, radius, len(means), *means, *photo_means,
-            dask_key_name=f"maxrf-calibration-{token}")
+            lr_maps, radius, *means, dask_key_name=f"maxrf-calibration-{token}")
     tiles = []
     for i, r0 in enumerate(starts):
         r1 = min(h, r0 + rows)
