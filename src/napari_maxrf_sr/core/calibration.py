@@ -29,6 +29,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .operators import block_mean
+
 #: Immerkaer's noise-estimation mask: the difference of two Laplacians, blind to a
 #: map's planes and ramps; white noise of variance sigma^2 gives it variance 36 sigma^2.
 _NOISE_MASK = np.array([[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -2.0, 1.0]])
@@ -89,9 +91,8 @@ def quadratic_features(rgb: np.ndarray) -> np.ndarray:
 
 def photo_block_means(rows: np.ndarray, scale: int) -> np.ndarray:
     """``(3, r, w)`` float64 means of ``scale x scale`` blocks of ``(s r, s w, 3)`` photo rows."""
-    x = np.asarray(rows, dtype=np.float64)
-    r, w = x.shape[0] // scale, x.shape[1] // scale
-    return np.moveaxis(x.reshape(r, scale, w, scale, 3).mean(axis=(1, 3)), -1, 0)
+    channels_first = np.moveaxis(np.asarray(rows, dtype=np.float64), -1, 0)
+    return block_mean(torch.from_numpy(channels_first), scale).numpy()
 
 
 class ColourFit:
