@@ -67,7 +67,7 @@ def colour_regression(
     lr_rgb = down_np(hr_rgb, op)  # the photo block-averaged onto the scan's grid
     fit = ColourFit(lr_rgb, ridge=ridge)
     coef = fit.coefficients(norm)  # (10, B)
-    residual = fit.residual(norm).astype(np.float32)
+    residual = fit.residual(norm, coef).astype(np.float32)
     out = upsample_np(residual, s, "bilinear")
     features = quadratic_features(hr_rgb)  # (10, H, W), once for all maps
     for k in range(norm.shape[0]):  # map by map: no (10, H, W) x B products at once

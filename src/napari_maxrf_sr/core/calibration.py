@@ -116,9 +116,10 @@ class ColourFit:
         rhs = f @ np.asarray(maps, dtype=np.float64).reshape(len(maps), -1).T
         return np.linalg.solve(self._gram, rhs)
 
-    def residual(self, maps: np.ndarray) -> np.ndarray:
-        """``(B, h, w)`` float64: the maps minus their fits."""
-        coef = self.coefficients(maps)
+    def residual(self, maps: np.ndarray, coef: np.ndarray | None = None) -> np.ndarray:
+        """``(B, h, w)`` float64: the maps minus their fits (``coef``: already solved)."""
+        if coef is None:
+            coef = self.coefficients(maps)
         return maps - np.tensordot(coef.T, self.features, axes=1)
 
 
