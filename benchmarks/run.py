@@ -13,7 +13,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import threading
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from napari_maxrf_sr.api import available_methods, super_resolve
+from napari_maxrf_sr.core.config import read_setting
 
 from .cases import all_cases
 from .metrics import (
@@ -91,14 +91,7 @@ def evaluate(case, method: str, res, seconds: float, peak_mib: float) -> dict:
 
 def parse_settings(items: list[str]) -> dict:
     """``["FIELD=VALUE", ...]`` to config overrides (JSON values; a plain word stays text)."""
-    out = {}
-    for item in items:
-        key, _, value = item.partition("=")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value  # a plain word, such as a choice
-    return out
+    return dict(read_setting(item) for item in items)
 
 
 def run(methods: list[str], quick: bool, max_seconds: float | None, preset: str,

@@ -6,7 +6,6 @@ Its options are used by scripts outside this repository: keep them stable.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 
 from .. import __version__
@@ -83,21 +82,12 @@ def seconds(low: float, *, above: bool = False):
 def setting(text: str) -> tuple[str, object]:
     """Argparse type of ``--set``: ``NAME=VALUE``, one network setting, checked at once.
 
-    The value is read as JSON (``1``, ``0.5``, ``true``); anything else is text (a choice
-    such as ``pixels``).
+    Read by :func:`~napari_maxrf_sr.core.config.read_setting` (JSON, else text).
     """
-    from ..core.config import SRConfig
+    from ..core.config import SRConfig, read_setting
 
-    name, sep, raw = text.partition("=")
-    name = name.strip()
-    if not sep or not name:
-        raise argparse.ArgumentTypeError(
-            f"a setting is written NAME=VALUE, such as calibration_radius=1, got {text!r}")
     try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
-        value = raw.strip()
-    try:
+        name, value = read_setting(text)
         SRConfig.from_dict({name: value})
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
