@@ -123,11 +123,9 @@ def with_inference(res, **inference: object):
     E.g. ``calibration_radius=0``: the same trained network without the local
     calibration. Its ``maps`` are not recomputed: :func:`apply_network` gives them.
     """
-    import dataclasses
     import types
 
-    model = res.diagnostics["model"]
-    changed = dataclasses.replace(model, config=model.config.replace(**inference))
+    changed = res.diagnostics["model"].answering_with(**inference)
     return types.SimpleNamespace(diagnostics={**res.diagnostics, "model": changed})
 
 

@@ -218,3 +218,15 @@ def test_predict_estimates_the_noise_with_the_photo():
     with_photo = by_hand(photo_block_means(prepared.rgb[0 : s * h], s))
     np.testing.assert_allclose(got, with_photo, rtol=1e-5, atol=1e-4)
     assert np.abs(got - by_hand(None)).max() > 1e-2 * lr.max()  # the photo changed the answer
+
+
+def test_a_trained_model_answers_with_other_inference_settings_only():
+    from napari_maxrf_sr.errors import InputError
+
+    model = random_model(calibration_radius=1)
+    plain = model.answering_with(calibration_radius=0)
+    assert plain.config.calibration_radius == 0 and model.config.calibration_radius == 1
+    assert plain.generator is model.generator  # the same trained network
+    assert model.answering_with() is model
+    with pytest.raises(InputError, match="stage1_steps changes how the network is trained"):
+        model.answering_with(stage1_steps=5)

@@ -261,24 +261,6 @@ def apply_to_disk(model, maps, photo, out: Path, elements, args, record: dict,
     print(f"inference took {time.perf_counter() - t0:.1f} s", file=sys.stderr)
 
 
-def _with_inference_settings(model, settings: dict):
-    """The model with settings that act after training changed (``apply --set``)."""
-    import dataclasses
-
-    from ..core.config import INFERENCE_SETTINGS
-
-    training = sorted(set(settings) - set(INFERENCE_SETTINGS))
-    if training:
-        raise InputError(
-            f"{', '.join(training)} changes how the network is trained, so a saved model "
-            f"cannot be applied with another value; with apply, --set takes only "
-            f"{', '.join(INFERENCE_SETTINGS)}. Train again with 'maxrf-sr run --set ...'."
-        )
-    if not settings:
-        return model
-    return dataclasses.replace(model, config=model.config.replace(**settings))
-
-
 def cmd_apply(args) -> int:
     """``maxrf-sr apply``: apply a saved model to (new) maps and a photo."""
     from ..core.inference import apply_model
@@ -289,7 +271,7 @@ def cmd_apply(args) -> int:
     check_outputs({"--out": out}, {"--xrf": Path(args.xrf), "--rgb": Path(args.rgb),
                                    "--model": Path(args.model)}, args.force)
     pyramid = pyramid_requested(out, args)
-    model = _with_inference_settings(load_model(args.model), dict(args.settings))
+    model = load_model(args.model).answering_with(**dict(args.settings))
     maps, elements, photo, notes = read_inputs(args, model.scale)
     diag = {"method": "adun", "elements": elements, "scale": model.scale,
             "config": model.config.to_dict()}

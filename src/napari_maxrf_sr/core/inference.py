@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from .calibration import apply_calibration, calibration_coefficients, photo_block_means
-from .config import SRConfig
+from .config import INFERENCE_SETTINGS, SRConfig
 from .device import resolve_device
 from .model import ListaGenerator
 from .normalisation import MapNormaliser, PhotoNormaliser, photo_normaliser_for
@@ -69,6 +69,29 @@ class TrainedModel:
     def operator(self) -> AcquisitionOperator:
         """The acquisition operator of the training run."""
         return AcquisitionOperator(self.scale, self.config.operator, self.config.psf_sigma)
+
+    def answering_with(self, **settings: object) -> TrainedModel:
+        """The same trained network with settings that act after training changed.
+
+        Only :data:`~napari_maxrf_sr.core.config.INFERENCE_SETTINGS` may change (e.g.
+        ``calibration_radius=0``: the network without the local calibration).
+
+        Raises
+        ------
+        InputError
+            For a setting that changes how the network is trained.
+        """
+        training = sorted(set(settings) - set(INFERENCE_SETTINGS))
+        if training:
+            raise InputError(
+                f"{', '.join(training)} changes how the network is trained, so a saved "
+                f"model cannot be applied with another value; after training only "
+                f"{', '.join(INFERENCE_SETTINGS)} can change. Train again with the new "
+                "value ('maxrf-sr run --set ...')."
+            )
+        if not settings:
+            return self
+        return dataclasses.replace(self, config=self.config.replace(**settings))
 
 
 def _bands(h: int, rows: int) -> Iterator[tuple[int, int]]:
