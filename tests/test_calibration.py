@@ -68,9 +68,9 @@ def _stroke_case():
     return s, lr, raw
 
 
-def _calibrated(raw, lr, s, radius=1):
+def _calibrated(raw, lr, s, radius=1, photo_lr=None):
     op = AcquisitionOperator(s)
-    gain, offset = calibration_coefficients(block_mean_np(raw, s), lr, radius)
+    gain, offset = calibration_coefficients(block_mean_np(raw, s), lr, radius, photo_lr)
     h = lr.shape[1]
     return calibrate_band(raw, lr_rows_with_halo(gain, 0, h), lr_rows_with_halo(offset, 0, h),
                           lr, op)
@@ -206,18 +206,12 @@ def test_predict_estimates_the_noise_with_the_photo():
     prepared, norm, _ = prepare_for_model(model, lr, photo)
     args = (model.generator, norm, prepared.lr_maps, prepared.rgb, model.operator)
     raw = predict(*args, model.config.replace(calibration_radius=0), project=False)
-    g = block_mean_np(raw, s)
-    rows = (lr_rows_with_halo, 0, h)
-
-    def by_hand(photo_lr):
-        gain, offset = calibration_coefficients(g, prepared.lr_maps, 1, photo_lr)
-        return calibrate_band(raw, rows[0](gain, *rows[1:]), rows[0](offset, *rows[1:]),
-                              prepared.lr_maps, model.operator)
-
     got = predict(*args, model.config)
-    with_photo = by_hand(photo_block_means(prepared.rgb[0 : s * h], s))
+    photo_lr = photo_block_means(prepared.rgb[0 : s * h], s)
+    with_photo = _calibrated(raw, prepared.lr_maps, s, photo_lr=photo_lr)
     np.testing.assert_allclose(got, with_photo, rtol=1e-5, atol=1e-4)
-    assert np.abs(got - by_hand(None)).max() > 1e-2 * lr.max()  # the photo changed the answer
+    without = _calibrated(raw, prepared.lr_maps, s)
+    assert np.abs(got - without).max() > 1e-2 * lr.max()  # the photo changed the answer
 
 
 def test_a_trained_model_answers_with_other_inference_settings_only():
