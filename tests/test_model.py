@@ -48,6 +48,21 @@ def test_dictionary_is_nonnegative():
     assert float(g.dictionary.detach().min()) >= 0
 
 
+def test_negligible_dictionary_weights_are_exactly_zero_but_can_grow_back():
+    """D_raw ** 2 decays towards the denormal range, where CPU products crawl."""
+    g = ListaGenerator(4, 3, 1)
+    with torch.no_grad():
+        # 1e-12 ** 2 = 1e-24 (negligible), 1e-20 ** 2 = 1e-40 (a denormal float32)
+        g.D_raw.copy_(torch.tensor([[0.5, 1e-12, 1e-20]] * 4))
+    d = g.dictionary
+    assert torch.equal(d[:, 1:], torch.zeros(4, 2))
+    assert torch.allclose(d[:, 0], torch.full((4,), 0.25))
+    # The gradient is that of D_raw ** 2: the weight can grow back if training needs it.
+    d.sum().backward()
+    assert torch.allclose(g.D_raw.grad, 2 * g.D_raw.detach())
+    assert float(g.D_raw.grad[0, 1]) > 0
+
+
 @pytest.mark.parametrize("init", ["random", "ista"])
 def test_initialisations_keep_sigmoids_responsive(init):
     x = _pixels()

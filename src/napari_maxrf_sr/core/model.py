@@ -18,6 +18,11 @@ import numpy as np
 import torch
 from torch import nn
 
+#: Dictionary weights below this are 0 in the forward pass: far below float32's
+#: resolution of any output (about 1e-8 of a map's range), yet far above its
+#: denormal range (below 1.2e-38), where CPU arithmetic is many times slower.
+NEGLIGIBLE_ATOM_WEIGHT = 1e-20
+
 
 class ListaGenerator(nn.Module):
     """Unfolded LISTA network mapping ``X0 = [Y_lr_up; Z]`` to ``X_hat = [Y_hat; Z_hat]``.
@@ -116,8 +121,15 @@ class ListaGenerator(nn.Module):
 
     @property
     def dictionary(self) -> torch.Tensor:
-        """The non-negative dictionary ``D = D_raw ** 2 * mask``, shape ``(C, M)``."""
-        return self.D_raw * self.D_raw * self.atom_mask
+        """The non-negative dictionary ``D = D_raw ** 2 * mask``, shape ``(C, M)``.
+
+        Entries below :data:`NEGLIGIBLE_ATOM_WEIGHT` are given as exactly 0 (their
+        gradient is kept, so they can grow back): training drives unused weights
+        geometrically towards 0, and once ``D_raw ** 2`` reaches the CPU's denormal
+        range every product with ``D`` runs many times slower (docs/benchmarks.md).
+        """
+        d = self.D_raw * self.D_raw * self.atom_mask
+        return d - torch.where(d < NEGLIGIBLE_ATOM_WEIGHT, d, 0.0).detach()
 
     def codes(self, x0: torch.Tensor) -> torch.Tensor:
         """Sparse codes ``A(K)`` for pixels ``x0`` of shape ``(N, C)``; returns ``(N, M)``.
