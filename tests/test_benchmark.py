@@ -270,3 +270,20 @@ def test_noise_ratios_compare_each_estimate_with_the_poisson_truth():
     assert (ours <= plain + 1e-12).all() and (ours > 0).all()  # never above Immerkaer's
     case.lr_maps = block_mean_np(case.hr_maps, 4)  # the noise taken out: every ratio falls
     assert (noise_ratios(case)[1] < 0.9 * ours).all()
+
+
+def test_denormal_weight_counts_and_step_times():
+    import torch
+    from benchmarks.denormals import step_ms, weight_counts
+
+    from napari_maxrf_sr.core.model import ListaGenerator
+
+    g = ListaGenerator(5, 4, 2)  # no modality-only atoms: all 20 entries count
+    with torch.no_grad():
+        g.D_raw.fill_(0.5)
+        g.D_raw[0, :2] = 1e-20  # ** 2 = 1e-40: denormal
+        g.D_raw[1, 0] = 1e-12  # ** 2 = 1e-24: negligible, still normal
+    assert weight_counts(g) == {"denormal": 2, "negligible": 3, "total": 20}
+    x = torch.rand(64, 5)
+    assert step_ms(g, x, raw=True, reps=2) > 0
+    assert step_ms(g, x, raw=False, reps=2) > 0
