@@ -180,6 +180,32 @@ def test_training_results_saving_and_applying_the_model(vm, qtbot, tmp_path):
     np.testing.assert_allclose(viewer.layers["Pb L (SR)"].data, expected, rtol=1e-4, atol=1e-4)
 
 
+def test_answer_again_with_another_scan_check_keeps_the_trained_network(vm, qtbot):
+    viewer = vm
+    lr, _ = _scene(viewer)
+    w = _widget(viewer, qtbot, **TINY, calibration_radius=0)
+    assert not w.results.reanswer_btn.isEnabled(), "nothing trained yet"
+    w.start()
+    _wait_idle(qtbot, w)
+    trained = w.network
+    uncalibrated = viewer.layers["Pb L (SR)"].data.copy()
+    assert w.results.reanswer_btn.isEnabled()
+    w.set_advanced(calibration_radius=1, n_atoms=16)  # a training setting is left out
+    w.results.reanswer_btn.click()
+    _wait_idle(qtbot, w)
+    assert _layer_names(viewer).count("Pb L (SR)") == 1, "it replaces the result layers"
+    calibrated = viewer.layers["Pb L (SR)"].data.copy()
+    assert np.abs(calibrated - uncalibrated).max() > 1e-3, w.status_label.text()
+    np.testing.assert_allclose(block_mean_np(calibrated, SCALE), lr[0], rtol=1e-4, atol=1e-4)
+    assert w.last.provenance["settings"]["calibration_radius"] == 1
+    assert w.last.provenance["settings"]["n_atoms"] == 8, "the trained network's own"
+    assert w.network is trained and w.results.reanswer_btn.isEnabled(), "again and again"
+    w.set_advanced(calibration_radius=0)
+    w.results.reanswer_btn.click()
+    _wait_idle(qtbot, w)
+    np.testing.assert_allclose(viewer.layers["Pb L (SR)"].data, uncalibrated, atol=1e-5)
+
+
 def test_comparison_view_shows_four_labelled_tiles_and_goes_back(vm, qtbot):
     viewer = vm
     _scene(viewer)

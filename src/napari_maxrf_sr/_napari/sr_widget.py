@@ -79,6 +79,9 @@ class SuperResolutionWidget(QWidget):
         super().__init__(parent)
         self.viewer = napari_viewer
         self.last: RunOutcome | None = None
+        #: The network trained last (a ``TrainedModel``), kept to answer again with
+        #: other settings that act after training.
+        self.network: Any = None
         self.checkpoint_every_s = DEFAULT_EVERY_SECONDS
         self.dialogs = Dialogs(self)
         self._closing = False
@@ -136,6 +139,7 @@ class SuperResolutionWidget(QWidget):
         res.save_btn.clicked.connect(self.save_results_dialog)
         res.save_model_btn.clicked.connect(self.save_model_dialog)
         res.apply_btn.clicked.connect(self.apply_model_dialog)
+        res.reanswer_btn.clicked.connect(self.answer_again)
         res.show_btn.clicked.connect(self.show_quality_map)
         res.compare_btn.toggled.connect(self.set_comparison)
         c.started.connect(self._on_started)
@@ -297,6 +301,8 @@ class SuperResolutionWidget(QWidget):
 
     def _on_outcome(self, outcome: RunOutcome) -> None:
         self.last = outcome
+        if outcome.has_model:
+            self.network = outcome.result.model
         self.run_view.set_status(f"Adding {len(outcome.layers)} result layers...")
         inputs = self.controller.run.inputs if self.controller.run else None
         steps = [*outcome.layers, *(hide_inputs(self.viewer, inputs) if inputs else [])]
@@ -353,7 +359,7 @@ class SuperResolutionWidget(QWidget):
         self.run_view.set_running(running, trains, self.form.method() == NETWORK)
         self.inputs.set_running(running)
         self.form.set_running(running)
-        self.results.set_enabled(running, self.last)
+        self.results.set_enabled(running, self.last, self.network)
 
     # ================================================================ results actions
     def show_quality_map(self) -> Any:
@@ -452,6 +458,33 @@ class SuperResolutionWidget(QWidget):
         self.run_view.set_status("Applying the saved model...")
         self.controller.start_function("saved model", inputs, apply_job, model, str(path),
                                        inputs, self.inputs.negative_mode())
+        self._update_enabled()
+
+    def answer_again(self) -> None:
+        """Run the network trained last again, with the form's after-training settings.
+
+        Only the settings that act after training (the scan check, the tile size) are
+        taken from the form; the network is the one trained.
+        """
+        if self.running or self.network is None:
+            return
+        from napari_maxrf_sr.core.config import INFERENCE_SETTINGS
+
+        try:
+            inputs = self.inputs.collect()
+            cfg = self.form.current_config()
+            model = self.network.answering_with(
+                **{name: getattr(cfg, name) for name in INFERENCE_SETTINGS})
+        except (InputError, ValueError) as exc:
+            self.report_error(exc)
+            return
+        radius = model.config.calibration_radius
+        self._before_job()
+        self.run_view.begin("trained network: running...")
+        self.run_view.set_status(f"Answering again with the scan check R = {radius}...")
+        self.controller.start_function("saved model", inputs, apply_job, model,
+                                       "(the network trained last in this session)", inputs,
+                                       self.inputs.negative_mode())
         self._update_enabled()
 
     # ========================================================== closing and settings

@@ -90,6 +90,11 @@ class ResultsView(QWidget):
         self.save_model_btn.setToolTip("Keep the trained network to apply it again later.")
         self.apply_btn = QPushButton("Apply saved model...")
         self.apply_btn.setToolTip("Run a saved network on the selected maps and photo.")
+        self.reanswer_btn = QPushButton("Answer again")
+        self.reanswer_btn.setToolTip(
+            "Run the network trained last on the selected maps and photo again, with the "
+            "Scan check (R) now set under Advanced, without training again (seconds). Its "
+            "maps replace the (SR) layers.")
         self._build()
         self.show_outcome(None)
 
@@ -110,6 +115,7 @@ class ResultsView(QWidget):
         row1.addWidget(self.save_btn)
         row1.addWidget(self.save_model_btn)
         row2.addWidget(self.apply_btn)
+        row2.addWidget(self.reanswer_btn)
         layout.addLayout(row1)
         layout.addLayout(row2)
 
@@ -175,8 +181,9 @@ class ResultsView(QWidget):
         """The chosen element and quality-map kind."""
         return self.element_combo.currentText(), VIEWS.get(self.view_combo.currentText(), "")
 
-    def set_enabled(self, running: bool, outcome: Any) -> None:
-        """Enable what makes sense while a job runs or not."""
+    def set_enabled(self, running: bool, outcome: Any, network: Any = None) -> None:
+        """Enable what makes sense while a job runs or not (``network``: the last trained)."""
+        self.reanswer_btn.setEnabled(not running and network is not None)
         self.save_btn.setEnabled(not running and outcome is not None)
         self.save_model_btn.setEnabled(not running and outcome is not None
                                        and outcome.has_model)
