@@ -200,6 +200,7 @@ def test_answer_again_with_another_scan_check_keeps_the_trained_network(vm, qtbo
     assert w.last.provenance["settings"]["calibration_radius"] == 1
     assert w.last.provenance["settings"]["n_atoms"] == 8, "the trained network's own"
     assert w.network is trained and w.results.reanswer_btn.isEnabled(), "again and again"
+    assert w.results.save_model_btn.isEnabled(), "the trained network can still be saved"
     w.set_advanced(calibration_radius=0)
     w.results.reanswer_btn.click()
     _wait_idle(qtbot, w)

@@ -416,8 +416,8 @@ class SuperResolutionWidget(QWidget):
         return Path(path)
 
     def save_model_dialog(self) -> None:
-        """Ask for a file name and save the latest trained network."""
-        if self.last is None or not self.last.has_model:
+        """Ask for a file name and save the network trained last."""
+        if self.network is None:
             return
         path = self.dialogs.save_path("Save model", "Model (*.pt)")
         if not path:
@@ -429,7 +429,7 @@ class SuperResolutionWidget(QWidget):
         from napari_maxrf_sr.core.modelio import save_model
 
         try:
-            save_model(self.last.result, path)
+            save_model(self.network, path)
         except Exception as exc:  # noqa: BLE001 - reported to the user
             self.report_error(exc)
             return

@@ -87,7 +87,8 @@ class ResultsView(QWidget):
         self.save_btn.setToolTip("Write the result maps as a multi-page TIFF with a record "
                                  "of how they were made.")
         self.save_model_btn = QPushButton("Save model...")
-        self.save_model_btn.setToolTip("Keep the trained network to apply it again later.")
+        self.save_model_btn.setToolTip("Keep the network trained last, to apply it again "
+                                       "later.")
         self.apply_btn = QPushButton("Apply saved model...")
         self.apply_btn.setToolTip("Run a saved network on the selected maps and photo.")
         self.reanswer_btn = QPushButton("Answer again")
@@ -185,6 +186,5 @@ class ResultsView(QWidget):
         """Enable what makes sense while a job runs or not (``network``: the last trained)."""
         self.reanswer_btn.setEnabled(not running and network is not None)
         self.save_btn.setEnabled(not running and outcome is not None)
-        self.save_model_btn.setEnabled(not running and outcome is not None
-                                       and outcome.has_model)
+        self.save_model_btn.setEnabled(not running and network is not None)
         self.apply_btn.setEnabled(not running)
