@@ -22,6 +22,7 @@ import time
 import numpy as np
 import torch
 
+from napari_maxrf_sr.api import run_to_end
 from napari_maxrf_sr.core.config import config_from_preset
 from napari_maxrf_sr.core.model import NEGLIGIBLE_ATOM_WEIGHT, ListaGenerator
 from napari_maxrf_sr.core.train import train
@@ -63,12 +64,8 @@ def step_ms(g: ListaGenerator, x: torch.Tensor, raw: bool, reps: int = 100) -> f
 def measure(stem: str, n_maps: int = 7, rounds: int = 5) -> dict[str, float]:
     """Train the default network on one case; weight counts and step times."""
     case = painting_case(stem, n_maps)
-    gen = train(case.lr_maps, case.rgb, config_from_preset("default"), scale=case.scale)
-    try:
-        while True:
-            next(gen)
-    except StopIteration as end:
-        result = end.value
+    result = run_to_end(train(case.lr_maps, case.rgb, config_from_preset("default"),
+                              scale=case.scale))
     g = result.model.generator
     counts = weight_counts(g)
     x = 0.1 + 0.8 * torch.rand(2048, g.n_channels, generator=torch.Generator().manual_seed(0))
@@ -77,7 +74,7 @@ def measure(stem: str, n_maps: int = 7, rounds: int = 5) -> dict[str, float]:
         raw_ms.append(step_ms(g, x, raw=True))
         now_ms.append(step_ms(g, x, raw=False))
     return {**counts, "raw_ms": float(np.median(raw_ms)), "now_ms": float(np.median(now_ms)),
-            "threads": torch.get_num_threads(), "seconds": result.seconds}
+            "seconds": result.seconds}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--only", help="run only the runs whose name contains this text")
     args = p.parse_args(argv)
+    from napari_maxrf_sr.api import run_to_end
     from napari_maxrf_sr.core import train as training
     from napari_maxrf_sr.core.config import SRConfig
 
@@ -70,12 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.only and args.only not in name:
             continue
         cfg = SRConfig.from_dict({**BASE, **overrides, "device": "cpu", "seed": 3})
-        gen = training.train(lr, rgb, cfg, scale=4)
-        try:
-            while True:
-                next(gen)
-        except StopIteration as stop:
-            result = stop.value
+        result = run_to_end(training.train(lr, rgb, cfg, scale=4))
         history = [{k: v for k, v in row.items() if k != "elapsed"} for row in result.history]
         hist = hashlib.sha256(json.dumps(history, sort_keys=True).encode()).hexdigest()[:16]
         print(f"{name:22s} maps {digest(result.maps)}  history {hist}  "

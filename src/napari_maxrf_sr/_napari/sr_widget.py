@@ -453,10 +453,16 @@ class SuperResolutionWidget(QWidget):
         except Exception as exc:  # noqa: BLE001 - InputError or a damaged file
             self.report_error(exc)
             return
+        self._start_apply(model, str(path), inputs, "saved model: running...",
+                          "Applying the saved model...")
+
+    def _start_apply(self, model: Any, source: str, inputs: Any, begin: str,
+                     status: str) -> None:
+        """Apply a trained network (``source``: its file, for the provenance) in a worker."""
         self._before_job()
-        self.run_view.begin("saved model: running...")
-        self.run_view.set_status("Applying the saved model...")
-        self.controller.start_function("saved model", inputs, apply_job, model, str(path),
+        self.run_view.begin(begin)
+        self.run_view.set_status(status)
+        self.controller.start_function("saved model", inputs, apply_job, model, source,
                                        inputs, self.inputs.negative_mode())
         self._update_enabled()
 
@@ -478,14 +484,10 @@ class SuperResolutionWidget(QWidget):
         except (InputError, ValueError) as exc:
             self.report_error(exc)
             return
-        radius = model.config.calibration_radius
-        self._before_job()
-        self.run_view.begin("trained network: running...")
-        self.run_view.set_status(f"Answering again with the scan check R = {radius}...")
-        self.controller.start_function("saved model", inputs, apply_job, model,
-                                       "(the network trained last in this session)", inputs,
-                                       self.inputs.negative_mode())
-        self._update_enabled()
+        self._start_apply(model, "(the network trained last in this session)", inputs,
+                          "trained network: running...",
+                          f"Answering again with the scan check R = "
+                          f"{model.config.calibration_radius}...")
 
     # ========================================================== closing and settings
     def _save_settings(self) -> None:
