@@ -36,7 +36,7 @@ FLOAT32_TINY = float(np.finfo(np.float32).tiny)
 def weight_counts(g: ListaGenerator) -> dict[str, int]:
     """Entries of the raw ``D_raw ** 2`` (under the atom mask): denormal, negligible, all."""
     with torch.no_grad():
-        raw = (g.D_raw * g.D_raw)[g.atom_mask > 0]
+        raw = g.raw_dictionary[g.atom_mask > 0]
     return {
         "denormal": int(((raw > 0) & (raw < FLOAT32_TINY)).sum()),
         "negligible": int((raw < NEGLIGIBLE_ATOM_WEIGHT).sum()),
@@ -49,7 +49,7 @@ def step_ms(g: ListaGenerator, x: torch.Tensor, raw: bool, reps: int = 100) -> f
 
     def once() -> None:
         g.zero_grad(set_to_none=True)
-        d = g.D_raw * g.D_raw * g.atom_mask if raw else g.dictionary
+        d = g.raw_dictionary if raw else g.dictionary
         z = torch.addmm(-g.lam_out, g.codes(x), d.t())
         z.square().mean().backward()
 

@@ -120,6 +120,11 @@ class ListaGenerator(nn.Module):
         self.out_offset.fill_(0.0)
 
     @property
+    def raw_dictionary(self) -> torch.Tensor:
+        """``D_raw ** 2 * mask``, shape ``(C, M)``, before negligible weights are snapped."""
+        return self.D_raw * self.D_raw * self.atom_mask
+
+    @property
     def dictionary(self) -> torch.Tensor:
         """The non-negative dictionary ``D = D_raw ** 2 * mask``, shape ``(C, M)``.
 
@@ -128,7 +133,7 @@ class ListaGenerator(nn.Module):
         geometrically towards 0, and once ``D_raw ** 2`` reaches the CPU's denormal
         range every product with ``D`` runs many times slower (docs/benchmarks.md).
         """
-        d = self.D_raw * self.D_raw * self.atom_mask
+        d = self.raw_dictionary
         return d - torch.where(d < NEGLIGIBLE_ATOM_WEIGHT, d, 0.0).detach()
 
     def codes(self, x0: torch.Tensor) -> torch.Tensor:
