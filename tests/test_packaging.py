@@ -1,15 +1,29 @@
-"""The npe2 manifest is found and valid, in the editable install and in a built wheel."""
+"""The npe2 manifest is found and valid; every layer keeps to what it claims to import.
+
+The layers and the import circles are read from the source (:mod:`tests.import_graph`).
+"""
 
 from __future__ import annotations
 
+import ast
+import re
 import subprocess
 import sys
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.import_graph import (
+    ROOT,
+    SRC,
+    import_circles,
+    import_graph,
+    imports,
+    loaded_at_import,
+    modules,
+)
 
 
 def test_manifest_validates_through_the_entry_point():
@@ -55,53 +69,124 @@ def test_wheel_contains_the_manifest(tmp_path):
 
 
 # -- layers: what each part of the package may import --------------------------------------
-SRC = ROOT / "src" / "napari_maxrf_sr"
-#: Parts of the package, and what none of their modules may import, anywhere in the module
-#: (at the top or inside a function): the layers of docs/developers.md.
-FORBIDDEN_IMPORTS = {
-    "core": ("napari_maxrf_sr.io", "napari_maxrf_sr._napari", "napari_maxrf_sr.cli",
-             "napari_maxrf_sr.api", "qtpy", "napari", "magicgui", "PyQt5", "PySide2"),
-    "io": ("napari_maxrf_sr._napari", "napari_maxrf_sr.cli", "napari_maxrf_sr.api",
-           "qtpy", "napari", "magicgui", "PyQt5", "PySide2", "torch"),
-    "errors.py": ("napari_maxrf_sr", "numpy", "torch"),
-    "atomic.py": ("napari_maxrf_sr.core", "napari_maxrf_sr.io", "numpy", "torch"),
-    "errorlog.py": ("napari_maxrf_sr.core", "napari_maxrf_sr.io", "torch"),
-    "provenance.py": ("napari_maxrf_sr.core", "napari_maxrf_sr.io", "torch", "qtpy"),
+QT = ("qtpy", "PyQt5", "PyQt6", "PySide2", "PySide6", "magicgui")
+PKG = "napari_maxrf_sr"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a part of the package says it does not import.
+
+    Attributes
+    ----------
+    anywhere
+        Never imported by any of its modules, at the top or inside a function.
+    at_import
+        Not loaded when one of its modules is imported (followed through the package's
+        own modules): it may be imported inside a function, when it is needed.
+    """
+
+    anywhere: tuple[str, ...] = ()
+    at_import: tuple[str, ...] = ()
+
+
+#: Every layer claim that a module's docstring makes (or docs/developers.md), by file or
+#: folder; a module inherits the claims of the folders it is in.
+CLAIMS = {
+    "core": Claim((f"{PKG}.io", f"{PKG}._napari", f"{PKG}.cli", f"{PKG}.api", "napari", *QT)),
+    "io": Claim((f"{PKG}._napari", f"{PKG}.cli", f"{PKG}.api", "napari", *QT, "torch")),
+    "errors.py": Claim((PKG, "numpy", "torch")),
+    "atomic.py": Claim((f"{PKG}.core", f"{PKG}.io", f"{PKG}._napari", "numpy", "torch")),
+    "errorlog.py": Claim((f"{PKG}.core", f"{PKG}.io", f"{PKG}._napari", "torch", *QT)),
+    "provenance.py": Claim((f"{PKG}.core", f"{PKG}.io", f"{PKG}._napari", "torch", *QT)),
+    "metrics.py": Claim((f"{PKG}.io", f"{PKG}._napari", f"{PKG}.cli", "napari", *QT),
+                        at_import=("torch",)),
+    "cli": Claim((f"{PKG}._napari", "napari", *QT), at_import=("torch",)),
+    "_napari/reader.py": Claim(QT, at_import=("torch",)),
+    "_napari/writer.py": Claim(QT, at_import=("torch",)),
+    "_napari/sample_data.py": Claim(QT, at_import=("torch",)),
+    "_napari/results.py": Claim(QT),
+    "_napari/layers.py": Claim(("napari", *QT)),
+    "core/photo.py": Claim(at_import=("torch",)),
+    "core/photo_checks.py": Claim(at_import=("torch",)),
+    "_napari/panel/__init__.py": Claim(QT),
+    "_napari/panel/inputs.py": Claim(QT),
+    "_napari/panel/jobs.py": Claim(QT),
+    "_napari/panel/outcome.py": Claim(QT),
+    "_napari/panel/texts.py": Claim(QT),
+    "_napari/panel/terms.py": Claim(QT),
+    "_napari/panel/comparison.py": Claim(QT),
 }
 
 
-def _imports(path: Path) -> list[str]:
-    """Every module a file imports, relative imports made absolute."""
-    import ast
-
-    package = ".".join(path.relative_to(SRC.parent).with_suffix("").parts[:-1])
-    if path.name == "__init__.py":
-        package = ".".join(path.relative_to(SRC.parent).parts[:-1])
-    out = []
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            out += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join([*parts, base]) if base else ".".join(parts)
-            out += [base] + [f"{base}.{alias.name}" for alias in node.names]
-    return out
+def _claims(path: Path) -> Claim:
+    """Every claim that holds for one module (its own and its folders')."""
+    rel = path.relative_to(SRC).as_posix()
+    found = [c for part, c in CLAIMS.items() if rel == part or rel.startswith(part + "/")]
+    return Claim(tuple(x for c in found for x in c.anywhere),
+                 tuple(x for c in found for x in c.at_import))
 
 
-@pytest.mark.parametrize("part", sorted(FORBIDDEN_IMPORTS))
+def _matches(name: str, forbidden: tuple[str, ...]) -> str | None:
+    return next((f for f in forbidden if name == f or name.startswith(f + ".")), None)
+
+
+@pytest.mark.parametrize("part", sorted(CLAIMS))
 def test_layers_import_only_what_they_may(part):
     files = sorted((SRC / part).rglob("*.py")) if (SRC / part).is_dir() else [SRC / part]
+    known = {path: name for name, path in modules().items()}
     bad = []
     for path in files:
-        for name in _imports(path):
-            if name == "__future__" or name.startswith("__future__."):
-                continue
-            for forbidden in FORBIDDEN_IMPORTS[part]:
-                if name == forbidden or name.startswith(forbidden + "."):
-                    bad.append(f"{path.relative_to(SRC)} imports {name}")
+        name, claim = known[path], _claims(path)
+        bad += [f"{path.relative_to(SRC)} imports {m}" for m in sorted(imports(name, path))
+                if _matches(m, claim.anywhere)]
+        bad += [f"importing {path.relative_to(SRC)} loads {m}"
+                for m in sorted(loaded_at_import(name)) if _matches(m, claim.at_import)]
     assert not bad, "\n".join(bad)
+
+
+#: Words in a module's docstring that claim a layer, and what the claim must forbid.
+_CLAIM_WORDS = {"no qt": "qtpy", "qt-free": "qtpy", "imports nothing from qt": "qtpy",
+                "no torch": "torch", "without torch": "torch", "no napari import": "napari"}
+
+
+def test_every_layer_claim_in_a_docstring_is_checked():
+    unchecked = []
+    for name, path in modules().items():
+        doc = (ast.get_docstring(ast.parse(path.read_text())) or "").lower()
+        claim = _claims(path)
+        for words, module in _CLAIM_WORDS.items():
+            said = re.search(rf"(?<![\w-]){re.escape(words)}(?![\w-])", doc)
+            if said and module not in (*claim.anywhere, *claim.at_import):
+                unchecked.append(f"{name} says {words!r}: add it to CLAIMS")
+    assert not unchecked, "\n".join(unchecked)
+
+
+def test_a_broken_claim_is_caught(tmp_path, monkeypatch):
+    """The claim check follows imports through the package's own modules."""
+    import tests.import_graph as graph
+
+    pkg = tmp_path / PKG
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "sub" / "__init__.py").write_text("")
+    (pkg / "top.py").write_text("from .sub import helper\n\ndef f():\n    import numpy\n")
+    (pkg / "sub" / "helper.py").write_text("import torch\n")
+    monkeypatch.setattr(graph, "SRC", pkg)
+    assert "torch" in graph.loaded_at_import(f"{PKG}.top")
+    assert "numpy" not in graph.loaded_at_import(f"{PKG}.top")
+
+
+def test_imports_point_one_way():
+    """No import circle, counting imports inside functions and for type checking: a lazy
+    import hides a circle from Python, not from a reader."""
+    circles = import_circles(import_graph())
+    assert not circles, "import circles:\n" + "\n".join(" <-> ".join(c) for c in circles)
+
+
+def test_the_circle_check_finds_a_ring():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set(), "f": {"f"}}
+    assert import_circles(graph) == [["a", "b", "c"]]
 
 
 def test_file_formats_reader_and_sample_data_load_without_torch():

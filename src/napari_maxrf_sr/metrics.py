@@ -1,4 +1,8 @@
-"""Quality measures of super-resolved maps, in one place (no Qt, no torch).
+"""Quality measures of super-resolved maps, in one place (no Qt).
+
+Importing it loads no torch: the bicubic reference is computed with
+:func:`~napari_maxrf_sr.core.operators.upsample_bicubic_np` (torch), imported when a
+comparison is made.
 
 - With ground truth: PSNR and SSIM per element, for the network and for plain bicubic
   interpolation side by side (:func:`compare_with_bicubic`).
@@ -15,8 +19,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-
-from napari_maxrf_sr.core.operators import upsample_bicubic_np
 
 #: A change larger than this share of a map's range counts as "changed" in the summary.
 CHANGED_SHARE = 0.10
@@ -114,6 +116,13 @@ def compute_metrics(maps: np.ndarray, truth: np.ndarray,
             for m, t, name in zip(maps, truth, elements, strict=True)]
 
 
+def _bicubic(lr: np.ndarray, scale: int) -> np.ndarray:
+    """Bicubic interpolation of one ``(h, w)`` map (torch is imported here, on first use)."""
+    from napari_maxrf_sr.core.operators import upsample_bicubic_np
+
+    return upsample_bicubic_np(np.asarray(lr, np.float32)[None], scale)[0]
+
+
 def compare_with_bicubic(maps: np.ndarray, lr_maps: np.ndarray, truth: np.ndarray,
                          scale: int, elements: Sequence[str]) -> list[Comparison]:
     """The network's maps and bicubic interpolation of the scan, each against the truth.
@@ -122,7 +131,7 @@ def compare_with_bicubic(maps: np.ndarray, lr_maps: np.ndarray, truth: np.ndarra
     """
     out = []
     for m, lr, t, name in zip(maps, lr_maps, truth, elements, strict=True):
-        up = upsample_bicubic_np(np.asarray(lr, np.float32)[None], scale)[0]
+        up = _bicubic(lr, scale)
         out.append(Comparison(str(name), ElementMetrics(str(name), psnr(m, t), ssim(m, t)),
                               ElementMetrics(str(name), psnr(up, t), ssim(up, t))))
     return out
@@ -155,7 +164,7 @@ def detail_added(maps: np.ndarray, lr_maps: np.ndarray, scale: int,
     out = []
     for m, lr, name in zip(maps, lr_maps, elements, strict=True):
         m = np.asarray(m, np.float32)
-        up = upsample_bicubic_np(np.asarray(lr, np.float32)[None], scale)[0]
+        up = _bicubic(lr, scale)
         diff = m - up
         span = float(np.max(lr) - np.min(lr)) or float(np.max(np.abs(m))) or 1.0
         typical = 100.0 * float(np.sqrt(np.mean(diff.astype(np.float64) ** 2))) / span

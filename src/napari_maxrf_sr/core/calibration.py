@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .operators import block_mean
+from .operators import block_mean, upsample_halo_band
 
 #: Immerkaer's noise-estimation mask: the difference of two Laplacians, blind to a
 #: map's planes and ramps; white noise of variance sigma^2 gives it variance 36 sigma^2.
@@ -194,6 +194,4 @@ def apply_calibration(maps: torch.Tensor, a_band: torch.Tensor, b_band: torch.Te
         ``(B, r + 2, w + 2)`` the coefficients of those rows with a one-pixel halo all
         round, replicated at the scan's borders (as the network's own input).
     """
-    from .inference import upsample_halo_band
-
     return upsample_halo_band(a_band, scale) * maps + upsample_halo_band(b_band, scale)

@@ -29,7 +29,13 @@ from .config import INFERENCE_SETTINGS, SRConfig
 from .device import resolve_device
 from .model import ListaGenerator
 from .normalisation import MapNormaliser, PhotoNormaliser, photo_normaliser_for
-from .operators import AcquisitionOperator, block_mean, consistent_source, project_consistent
+from .operators import (
+    AcquisitionOperator,
+    block_mean,
+    consistent_source,
+    project_consistent,
+    upsample_halo_band,
+)
 from .validation import InputError, prepare_inputs
 
 #: Pixels per forward pass inside a band (bounds the network's activations).
@@ -97,39 +103,6 @@ class TrainedModel:
 def _bands(h: int, rows: int) -> Iterator[tuple[int, int]]:
     for r0 in range(0, h, rows):
         yield r0, min(h, r0 + rows)
-
-
-def _phase_weights(s: int, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Source rows (in the halo-padded band) and weights of bilinear x ``s`` upsampling.
-
-    Output pixel ``i`` sits at ``(i + 0.5) / s - 0.5`` in input pixels (pixel centres,
-    ``align_corners=False``), i.e. at ``+1`` in the padded band.
-    """
-    i = np.arange(s * n)
-    pos = (i + 0.5) / s - 0.5 + 1.0
-    lo = np.floor(pos).astype(np.int64)
-    return torch.from_numpy(lo), torch.from_numpy((pos - lo).astype(np.float32))
-
-
-def upsample_halo_band(band: torch.Tensor, s: int) -> torch.Tensor:
-    """Bilinear x ``s`` upsampling of the inside of a band with a one-pixel halo.
-
-    ``(B, r + 2, w + 2)`` -> ``(B, s r, s w)``: the values of
-    ``F.interpolate(..., mode="bilinear", align_corners=False)`` on the whole scan with
-    replicated borders, up to rounding. Built from gathers and element-wise products
-    only, so the result is the same bit for bit whatever the number of threads (torch's
-    own bilinear kernel rounds differently on one thread and on several), and a band's
-    pixels equal the whole image's.
-    """
-    rows, wr = _phase_weights(s, band.shape[-2] - 2)
-    cols, wc = _phase_weights(s, band.shape[-1] - 2)
-    dev, dt = band.device, band.dtype
-    rows, cols, wr, wc = rows.to(dev), cols.to(dev), wr.to(dev, dt), wc.to(dev, dt)
-    top, bottom = band.index_select(-2, rows), band.index_select(-2, rows + 1)
-    wr = wr[:, None]
-    y = top * (1 - wr) + bottom * wr
-    left, right = y.index_select(-1, cols), y.index_select(-1, cols + 1)
-    return left * (1 - wc) + right * wc
 
 
 @torch.no_grad()

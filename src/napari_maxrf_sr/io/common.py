@@ -18,7 +18,7 @@ from ..core.validation import InputError, default_element_names
 from .elements import normalise_element_name
 
 if TYPE_CHECKING:
-    from .rpl import RplWindows
+    from .spectrum import RplWindows
 
 #: Marker stored in the files this package writes (ImageJ "Info" / sidecar JSON).
 STACK_FORMAT = "napari-maxrf-sr element stack"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,87 +26,20 @@ from .common import MapsMeta, MapsResult
 from .elements import normalise_element_name
 from .spectrum import (
     DEFAULT_ELEMENTS,
+    RPL_DTYPES,
     TOTAL_COUNTS,
     EnergyWindow,
+    RplHeader,
+    RplWindows,
     checked_elements,
     checked_ev,
     energy_windows,
     sum_windows,
 )
 
-_DTYPES = {
-    ("unsigned", 1): "u1", ("unsigned", 2): "u2", ("unsigned", 4): "u4", ("unsigned", 8): "u8",
-    ("signed", 1): "i1", ("signed", 2): "i2", ("signed", 4): "i4", ("signed", 8): "i8",
-    ("float", 4): "f4", ("float", 8): "f8",
-}  # fmt: skip
 _REQUIRED = ("width", "height", "depth", "offset", "data-length", "data-type")
 #: A .rpl is a few hundred bytes of text; anything this large is not a header.
 _MAX_HEADER_BYTES = 1 << 20
-
-
-@dataclass(frozen=True)
-class RplHeader:
-    """The fields of a ``.rpl`` header (see the Lispix ripple format)."""
-
-    width: int
-    height: int
-    depth: int
-    offset: int
-    data_length: int
-    data_type: str
-    byte_order: str
-    record_by: str
-    extra: dict[str, str] = field(default_factory=dict)
-    notes: tuple[str, ...] = ()
-
-    @property
-    def dtype(self) -> np.dtype:
-        """NumPy dtype of one value, with its byte order."""
-        code = _DTYPES[(self.data_type, self.data_length)]
-        if self.data_length == 1:
-            return np.dtype(code)
-        return np.dtype((">" if self.byte_order == "big-endian" else "<") + code)
-
-    @property
-    def shape(self) -> tuple[int, int, int]:
-        """Array shape in the file: ``(h, w, depth)`` by vector, ``(depth, h, w)`` by image."""
-        if self.record_by == "image":
-            return (self.depth, self.height, self.width)
-        return (self.height, self.width, self.depth)
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes of ``.raw`` the header describes (offset included)."""
-        return self.offset + self.width * self.height * self.depth * self.data_length
-
-    def calibration(self) -> tuple[float | None, float | None]:
-        """``(zero_ev, ev_per_channel)`` from optional header keys, ``None`` where absent."""
-        ev = self.extra.get("ev-per-chan") or self.extra.get("ev-per-channel")
-        zero = self.extra.get("zero-ev") or self.extra.get("energy-offset-ev")
-        if ev is None and self.extra.get("depth-units", "").lower() in ("ev", "kev"):
-            factor = 1000.0 if self.extra["depth-units"].lower() == "kev" else 1.0
-            if "depth-scale" in self.extra:
-                ev = str(float(self.extra["depth-scale"]) * factor)
-            if "depth-origin" in self.extra:
-                zero = str(float(self.extra["depth-origin"]) * factor)
-        try:
-            return (
-                None if zero is None else float(zero),
-                None if ev is None else float(ev),
-            )
-        except ValueError:
-            return None, None
-
-
-@dataclass(frozen=True)
-class RplWindows:
-    """How a spectral cube was turned into maps (:attr:`MapsMeta.rpl <.common.MapsMeta>`)."""
-
-    zero_ev: float
-    ev_per_channel: float | None
-    window_ev: float
-    windows: tuple[EnergyWindow, ...]
-    header: RplHeader
 
 
 def parse_rpl_header(path: str | Path) -> RplHeader:
@@ -127,7 +60,7 @@ def parse_rpl_header(path: str | Path) -> RplHeader:
         )
     width, height, depth, offset, length = _sizes(fields, path)
     data_type = fields["data-type"].lower()
-    if (data_type, length) not in _DTYPES:
+    if (data_type, length) not in RPL_DTYPES:
         raise InputError(
             f"The header {str(path)!r} gives data-type {data_type!r} with data-length {length}; "
             "supported are unsigned/signed with 1, 2, 4 or 8 bytes and float with 4 or 8. "

@@ -1,5 +1,9 @@
 """Energy windows of a spectral cube: which channels are summed into each element's map.
 
+Also the types :mod:`.rpl` fills in (:class:`RplHeader`, what a ``.rpl`` header says;
+:class:`RplWindows`, how a cube became maps), here so that :mod:`.common`'s
+:class:`~.common.MapsMeta` can name them without importing the reader.
+
 Summed windows are not fitted peak areas: overlapping lines (Pb L-alpha and As
 K-alpha, for example, are 7 eV apart) share their counts, and a warning says so.
 """
@@ -9,16 +13,12 @@ from __future__ import annotations
 import warnings
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..errors import InputError
 from .elements import line_energy_kev, normalise_element_name
-
-if TYPE_CHECKING:
-    from .rpl import RplHeader
 
 #: Elements mapped when none are named: the usual suspects in paintings.
 DEFAULT_ELEMENTS: tuple[str, ...] = (
@@ -40,6 +40,79 @@ class EnergyWindow:
     stop: int
     #: Energy of the element's line in eV (``None`` for the total counts).
     line_ev: float | None
+
+
+#: NumPy type codes of the ``.rpl`` header's ``(data-type, data-length)``.
+RPL_DTYPES = {
+    ("unsigned", 1): "u1", ("unsigned", 2): "u2", ("unsigned", 4): "u4", ("unsigned", 8): "u8",
+    ("signed", 1): "i1", ("signed", 2): "i2", ("signed", 4): "i4", ("signed", 8): "i8",
+    ("float", 4): "f4", ("float", 8): "f8",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RplHeader:
+    """The fields of a ``.rpl`` header (see the Lispix ripple format)."""
+
+    width: int
+    height: int
+    depth: int
+    offset: int
+    data_length: int
+    data_type: str
+    byte_order: str
+    record_by: str
+    extra: dict[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def dtype(self) -> np.dtype:
+        """NumPy dtype of one value, with its byte order."""
+        code = RPL_DTYPES[(self.data_type, self.data_length)]
+        if self.data_length == 1:
+            return np.dtype(code)
+        return np.dtype((">" if self.byte_order == "big-endian" else "<") + code)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """Array shape in the file: ``(h, w, depth)`` by vector, ``(depth, h, w)`` by image."""
+        if self.record_by == "image":
+            return (self.depth, self.height, self.width)
+        return (self.height, self.width, self.depth)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of ``.raw`` the header describes (offset included)."""
+        return self.offset + self.width * self.height * self.depth * self.data_length
+
+    def calibration(self) -> tuple[float | None, float | None]:
+        """``(zero_ev, ev_per_channel)`` from optional header keys, ``None`` where absent."""
+        ev = self.extra.get("ev-per-chan") or self.extra.get("ev-per-channel")
+        zero = self.extra.get("zero-ev") or self.extra.get("energy-offset-ev")
+        if ev is None and self.extra.get("depth-units", "").lower() in ("ev", "kev"):
+            factor = 1000.0 if self.extra["depth-units"].lower() == "kev" else 1.0
+            if "depth-scale" in self.extra:
+                ev = str(float(self.extra["depth-scale"]) * factor)
+            if "depth-origin" in self.extra:
+                zero = str(float(self.extra["depth-origin"]) * factor)
+        try:
+            return (
+                None if zero is None else float(zero),
+                None if ev is None else float(ev),
+            )
+        except ValueError:
+            return None, None
+
+
+@dataclass(frozen=True)
+class RplWindows:
+    """How a spectral cube was turned into maps (:attr:`MapsMeta.rpl <.common.MapsMeta>`)."""
+
+    zero_ev: float
+    ev_per_channel: float | None
+    window_ev: float
+    windows: tuple[EnergyWindow, ...]
+    header: RplHeader
 
 
 def energy_windows(
