@@ -108,7 +108,6 @@ CLAIMS = {
     "_napari/results.py": Claim(QT),
     "_napari/layers.py": Claim(("napari", *QT)),
     "core/photo.py": Claim(at_import=("torch",)),
-    "core/photo_checks.py": Claim(at_import=("torch",)),
     "_napari/panel/__init__.py": Claim(QT),
     "_napari/panel/inputs.py": Claim(QT),
     "_napari/panel/jobs.py": Claim(QT),

@@ -3,13 +3,16 @@
 Before reading or training: each output must be writable, of the right kind, within the
 file system's name length, and never one of the inputs (or another output). After
 training, a result that cannot be written where asked (a full disk, a lost drive) is
-kept under a safe name elsewhere, and the message says where.
+kept under a safe name elsewhere, and the message says where. An ``--out`` named
+``.ome.zarr`` gets a resolution pyramid, computed tile by tile (``--scheduler``: on a
+dask cluster).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping
@@ -147,3 +150,44 @@ def raise_problems(problems: list[str]) -> None:
     """One error for all outputs that could not be written where asked."""
     if problems:
         raise OutputWriteError(" ".join(problems))
+
+
+# -------------------------------------------------------------- OME-Zarr pyramids
+
+
+def pyramid_requested(out: Path, args) -> bool:
+    """Whether ``out`` asks for an OME-Zarr pyramid; ``--scheduler`` needs one."""
+    pyramid = is_ome_zarr_name(out)
+    if getattr(args, "scheduler", None):
+        if not pyramid:
+            raise InputError(
+                "--scheduler writes a resolution pyramid: give --out a .ome.zarr name "
+                f"(e.g. {out.with_suffix('').name + '.ome.zarr'!r}), not {out.name!r}."
+            )
+        if getattr(args, "method", "adun") != "adun":
+            raise InputError("--scheduler applies to the network (--method adun) only.")
+    return pyramid
+
+
+def apply_to_pyramid(model, maps, photo, out: Path, elements, args, provenance: dict,
+                      negative: str = "error") -> None:
+    """Apply the model tile by tile into an OME-Zarr pyramid (here, or on a cluster)."""
+    from ..outputs import apply_to_file
+
+    where = f"the dask cluster at {args.scheduler}" if args.scheduler else "this computer"
+    print(f"writing an OME-Zarr resolution pyramid tile by tile, computed on {where}",
+          file=sys.stderr)
+    t0 = time.perf_counter()
+    apply_to_file(model, maps, photo, out, elements=elements, scale=model.scale,
+                  negative=negative, scheduler=args.scheduler, provenance=provenance,
+                  force=args.force)
+    print(f"inference took {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+
+
+def write_pyramid(out: Path, maps, elements, scale: int, force: bool,
+                  provenance: dict) -> None:
+    """Write maps already in memory (a baseline's) as an OME-Zarr pyramid."""
+    from ..io.omezarr import write_ome_zarr
+
+    write_ome_zarr(out, maps, elements, scale=scale, role="sr_map",
+                   provenance=provenance, force=force)

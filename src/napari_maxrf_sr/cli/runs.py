@@ -15,14 +15,16 @@ from ..core.control import format_mmss
 from ..errors import InputError
 from ..io.omezarr import is_ome_zarr_name
 from .outputs import (
+    apply_to_pyramid,
     check_outputs,
     checkpoint_path,
     keep_somewhere,
+    pyramid_requested,
     raise_problems,
     write_or_keep,
+    write_pyramid,
 )
 from .progress import ProgressBar
-from .pyramid import apply_to_pyramid, pyramid_requested, write_pyramid
 
 
 def note(text: str) -> None:

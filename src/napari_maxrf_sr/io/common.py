@@ -86,6 +86,25 @@ class MapsMeta:
 MapsResult = tuple[np.ndarray, tuple[str, ...], MapsMeta]
 
 
+def as_float32_stack(arr: np.ndarray, source: str) -> np.ndarray:
+    """``(h, w)`` or ``(B, h, w)`` real numbers -> ``(B, h, w)`` float32, all at once.
+
+    For the readers of other programs' files, which hold their maps in memory.
+
+    Raises
+    ------
+    InputError
+        For values that are not real numbers or do not fit float32.
+    """
+    arr = np.asarray(arr)
+    if arr.ndim == 2:
+        arr = arr[None]
+    if arr.ndim != 3 or arr.dtype.kind not in "biuf":
+        raise InputError(f"{source} holds {arr.dtype} data of shape {arr.shape}, not maps.")
+    validation.check_magnitude(arr, name=f"maps in {source}")
+    return arr.astype(np.float32, copy=False)
+
+
 def names_or_default(names, n: int, source: str, notes: list[str]) -> tuple[str, ...]:
     """``names`` normalised, or ``map 1 .. map n`` (with a note) when absent or miscounted."""
     if names is None:

@@ -21,8 +21,8 @@ import numpy as np
 
 from ..core import validation
 from ..core.validation import InputError
+from .common import as_float32_stack, names_or_default
 from .elements import SYMBOLS
-from .fieldcommon import as_float32_stack, element_names
 from .filecheck import damaged
 
 SUFFIX = ".datastack"
@@ -97,6 +97,6 @@ def read_datastack_maps(path: str | Path) -> tuple[np.ndarray, tuple[str, ...], 
             raise damaged(path, exc, "maxrf4u .datastack (zarr zip)") from exc
     finally:
         store.close()
-    elements = element_names(names, maps.shape[0], repr(path.name), notes)
+    elements = names_or_default(names, maps.shape[0], repr(path.name), notes)
     return maps, elements, {"source": str(path), "format": "datastack", "dataset": name,
                             "notes": notes}

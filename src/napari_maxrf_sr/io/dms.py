@@ -24,7 +24,7 @@ import numpy as np
 
 from ..core import validation
 from ..core.validation import InputError
-from .fieldcommon import as_float32_stack, element_names
+from .common import as_float32_stack, names_or_default
 from .filecheck import truncated, unreadable
 
 SUFFIX = ".dms"
@@ -90,5 +90,5 @@ def read_dms_maps(path: str | Path) -> tuple[np.ndarray, tuple[str, ...], dict[s
     names = [s.strip() for s in tail.decode("utf-8", errors="replace").split("\n")]
     names = [s for s in names if s]
     maps = as_float32_stack(cube.reshape(c, h, w), repr(path.name))
-    elements = element_names(names or None, c, repr(path.name), notes)
+    elements = names_or_default(names or None, c, repr(path.name), notes)
     return maps, elements, {"source": str(path), "format": "dms", "notes": notes}

@@ -30,8 +30,8 @@ import numpy as np
 
 from ..core import validation
 from ..core.validation import InputError
+from .common import as_float32_stack
 from .elements import is_element_name, normalise_element_name
-from .fieldcommon import as_float32_stack
 from .filecheck import damaged, truncated, unreadable
 
 GROUPS = ("parameters", "massfractions", "molarconcentrations", "uncertainties")

@@ -35,7 +35,8 @@ from numbers import Integral, Real
 import numpy as np
 from scipy.ndimage import gaussian_filter, maximum_filter
 
-from ..core.validation import InputError, check_rgb
+from ..core.photo import check_rgb
+from ..errors import InputError
 from .clustering import cluster_image
 from .layers import Layer, render_lines
 from .photo import _ellipse_sd, _soft, procedural_photo
