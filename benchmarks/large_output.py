@@ -8,7 +8,7 @@ Usage::
 ``--compare`` measures the old and the new output path of ``maxrf-sr run/apply`` on the
 same trained model: the single-resolution memory-mapped TIFF
 (:mod:`napari_maxrf_sr.io.large`) and the OME-Zarr resolution pyramid computed as a
-dask graph over tiles (:func:`napari_maxrf_sr.outputs.apply_to_file`). For each: the
+dask graph over tiles (:func:`napari_maxrf_sr.to_file.apply_to_file`). For each: the
 time and peak extra anonymous memory of writing it, its size on disk, and, in a fresh
 process with a real napari viewer (1366 x 768, under Xvfb), the time from opening the
 file with this plugin's reader to the first drawn view of the whole painting, with that
@@ -176,7 +176,7 @@ def _view_in_fresh_process(path: Path) -> dict:
 
 
 def _compare(args) -> int:
-    from napari_maxrf_sr.outputs import apply_to_file
+    from napari_maxrf_sr.to_file import apply_to_file
 
     folder = Path(args.folder or tempfile.mkdtemp(prefix="maxrf-large-"))
     print("| photo size | output path | write (s) | peak extra anonymous RAM, write (MiB) | "

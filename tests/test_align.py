@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from skimage import transform as tf
 
-from napari_maxrf_sr.core.validation import InputError
+from napari_maxrf_sr.errors import InputError
 from napari_maxrf_sr.io import align_photo, check_grid, fit_transform, hr_to_lr, lr_to_hr
 
 

@@ -8,7 +8,7 @@ from skimage import transform as tf
 
 from napari_maxrf_sr._napari import align_widget as aw
 from napari_maxrf_sr._napari.align_widget import MAP_POINTS, PHOTO_POINTS, AlignPhotoWidget
-from napari_maxrf_sr._napari.layers import lr_layer_kwargs
+from napari_maxrf_sr._napari.layer_style import lr_layer_kwargs
 from napari_maxrf_sr.io import lr_to_hr
 
 pytestmark = pytest.mark.viewer

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import napari_maxrf_sr as sr
-from napari_maxrf_sr.core.validation import InputError
+from napari_maxrf_sr.errors import InputError
 
 TINY = dict(n_atoms=8, n_layers=2, stage1_steps=15, stage1_batch_pixels=256,
             stage2_steps=2, batch_size=2)
@@ -46,10 +46,10 @@ def test_scale_detection_and_mismatch(toy):
 
 
 def test_cancel_raises(toy):
-    from napari_maxrf_sr.core.control import StopToken
+    from napari_maxrf_sr.core.control import RunControl
 
     _, lr, rgb = toy
-    token = StopToken()
+    token = RunControl()
     token.cancel()
     with pytest.raises(RuntimeError, match="cancelled"):
         sr.super_resolve(lr, rgb, 4, config=TINY, stop=token)

@@ -9,7 +9,7 @@ import torch
 from napari_maxrf_sr.baselines import BASELINE_HELP, METHODS, run_baseline
 from napari_maxrf_sr.baselines.guided import box_mean, guided_filter_color
 from napari_maxrf_sr.core.operators import block_mean_np, upsample_bicubic_np
-from napari_maxrf_sr.core.validation import InputError
+from napari_maxrf_sr.errors import InputError
 
 NAMES = ["bicubic", "bicubic_projected", "guided", "colour_regression", "ssr", "ssrcu", "cnmf"]
 PROJECTED = ["bicubic_projected", "guided", "colour_regression", "ssr", "ssrcu", "cnmf"]

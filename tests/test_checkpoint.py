@@ -16,13 +16,10 @@ import torch
 from napari_maxrf_sr.api import run_to_end
 from napari_maxrf_sr.cli import checkpoint_path, main
 from napari_maxrf_sr.core import train as train_module
-from napari_maxrf_sr.core.checkpoint import (
-    CheckpointError,
-    CheckpointPlan,
-    read_checkpoint_info,
-)
+from napari_maxrf_sr.core.checkpoint import CheckpointPlan, read_checkpoint_info
 from napari_maxrf_sr.core.config import config_from_preset
 from napari_maxrf_sr.core.train import train
+from napari_maxrf_sr.errors import CheckpointError
 from napari_maxrf_sr.io import read_element_stack
 
 from .conftest import toy_painting, write_toy_files

@@ -15,7 +15,7 @@ import pytest
 
 from napari_maxrf_sr.core import tiled
 from napari_maxrf_sr.io.omezarr import open_ome_zarr
-from napari_maxrf_sr.outputs import apply_to_file
+from napari_maxrf_sr.to_file import apply_to_file
 
 from .test_tiled import random_model, scan_and_photo
 

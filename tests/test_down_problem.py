@@ -17,7 +17,7 @@ from napari_maxrf_sr.api import run_to_end
 from napari_maxrf_sr.core.config import config_from_preset
 from napari_maxrf_sr.core.model import ListaGenerator
 from napari_maxrf_sr.core.operators import AcquisitionOperator, block_mean_np
-from napari_maxrf_sr.core.photo import PhotoPixels
+from napari_maxrf_sr.core.photo_pixels import PhotoPixels
 from napari_maxrf_sr.core.sampling import TrainingData
 from napari_maxrf_sr.core.stages import PretrainingStage, draw_down_batch, held_out_check
 from napari_maxrf_sr.core.train import train
@@ -31,7 +31,7 @@ def _data_and_model(down_colours: str, seed: int = 0):
     _, lr, rgb = toy_painting(size=64, n_maps=3, seed=seed)
     data = TrainingData(lr / lr.max(), PhotoPixels((rgb * 255).astype(np.uint8)),
                         AcquisitionOperator(S), torch.device("cpu"),
-                        validation_fraction=0.3, down_colours=down_colours)
+                        held_out_fraction=0.3, down_colours=down_colours)
     model = ListaGenerator(6, 8, 2)
     gen = torch.Generator().manual_seed(seed)
     model.init_random(data.sample_pixels_for_init(512, gen), gen)
@@ -54,8 +54,8 @@ def test_the_down_term_averages_the_answers_of_each_scan_pixels_photo_pixels():
 def test_the_held_out_check_answers_the_down_problem_as_training_does():
     data, model = _data_and_model("pixels")
     check = held_out_check(model, data)
-    xm, y = data.down_validation()
-    xp, _ = data.down_blocks_at(data.val_idx)
+    xm, y = data.down_held_out()
+    xp, _ = data.down_blocks_at(data.held_out_idx)
     with torch.no_grad():
         net = model(xp.reshape(-1, 6))[:, :3].reshape(-1, S * S, 3).mean(1)
         # Projected onto the (known) down scan: groups of s x s down-problem pixels.

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from napari_maxrf_sr.core.validation import InputError
+from napari_maxrf_sr.errors import InputError
 from napari_maxrf_sr.io.datastack import latest, read_datastack_maps
 from napari_maxrf_sr.io.dms import read_dms_maps
 from napari_maxrf_sr.io.pymca import (

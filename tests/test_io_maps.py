@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from napari_maxrf_sr.core.validation import InputError
+from napari_maxrf_sr.errors import InputError
 from napari_maxrf_sr.io import (
     element_name_from_path,
     line_energy_kev,

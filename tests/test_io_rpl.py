@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from napari_maxrf_sr.core.validation import InputError
+from napari_maxrf_sr.errors import InputError
 from napari_maxrf_sr.io import (
     open_rpl_cube,
     parse_rpl_header,

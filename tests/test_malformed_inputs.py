@@ -36,7 +36,7 @@ import pytest
 
 from napari_maxrf_sr.api import super_resolve
 from napari_maxrf_sr.cli import main
-from napari_maxrf_sr.core.validation import InputError
+from napari_maxrf_sr.errors import InputError
 from napari_maxrf_sr.io import read_element_maps, read_photo
 
 from .malformed_cases import CASES as BASIC_CASES

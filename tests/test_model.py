@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from napari_maxrf_sr.core.init import ista_initialisation, nmf
+from napari_maxrf_sr.core.ista_init import ista_initialisation, nmf
 from napari_maxrf_sr.core.model import ListaGenerator, PatchDiscriminator, count_parameters
 
 
@@ -166,7 +166,7 @@ def test_discriminator_scores_one_per_patch():
 
 def test_ista_initialisation_is_the_same_every_time():
     """The same seed must give the same maps: the least-squares fit once varied run to run."""
-    from napari_maxrf_sr.core.init import ista_initialisation
+    from napari_maxrf_sr.core.ista_init import ista_initialisation
 
     x = torch.rand(4096, 6, generator=torch.Generator().manual_seed(0))
     states = []

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from napari_maxrf_sr._napari.layers import element_colormap, lr_layer_kwargs
+from napari_maxrf_sr._napari.layer_style import element_colormap, lr_layer_kwargs
 from napari_maxrf_sr._napari.reader import get_reader
 from napari_maxrf_sr._napari.writer import write_element_stack as napari_writer
 from napari_maxrf_sr.io import write_element_images, write_element_stack

@@ -106,8 +106,8 @@ CLAIMS = {
     "_napari/writer.py": Claim(QT, at_import=("torch",)),
     "_napari/sample_data.py": Claim(QT, at_import=("torch",)),
     "_napari/results.py": Claim(QT),
-    "_napari/layers.py": Claim(("napari", *QT)),
-    "core/photo.py": Claim(at_import=("torch",)),
+    "_napari/layer_style.py": Claim(("napari", *QT)),
+    "core/photo_pixels.py": Claim(at_import=("torch",)),
     "_napari/panel/__init__.py": Claim(QT),
     "_napari/panel/inputs.py": Claim(QT),
     "_napari/panel/jobs.py": Claim(QT),
@@ -186,6 +186,34 @@ def test_imports_point_one_way():
 def test_the_circle_check_finds_a_ring():
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set(), "f": {"f"}}
     assert import_circles(graph) == [["a", "b", "c"]]
+
+
+#: Exceptions that never reach a user (they carry another one across a thread).
+INTERNAL_EXCEPTIONS = {"WorkerError"}
+
+
+def test_every_exception_has_one_home():
+    """Every exception is defined in ``errors.py`` and imported from there, everywhere."""
+    from napari_maxrf_sr import errors
+
+    names = set(errors.__all__)
+    bad = []
+    files = {**modules(),
+             **{f"tests.{p.stem}": p for p in (ROOT / "tests").glob("*.py")},
+             **{f"benchmarks.{p.stem}": p for p in (ROOT / "benchmarks").glob("*.py")}}
+    for name, path in files.items():
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef) and name != f"{PKG}.errors":
+                bases = {getattr(b, "id", getattr(b, "attr", "")) for b in node.bases}
+                if any(b.endswith(("Error", "Exception")) or b in names for b in bases) and (
+                        node.name not in INTERNAL_EXCEPTIONS and name.startswith(PKG)):
+                    bad.append(f"{name} defines {node.name}: define it in errors.py")
+        for m in sorted(imports(name, path)):
+            module, _, attr = m.rpartition(".")
+            if attr in names and module.startswith(PKG) and module != f"{PKG}.errors":
+                bad.append(f"{name} imports {attr} from {module}, not {PKG}.errors")
+    assert not bad, "\n".join(bad)
 
 
 def test_file_formats_reader_and_sample_data_load_without_torch():

@@ -9,7 +9,7 @@ import pytest
 
 from napari_maxrf_sr._napari.panel import inputs as inp
 from napari_maxrf_sr._napari.panel import jobs, outcome, terms, texts
-from napari_maxrf_sr.core.validation import InputError
+from napari_maxrf_sr.errors import InputError
 
 
 def _layer(name, data, *, rgb=False, meta=None):

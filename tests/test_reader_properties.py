@@ -1,7 +1,7 @@
 """Property-based tests of the readers: round trips, truncation, lying headers, junk.
 
 For every file the readers accept, the contract is: the data come back exactly,
-or an :class:`~napari_maxrf_sr.core.validation.InputError` says what is wrong.
+or an :class:`~napari_maxrf_sr.errors.InputError` says what is wrong.
 Never garbage from a damaged file, never another exception, and never an
 allocation of what a damaged header claims (readers compare header sizes with
 the file's size first; :func:`_outcome` traces NumPy's allocations to check).
@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from napari_maxrf_sr._napari.reader import get_reader
-from napari_maxrf_sr.core.validation import InputError
+from napari_maxrf_sr.errors import InputError
 from napari_maxrf_sr.io import (
     read_element_maps,
     read_photo,

@@ -34,7 +34,7 @@ def test_layer_tuples(layers):
         lo, hi = kw["contrast_limits"]
         assert hi > lo
         assert kw["metadata"]["maxrf_sr"] == {"role": "lr_map", "element": kw["name"], "scale": 4}
-    from napari_maxrf_sr._napari.layers import element_colormap
+    from napari_maxrf_sr._napari.layer_style import element_colormap
 
     assert [kw["colormap"] for _, kw, _ in lr] == [element_colormap(n) for n in names]
     for (data, kw, _), name in zip(truth, names, strict=True):
@@ -99,7 +99,7 @@ def test_every_element_colour_is_black_at_zero():
     """Maps are blended additively: a colormap that is not black at zero whitens the canvas."""
     from napari.utils.colormaps import ensure_colormap
 
-    from napari_maxrf_sr._napari.layers import ELEMENT_COLORMAPS, FALLBACK_COLORMAPS
+    from napari_maxrf_sr._napari.layer_style import ELEMENT_COLORMAPS, FALLBACK_COLORMAPS
 
     for name in {*ELEMENT_COLORMAPS.values(), *FALLBACK_COLORMAPS}:
         low = ensure_colormap(name).map(np.array([0.0]))[0][:3]

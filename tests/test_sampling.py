@@ -17,7 +17,7 @@ from napari_maxrf_sr.core.inference import predict
 from napari_maxrf_sr.core.model import ListaGenerator
 from napari_maxrf_sr.core.normalisation import MapNormaliser, normalise_rgb
 from napari_maxrf_sr.core.operators import AcquisitionOperator, upsample_bilinear
-from napari_maxrf_sr.core.photo import PhotoPixels
+from napari_maxrf_sr.core.photo_pixels import PhotoPixels
 from napari_maxrf_sr.core.sampling import TrainingData
 
 S = 4
@@ -87,8 +87,8 @@ def test_down_problem_pixels_match_the_whole_image_definition(table, monkeypatch
     x, t = data._down_at(idx)
     torch.testing.assert_close(x, want_x, rtol=0, atol=1e-6)
     torch.testing.assert_close(t, want_y, rtol=0, atol=0)
-    xv, tv = data.down_validation()
-    torch.testing.assert_close(xv, want_x[data.val_idx], rtol=0, atol=1e-6)
+    xv, tv = data.down_held_out()
+    torch.testing.assert_close(xv, want_x[data.held_out_idx], rtol=0, atol=1e-6)
     gen = torch.Generator().manual_seed(0)
     xb, tb = data.down_pixels(50, gen)
     assert xb.shape == (50, 6) and tb.shape == (50, 3)
@@ -174,13 +174,13 @@ def test_inference_interpolates_the_consistent_source_in_bands(tile_pixels):
 def test_held_out_pixels_are_whole_blocks_of_the_down_problem():
     y, photo = _inputs(6)
     data = TrainingData(y, PhotoPixels(photo), AcquisitionOperator(S), torch.device("cpu"),
-                        validation_fraction=0.3)
+                        held_out_fraction=0.3)
     wc = (W_LR // S) * S
-    rows, cols = data.val_idx // wc, data.val_idx % wc
+    rows, cols = data.held_out_idx // wc, data.held_out_idx % wc
     blocks = (rows // S * 1000 + cols // S).reshape(-1, S * S)
     assert (blocks == blocks[:, :1]).all()  # each run of s*s held-out pixels is one block
     assert len(set(blocks[:, 0].tolist())) == blocks.shape[0]
-    assert not set(data.val_idx.tolist()) & set(data.train_idx.tolist())
+    assert not set(data.held_out_idx.tolist()) & set(data.train_idx.tolist())
 
 
 def test_hr_block_table_equals_the_windows():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from napari_maxrf_sr.core.operators import block_mean_np
-from napari_maxrf_sr.core.validation import InputError
+from napari_maxrf_sr.errors import InputError
 from napari_maxrf_sr.simulate import (
     ELEMENT_LINES,
     PIGMENTS,
@@ -17,7 +17,7 @@ from napari_maxrf_sr.simulate import (
     procedural_photo,
     write_synthetic_painting,
 )
-from napari_maxrf_sr.simulate.layers import Layer, render_lines
+from napari_maxrf_sr.simulate.paint_layers import Layer, render_lines
 from napari_maxrf_sr.simulate.pigments import PIGMENT_BY_NAME, assign_pigments, pigment_lab
 
 SMALL = (64, 64)

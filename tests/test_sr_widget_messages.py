@@ -52,7 +52,7 @@ def test_gpu_out_of_memory_trains_again_on_the_cpu(vm, qtbot):
 
 
 def test_training_that_diverges_reports_and_frees_the_panel(vm, qtbot):
-    from napari_maxrf_sr.core.train import TrainingDiverged
+    from napari_maxrf_sr.errors import TrainingDiverged
 
     _scene(vm)
     before = _layer_names(vm)
@@ -81,8 +81,7 @@ def test_unexpected_error_says_so_plainly_and_names_a_log_file(vm, qtbot, tmp_pa
 
 def test_error_messages_say_what_to_do():
     from napari_maxrf_sr._napari.panel.texts import error_message
-    from napari_maxrf_sr.core.train import TrainingDiverged
-    from napari_maxrf_sr.core.validation import InputError
+    from napari_maxrf_sr.errors import InputError, TrainingDiverged
 
     assert error_message(InputError("photo too small")) == "photo too small"
     assert "learning rate" in error_message(TrainingDiverged("loss is NaN."))

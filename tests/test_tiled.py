@@ -18,9 +18,9 @@ from napari_maxrf_sr.core.inference import (
 from napari_maxrf_sr.core.model import ListaGenerator
 from napari_maxrf_sr.core.modelio import model_from_bytes, model_to_bytes
 from napari_maxrf_sr.core.normalisation import MapNormaliser
-from napari_maxrf_sr.core.photo import PhotoPixels
+from napari_maxrf_sr.core.photo_pixels import PhotoPixels
 from napari_maxrf_sr.io.omezarr import open_ome_zarr
-from napari_maxrf_sr.outputs import apply_to_file, output_format
+from napari_maxrf_sr.to_file import apply_to_file, output_format
 
 ELEMENTS = ("Pb L", "Hg L", "Cu K")
 

@@ -12,10 +12,10 @@ import torch
 from napari_maxrf_sr.api import run_to_end
 from napari_maxrf_sr.core import train as train_module
 from napari_maxrf_sr.core.config import config_from_preset
-from napari_maxrf_sr.core.control import StopToken
+from napari_maxrf_sr.core.control import RunControl
 from napari_maxrf_sr.core.operators import block_mean_np
-from napari_maxrf_sr.core.train import TrainEvent, TrainingDiverged, TrainResult, train
-from napari_maxrf_sr.core.validation import InputError
+from napari_maxrf_sr.core.train import TrainEvent, TrainResult, train
+from napari_maxrf_sr.errors import InputError, TrainingDiverged
 
 TINY = dict(n_atoms=8, n_layers=3, stage1_steps=30, stage1_batch_pixels=512,
             stage2_steps=6, batch_size=4, check_every=10, device="cpu", adversarial=True)
@@ -68,13 +68,13 @@ def test_same_seed_same_maps_on_cpu(toy):
 
 def test_cancel_returns_none_and_stop_keeps_result(toy):
     _, lr, rgb = toy
-    token = StopToken()
+    token = RunControl()
     gen = train(lr, rgb, tiny(stage1_steps=10_000), stop=token)
     next(gen)  # prepare
     token.cancel()
     assert run_to_end(gen) is None
 
-    token = StopToken()
+    token = RunControl()
     gen = train(lr, rgb, tiny(stage1_steps=10_000), stop=token)
     stopped_at = []
 
@@ -92,7 +92,7 @@ def test_cancel_returns_none_and_stop_keeps_result(toy):
 
 def test_pause_blocks_until_resume(toy):
     _, lr, rgb = toy
-    token = StopToken()
+    token = RunControl()
     gen = train(lr, rgb, tiny(), stop=token)
     next(gen)
     token.pause()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_maxrf_sr.core.validation import InputError, infer_scale, prepare_inputs
+from napari_maxrf_sr.core.validation import infer_scale, prepare_inputs
+from napari_maxrf_sr.errors import InputError
 
 LR = np.ones((2, 8, 8), np.float32)
 RGB = np.zeros((32, 32, 3), np.uint8)

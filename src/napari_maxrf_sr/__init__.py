@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .api import SRResult, super_resolve
     from .core.inference import apply_model
     from .core.modelio import load_model, save_model
-    from .outputs import apply_to_file
+    from .to_file import apply_to_file
 
 _LAZY = {
     "super_resolve": "napari_maxrf_sr.api",
@@ -31,7 +31,7 @@ _LAZY = {
     "apply_model": "napari_maxrf_sr.core.inference",
     "load_model": "napari_maxrf_sr.core.modelio",
     "save_model": "napari_maxrf_sr.core.modelio",
-    "apply_to_file": "napari_maxrf_sr.outputs",
+    "apply_to_file": "napari_maxrf_sr.to_file",
 }
 
 

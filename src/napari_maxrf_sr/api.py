@@ -17,9 +17,10 @@ import numpy as np
 
 from .core.checkpoint import CheckpointPlan
 from .core.config import SRConfig, config_from_preset
-from .core.control import StopToken
+from .core.control import RunControl
 from .core.train import TrainEvent, TrainResult, train
-from .core.validation import InputError, prepare_inputs
+from .core.validation import prepare_inputs
+from .errors import InputError
 
 #: The network of METHOD.md (adversarial deep unfolding).
 NETWORK = "adun"
@@ -65,7 +66,7 @@ def super_resolve(
     device: str | None = None,
     negative: str = "error",
     callback: Callable[[TrainEvent], Any] | None = None,
-    stop: StopToken | None = None,
+    stop: RunControl | None = None,
     checkpoint: CheckpointPlan | None = None,
     infer: bool = True,
 ) -> SRResult:
@@ -98,7 +99,7 @@ def super_resolve(
     callback
         Called with every :class:`~napari_maxrf_sr.core.train.TrainEvent`.
     stop
-        A :class:`~napari_maxrf_sr.core.control.StopToken` to stop or cancel from
+        A :class:`~napari_maxrf_sr.core.control.RunControl` to stop or cancel from
         another thread.
     checkpoint
         Network only: save the run's state regularly to ``checkpoint.path`` and, with

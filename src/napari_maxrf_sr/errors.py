@@ -18,8 +18,10 @@ __all__ = [
     "ModelFileError",
     "NegativeValuesError",
     "NotElementMaps",
+    "OutputExistsError",
     "OutputWriteError",
     "SameFileError",
+    "TrainingDiverged",
     "USER_ERRORS",
 ]
 
@@ -38,6 +40,10 @@ class NotElementMaps(InputError):
 
 class SameFileError(InputError):
     """An output would be written over an input (or over another output)."""
+
+
+class OutputExistsError(InputError, FileExistsError):
+    """An output file exists and overwriting was not asked for."""
 
 
 class ModelFileError(InputError):
@@ -71,10 +77,15 @@ class CheckpointWriteError(OutputWriteError):
     """
 
 
-#: What entry points show as a plain message (no traceback): the user can act on it.
 class ClusterError(RuntimeError):
     """A dask cluster that cannot be used, or that failed; the message says what to do."""
 
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN/Inf or exploded; the message says what to try."""
+
+
+#: What entry points show as a plain message (no traceback): the user can act on it.
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
     InputError,

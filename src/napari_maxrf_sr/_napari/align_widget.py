@@ -23,7 +23,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..core.validation import InputError
+from ..errors import InputError
 from ..io.align import align_photo
 
 PHOTO_POINTS = "align: points on photo"

@@ -20,8 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.validation import InputError
-from ..errors import NotElementMaps
+from ..errors import InputError, NotElementMaps
 from ..io import large
 from ..io.common import MapsMeta
 from ..io.elements import element_name_from_path, is_element_name
@@ -31,7 +30,7 @@ from ..io.hdf5 import read_h5_maps
 from ..io.npy import npy_info, read_npy_maps, read_npz_maps
 from ..io.sidecar import read_sidecar
 from ..io.tiff import inspect_tiff, read_element_stack
-from .layers import lr_layer_kwargs
+from .layer_style import lr_layer_kwargs
 
 LayerData = tuple[Any, dict[str, Any], str]
 ReaderFunction = Callable[[Any], list[LayerData]]

@@ -30,7 +30,7 @@ def synthetic_painting(
         napari ``LayerData`` tuples ``(data, kwargs, "image")``.
     """
     from ..simulate import make_synthetic_painting
-    from .layers import element_colormap  # one colour table for samples, reader and results
+    from .layer_style import element_colormap  # one colour table for samples, reader and results
 
     p = make_synthetic_painting(size=size, scale=scale, n_elements=n_elements, seed=seed)
     s = p.scale

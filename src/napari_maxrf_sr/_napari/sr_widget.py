@@ -32,7 +32,7 @@ from napari_maxrf_sr._napari.panel.run_view import RunView
 from napari_maxrf_sr._napari.panel.sections import ScrollingColumn, Section
 from napari_maxrf_sr.core.checkpoint import DEFAULT_EVERY_SECONDS
 from napari_maxrf_sr.core.control import PAUSED_MESSAGE
-from napari_maxrf_sr.core.validation import InputError
+from napari_maxrf_sr.errors import InputError
 
 if TYPE_CHECKING:
     import napari

@@ -20,7 +20,7 @@ from napari_maxrf_sr.baselines.dictionary import ssr, ssrcu
 from napari_maxrf_sr.baselines.guided import guided
 from napari_maxrf_sr.baselines.interpolation import bicubic, bicubic_projected
 from napari_maxrf_sr.baselines.regression import colour_regression
-from napari_maxrf_sr.core.validation import InputError
+from napari_maxrf_sr.errors import InputError
 
 __all__ = ["BASELINE_HELP", "METHODS", "run_baseline"]
 

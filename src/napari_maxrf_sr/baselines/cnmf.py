@@ -49,7 +49,7 @@ from napari_maxrf_sr.baselines.interpolation import (
     upsample_np,
 )
 from napari_maxrf_sr.core.operators import AcquisitionOperator
-from napari_maxrf_sr.core.validation import InputError
+from napari_maxrf_sr.errors import InputError
 
 __all__ = ["cnmf", "spectral_response", "spa"]
 

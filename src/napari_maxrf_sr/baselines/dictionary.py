@@ -64,7 +64,7 @@ from napari_maxrf_sr.baselines.interpolation import (
     upsample_np,
 )
 from napari_maxrf_sr.core.operators import AcquisitionOperator
-from napari_maxrf_sr.core.validation import InputError
+from napari_maxrf_sr.errors import InputError
 
 __all__ = ["code_hr", "coupled_dictionary", "learn_dictionary", "ssr", "ssrcu"]
 

@@ -34,7 +34,7 @@ from napari_maxrf_sr.baselines.interpolation import (
 )
 from napari_maxrf_sr.core.calibration import box_mean
 from napari_maxrf_sr.core.operators import AcquisitionOperator
-from napari_maxrf_sr.core.validation import InputError
+from napari_maxrf_sr.errors import InputError
 
 __all__ = ["box_mean", "guided", "guided_filter_color", "guided_filter_gray"]
 

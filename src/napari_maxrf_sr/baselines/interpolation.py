@@ -22,7 +22,7 @@ from napari_maxrf_sr.core.operators import (
     upsample_bicubic_np,
     upsample_bilinear_np,
 )
-from napari_maxrf_sr.core.validation import InputError
+from napari_maxrf_sr.errors import InputError
 
 __all__ = [
     "bicubic",
@@ -99,7 +99,7 @@ def check_inputs(
     if not np.isfinite(photo).all() or photo.min() < 0 or photo.max() > 1:
         raise InputError(
             "rgb must be finite with values in [0, 1]; convert it with "
-            "napari_maxrf_sr.core.photo.check_rgb."
+            "napari_maxrf_sr.core.photo_pixels.check_rgb."
         )
     return maps, photo, s, op
 

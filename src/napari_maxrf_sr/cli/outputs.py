@@ -172,7 +172,7 @@ def pyramid_requested(out: Path, args) -> bool:
 def apply_to_pyramid(model, maps, photo, out: Path, elements, args, provenance: dict,
                       negative: str = "error") -> None:
     """Apply the model tile by tile into an OME-Zarr pyramid (here, or on a cluster)."""
-    from ..outputs import apply_to_file
+    from ..to_file import apply_to_file
 
     where = f"the dask cluster at {args.scheduler}" if args.scheduler else "this computer"
     print(f"writing an OME-Zarr resolution pyramid tile by tile, computed on {where}",

@@ -28,7 +28,7 @@ import torch
 from .. import __version__
 from ..errors import CheckpointError, CheckpointWriteError
 from .config import INFERENCE_SETTINGS, SRConfig
-from .photo import PhotoPixels
+from .photo_pixels import PhotoPixels
 
 FORMAT = "napari-maxrf-sr-checkpoint"
 FORMAT_VERSION = 1

@@ -11,7 +11,7 @@ import time
 PAUSED_MESSAGE = "paused"
 
 
-class StopToken:
+class RunControl:
     """A thread-safe switch board that a GUI, a CLI or a test flips while training runs.
 
     ``stop()`` asks the loop to finish the current step and return what it has

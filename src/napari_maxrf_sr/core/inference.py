@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ..errors import InputError
 from .calibration import apply_calibration, calibration_coefficients, photo_block_means
 from .config import INFERENCE_SETTINGS, SRConfig
 from .device import resolve_device
@@ -36,7 +37,7 @@ from .operators import (
     project_consistent,
     upsample_halo_band,
 )
-from .validation import InputError, prepare_inputs
+from .validation import prepare_inputs
 
 #: Pixels per forward pass inside a band (bounds the network's activations).
 _CHUNK_PIXELS = 1 << 16
@@ -280,7 +281,7 @@ def predict(
         ``(B, h, w)`` validated float32 maps in input units.
     rgb01
         ``(H, W, 3)`` validated photo whose row slices are float in ``[0, 1]`` (a
-        :class:`~napari_maxrf_sr.core.photo.PhotoPixels`, or a float array).
+        :class:`~napari_maxrf_sr.core.photo_pixels.PhotoPixels`, or a float array).
     op
         Acquisition operator (its scale must be ``H / h``).
     config

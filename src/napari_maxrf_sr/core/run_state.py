@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import torch
 
-from .checkpoint import CheckpointError
+from ..errors import CheckpointError
 
 #: The two training stages of METHOD.md.
 Phase = Literal["stage 1", "stage 2"]
@@ -90,7 +90,7 @@ class RunState:
         Steps done in each stage.
     t_stage1, t_stage2
         Training seconds at which each stage started.
-    best_val, initial_val, since_best, best_state
+    best_held_out, initial_held_out, since_best, best_state
         The stage-1 held-out loss: best so far, at the start, checks since the best,
         and the network's weights at the best (CPU or device tensors).
     history
@@ -110,8 +110,8 @@ class RunState:
     step2: int = 0
     t_stage1: float = 0.0
     t_stage2: float = 0.0
-    best_val: float | None = None
-    initial_val: float | None = None
+    best_held_out: float | None = None
+    initial_held_out: float | None = None
     since_best: int = 0
     best_state: dict[str, torch.Tensor] | None = None
     history: list[dict] = field(default_factory=list)
@@ -139,10 +139,10 @@ class RunState:
                                  "elapsed": self.elapsed, **losses})
         return losses
 
-    def record_validation(self, value: float, model: torch.nn.Module) -> None:
+    def record_held_out(self, value: float, model: torch.nn.Module) -> None:
         """Keep the network's weights when the held-out loss is the best so far."""
-        if self.best_val is None or value < self.best_val:
-            self.best_val, self.since_best = value, 0
+        if self.best_held_out is None or value < self.best_held_out:
+            self.best_held_out, self.since_best = value, 0
             self.best_state = copy.deepcopy(model.state_dict())
         else:
             self.since_best += 1
@@ -154,7 +154,8 @@ class RunState:
             "phase": self.phase, "step": self.step, "total": self.total,
             "step1": self.step1, "step2": self.step2, "elapsed": self.elapsed,
             "t_stage1": self.t_stage1, "t_stage2": self.t_stage2,
-            "best_val": self.best_val, "initial_val": self.initial_val,
+            # "best_val", "initial_val": the held-out losses, under the names of older checkpoints
+            "best_val": self.best_held_out, "initial_val": self.initial_held_out,
             "since_best": self.since_best, "best_state": cpu_copy(self.best_state),
             "history": list(self.history),
             # Losses of the steps since the last event, so a resumed history has them too.
@@ -187,7 +188,7 @@ class RunState:
             raise ValueError(f"unknown stage {self.phase!r}")
         self.step1, self.step2 = int(state["step1"]), int(state["step2"])
         self.t_stage1, self.t_stage2 = float(state["t_stage1"]), float(state["t_stage2"])
-        self.best_val, self.initial_val = state["best_val"], state["initial_val"]
+        self.best_held_out, self.initial_held_out = state["best_val"], state["initial_val"]
         self.since_best = int(state["since_best"])
         best = state["best_state"]
         self.best_state = None if best is None else {k: v.to(device) for k, v in best.items()}

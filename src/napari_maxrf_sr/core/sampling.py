@@ -21,7 +21,7 @@ from .operators import (
     gaussian_kernel1d,
     upsample_bilinear,
 )
-from .photo import PhotoPixels
+from .photo_pixels import PhotoPixels
 
 
 @dataclass
@@ -70,13 +70,13 @@ class TrainingData:
     y_lr
         ``(B, h, w)`` normalised LR maps.
     photo
-        The photo, ``H = s h``: a :class:`~napari_maxrf_sr.core.photo.PhotoPixels`
+        The photo, ``H = s h``: a :class:`~napari_maxrf_sr.core.photo_pixels.PhotoPixels`
         or an ``(H, W, 3)`` float32 array in ``[0, 1]``.
     op
         The acquisition operator ``U``.
     device
         Where batches are built.
-    validation_fraction
+    held_out_fraction
         Share of the down-problem pixels held out for the stage 1 check.
     seed
         Seeds the held-out split.
@@ -108,7 +108,7 @@ class TrainingData:
         photo: PhotoPixels | np.ndarray,
         op: AcquisitionOperator,
         device: torch.device,
-        validation_fraction: float = 0.05,
+        held_out_fraction: float = 0.05,
         seed: int = 0,
         photo_normaliser: PhotoNormaliser | None = None,
         interpolation: str = "bilinear",
@@ -139,7 +139,7 @@ class TrainingData:
             flat = self.rgb_lr.reshape(3, -1)
             self.photo_normaliser = self.photo_normaliser.clipped(
                 flat.amin(1).cpu().numpy(), flat.amax(1).cpu().numpy())
-        self._build_down_problem(validation_fraction, seed)
+        self._build_down_problem(held_out_fraction, seed)
         self._build_hr_table()
 
     def _source(self, y: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -175,7 +175,7 @@ class TrainingData:
         return out
 
     # -- the one-scale-down copy -----------------------------------------------------------
-    def _build_down_problem(self, validation_fraction: float, seed: int) -> None:
+    def _build_down_problem(self, held_out_fraction: float, seed: int) -> None:
         """Input ``[up(U Y_lr); U Z]`` on the LR grid, target ``Y_lr`` (answer known).
 
         Small scans keep the whole table of pixels; large ones keep only ``U Y_lr``
@@ -189,7 +189,7 @@ class TrainingData:
         self.has_down_problem = hc >= 2 * s and wc >= 2 * s
         self.down_x = self.down_y = None
         if not self.has_down_problem:
-            self.train_idx = self.val_idx = torch.zeros(0, dtype=torch.long)
+            self.train_idx = self.held_out_idx = torch.zeros(0, dtype=torch.long)
             return
         with torch.no_grad():
             self._y_down = self.op.down(self.y_lr[:, :hc, :wc])  # (B, hc / s, wc / s)
@@ -218,19 +218,19 @@ class TrainingData:
                         idx = torch.arange(k, min(n, k + step), device=self.device)
                         table[k : k + step] = self.down_blocks_at(idx)[0]
                 self._down_block_table = table
-        # Held-out blocks: each block's s * s pixels consecutive in val_idx.
+        # Held-out blocks: each block's s * s pixels consecutive in held_out_idx.
         nbh, nbw = hc // s, wc // s
         rng = np.random.default_rng(seed + 7919)
         blocks = rng.permutation(nbh * nbw)
-        n_val = int(round(validation_fraction * nbh * nbw))
-        if validation_fraction > 0:  # at least one block, and at least one to train on
-            n_val = min(max(1, n_val), nbh * nbw - 1)
+        n_held_out = int(round(held_out_fraction * nbh * nbw))
+        if held_out_fraction > 0:  # at least one block, and at least one to train on
+            n_held_out = min(max(1, n_held_out), nbh * nbw - 1)
         bi, bj = blocks // nbw, blocks % nbw
         dr, dc = np.divmod(np.arange(s * s), s)
         pix = ((bi[:, None] * s + dr[None]) * wc + bj[:, None] * s + dc[None])  # (blocks, s*s)
-        self.val_idx = torch.from_numpy(pix[:n_val].reshape(-1)).to(self.device)
-        self.train_idx = torch.from_numpy(pix[n_val:].reshape(-1)).to(self.device)
-        self._val = None
+        self.held_out_idx = torch.from_numpy(pix[:n_held_out].reshape(-1)).to(self.device)
+        self.train_idx = torch.from_numpy(pix[n_held_out:].reshape(-1)).to(self.device)
+        self._held_out = None
 
     def _down_at(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Inputs ``(n, C)`` and targets ``(n, B)`` of down-problem pixels ``idx``."""
@@ -296,11 +296,11 @@ class TrainingData:
         x = torch.cat([up, z], dim=0).permute(1, 2, 0).contiguous()
         return x, self.y_lr[:, r, c].t().contiguous()
 
-    def down_validation(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def down_held_out(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The held-out pixels of the down problem."""
-        if self._val is None:
-            self._val = self._down_at(self.val_idx)
-        return self._val
+        if self._held_out is None:
+            self._held_out = self._down_at(self.held_out_idx)
+        return self._held_out
 
     # -- the HR problem ------------------------------------------------------------------
     def random_lr_corners(

@@ -117,9 +117,9 @@ def held_out_check(model: ListaGenerator, data: TrainingData) -> HeldOutCheck | 
 
     ``None`` without a down problem (a scan too small for one).
     """
-    if not data.has_down_problem or len(data.val_idx) == 0:
+    if not data.has_down_problem or len(data.held_out_idx) == 0:
         return None
-    x, y = data.down_validation()
+    x, y = data.down_held_out()
     b, ss = data.n_maps, data.s * data.s
     net_err = interp_err = 0.0
     # Whole held-out blocks at a time; photo pixels hold s^2 rows per down-problem pixel.
@@ -129,7 +129,7 @@ def held_out_check(model: ListaGenerator, data: TrainingData) -> HeldOutCheck | 
         target = yk.reshape(-1, ss, b)
         scan = target.mean(1, keepdim=True)  # the down problem's scan, known exactly
         if data.down_colours == "pixels":  # answered as in training: photo pixels averaged
-            xp, _ = data.down_blocks_at(data.val_idx[k : k + step])
+            xp, _ = data.down_blocks_at(data.held_out_idx[k : k + step])
             net = down_answer(model(xp.reshape(-1, xp.shape[-1]))[:, :b], ss)
         else:
             net = model(xk)[:, :b]
@@ -146,7 +146,7 @@ def held_out_check(model: ListaGenerator, data: TrainingData) -> HeldOutCheck | 
     return HeldOutCheck(net_err / n, interp_err / n)
 
 
-def validation_loss(model: ListaGenerator, data: TrainingData) -> float | None:
+def held_out_loss(model: ListaGenerator, data: TrainingData) -> float | None:
     """Held-out MSE of the down problem (answer known), or ``None`` without one."""
     check = held_out_check(model, data)
     return None if check is None else check.network_mse

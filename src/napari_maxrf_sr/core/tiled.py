@@ -45,7 +45,7 @@ from .inference import (
     predict_band,
 )
 from .normalisation import MapNormaliser, PhotoNormaliser, photo_normaliser_for
-from .photo import PhotoPixels, to_unit_float
+from .photo_pixels import PhotoPixels, to_unit_float
 
 #: Largest output of one tile (bytes of float32 maps): bounds each task's memory.
 TILE_BYTES = 256 * 2**20
@@ -176,7 +176,7 @@ def tiled_prediction(model: TrainedModel, normaliser: MapNormaliser, lr_maps: np
     lr_maps
         ``(B, h, w)`` validated scan in the model's element order.
     photo
-        :class:`~napari_maxrf_sr.core.photo.PhotoPixels` (or a float array in ``[0, 1]``).
+        :class:`~napari_maxrf_sr.core.photo_pixels.PhotoPixels` (or a float array in ``[0, 1]``).
     project
         Project onto the scan (block operator: per tile, exactly as ``predict``).
     ship_model

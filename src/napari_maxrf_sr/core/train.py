@@ -1,7 +1,7 @@
 """The training loop of METHOD.md as a plain generator of progress events (no Qt).
 
 ``train(...)`` validates its input at once (raising
-:class:`~napari_maxrf_sr.core.validation.InputError`) and returns a generator. Iterate
+:class:`~napari_maxrf_sr.errors.InputError`) and returns a generator. Iterate
 it to run; each item is a :class:`TrainEvent`; its return value
 (``StopIteration.value``, napari's ``returned`` signal) is a :class:`TrainResult`, or
 ``None`` when the run was cancelled.
@@ -24,12 +24,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..errors import TrainingDiverged
 from .checkpoint import CheckpointPlan, load_checkpoint, run_fingerprint, save_checkpoint
 from .config import SRConfig, config_from_preset
-from .control import PAUSED_MESSAGE, StopToken
+from .control import PAUSED_MESSAGE, RunControl
 from .device import describe_device, resolve_device
 from .inference import TrainedModel, predict
-from .init import ista_initialisation
+from .ista_init import ista_initialisation
 from .model import ListaGenerator
 from .normalisation import MapNormaliser, PhotoNormaliser, photo_normaliser_for
 from .operators import AcquisitionOperator
@@ -40,8 +41,8 @@ from .stages import (
     HeldOutCheck,
     PretrainingStage,
     held_out_check,
+    held_out_loss,
     scan_windows_fit,
-    validation_loss,
 )
 from .threads import choose_cpu_threads
 from .validation import PreparedInputs, prepare_inputs
@@ -53,10 +54,6 @@ DIVERGENCE_LIMIT = 1e4
 
 Stage = PretrainingStage | AdversarialStage
 
-
-
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN/Inf or exploded; the message says what to try."""
 
 
 @dataclass(frozen=True)
@@ -188,7 +185,7 @@ def train(
     config: SRConfig | None = None,
     *,
     scale: int | None = None,
-    stop: StopToken | None = None,
+    stop: RunControl | None = None,
     elements: Sequence[str] | None = None,
     negative: str = "error",
     checkpoint: CheckpointPlan | None = None,
@@ -241,12 +238,12 @@ def train(
                                       prepared.elements, cfg)
         resumed = load_checkpoint(checkpoint.path, fingerprint) if checkpoint.resume else None
         saver = _Saver(checkpoint, fingerprint, resumed)
-    return _run_with_threads(prepared, cfg, device, stop or StopToken(), saver, infer,
+    return _run_with_threads(prepared, cfg, device, stop or RunControl(), saver, infer,
                              reserve_cores)
 
 
 def _run_with_threads(prepared: PreparedInputs, cfg: SRConfig, device: torch.device,
-                      token: StopToken, saver: _Saver | None, infer: bool, reserve: int
+                      token: RunControl, saver: _Saver | None, infer: bool, reserve: int
                       ) -> Generator[TrainEvent, None, TrainResult | None]:
     """:func:`_run` with the CPU thread count of the run, restored afterwards.
 
@@ -271,7 +268,7 @@ def _run_with_threads(prepared: PreparedInputs, cfg: SRConfig, device: torch.dev
 
 # ----------------------------------------------------------------------------- the loop
 def _run(
-    prepared: PreparedInputs, cfg: SRConfig, device: torch.device, token: StopToken,
+    prepared: PreparedInputs, cfg: SRConfig, device: torch.device, token: RunControl,
     saver: _Saver | None, infer: bool,
 ) -> Generator[TrainEvent, None, TrainResult | None]:
     problem = _Problem.build(prepared, cfg, device)
@@ -285,7 +282,7 @@ def _run(
     model, x_sample = _build_network(problem, state, cfg, device, resumed)
     stage1 = PretrainingStage(model, problem.data, cfg, device)
     if resumed is None:
-        state.best_val = state.initial_val = validation_loss(model, problem.data)
+        state.best_held_out = state.initial_held_out = held_out_loss(model, problem.data)
         state.best_state = copy.deepcopy(model.state_dict())
         state.t_stage1 = state.elapsed
     else:
@@ -300,7 +297,7 @@ def _run(
         ended = yield from loop.run(stage1, problem.n1, problem.budget1, problem.eta1)
         if ended == "cancel":
             return None
-        if state.best_val is not None:
+        if state.best_held_out is not None:
             model.load_state_dict(state.best_state)  # the best held-out state of stage 1
     stopped = ended == "stop"
 
@@ -500,7 +497,7 @@ class _Reporter:
 class _StageLoop:
     """The loop both stages share: control, step, checks, checkpoints and events."""
 
-    def __init__(self, state: RunState, report: _Reporter, cfg: SRConfig, token: StopToken,
+    def __init__(self, state: RunState, report: _Reporter, cfg: SRConfig, token: RunControl,
                  saver: _Saver | None, model: ListaGenerator, data: TrainingData) -> None:
         self.state, self.report, self.cfg = state, report, cfg
         self.token, self.saver, self.model, self.data = token, saver, model, data
@@ -563,11 +560,11 @@ class _StageLoop:
     def _check(self, first: bool, k: int) -> bool:
         """The held-out check; True when stage 1 should end (a plateau)."""
         state, cfg = self.state, self.cfg
-        val = validation_loss(self.model, self.data)
+        val = held_out_loss(self.model, self.data)
         if val is not None:
             state.meter.add({"validation": val})
             if first:
-                state.record_validation(val, self.model)
+                state.record_held_out(val, self.model)
         if first and cfg.plateau_patience and state.since_best >= cfg.plateau_patience:
             state.notes.append(f"Stage 1 stopped at step {k}: the held-out loss stopped "
                                "improving.")
@@ -626,8 +623,8 @@ def _result(state: RunState, problem: _Problem, prepared: PreparedInputs, cfg: S
     diagnostics: dict[str, Any] = {
         "cpu_threads": cfg.cpu_threads if problem.device.type == "cpu" else None,
         "steps": state.step, "stage1_steps": state.step1, "stage2_steps": state.step2,
-        "planned_steps": state.total, "best_validation": state.best_val,
-        "initial_validation": state.initial_val, "resumed_from_step": state.resumed_from,
+        "planned_steps": state.total, "best_validation": state.best_held_out,
+        "initial_validation": state.initial_held_out, "resumed_from_step": state.resumed_from,
     }
     return TrainResult(
         maps=maps, elements=prepared.elements, config=cfg, history=state.history,

@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 
 from ..errors import InputError, NegativeValuesError
-from .photo import PhotoPixels, check_rgb_pixels
+from .photo_pixels import PhotoPixels, check_rgb_pixels
 
 #: Largest photo (pixels) accepted: 2**31 px is 6 GiB as 8-bit RGB. The core keeps the
 #: photo in its own pixel type and never builds an H x W array per element except the

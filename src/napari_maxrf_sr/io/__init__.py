@@ -19,7 +19,7 @@ from .folder import read_element_folder
 from .hdf5 import read_h5_maps
 from .maps import read_element_maps
 from .npy import read_npy_maps, read_npz_maps
-from .photo import read_photo
+from .photo_file import read_photo
 from .rpl import (
     DEFAULT_ELEMENTS,
     RplHeader,

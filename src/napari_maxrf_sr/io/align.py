@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..core.validation import InputError
+from ..errors import InputError
 
 TransformKind = Literal["similarity", "affine"]
 _MIN_PAIRS = {"similarity": 3, "affine": 3}

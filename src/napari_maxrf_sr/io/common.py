@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from ..core import validation
-from ..core.validation import InputError, default_element_names
+from ..core.validation import default_element_names
+from ..errors import InputError
 from .elements import normalise_element_name
 
 if TYPE_CHECKING:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..core import validation
-from ..core.validation import InputError
+from ..errors import InputError
 from .common import as_float32_stack, names_or_default
 from .elements import SYMBOLS
 from .filecheck import damaged

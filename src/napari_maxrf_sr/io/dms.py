@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..core import validation
-from ..core.validation import InputError
+from ..errors import InputError
 from .common import as_float32_stack, names_or_default
 from .filecheck import truncated, unreadable
 

@@ -1,7 +1,7 @@
 """Cheap checks of a file's structure, made before its data are read.
 
 A truncated copy, or a header that lies about the image size, must give an
-:class:`~napari_maxrf_sr.core.validation.InputError` that says so: not garbage,
+:class:`~napari_maxrf_sr.errors.InputError` that says so: not garbage,
 not an exception from deep inside a decoder, and not an attempt to allocate what
 the header claims. So the readers first compare what a header promises with the
 bytes that are really in the file, and the number of values with what fits in
@@ -19,7 +19,7 @@ from typing import IO, NamedTuple
 import numpy as np
 
 from ..core import validation
-from ..core.validation import InputError
+from ..errors import InputError
 
 __all__ = [
     "check_npy_data",

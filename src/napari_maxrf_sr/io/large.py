@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..atomic import atomic_path
-from ..core.validation import InputError
+from ..errors import InputError
 from .tiff import mapped_pixels
 from .writers import check_stack_path, stack_metadata
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..core.validation import InputError
+from ..errors import InputError
 from .common import MapsResult
 from .filecheck import unreadable
 from .folder import read_element_folder, read_single_image

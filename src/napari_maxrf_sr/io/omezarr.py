@@ -34,8 +34,8 @@ import numpy as np
 
 from ..atomic import check_writable_folder
 from ..core import validation
-from ..core.validation import InputError, default_element_names
-from ..errors import ClusterError
+from ..core.validation import default_element_names
+from ..errors import ClusterError, InputError
 from .common import STACK_FORMAT
 from .elements import normalise_element_name, parse_element_name
 from .writers import _jsonable

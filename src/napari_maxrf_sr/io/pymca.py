@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..core import validation
-from ..core.validation import InputError
+from ..errors import InputError
 from .common import as_float32_stack
 from .elements import is_element_name, normalise_element_name
 from .filecheck import damaged, truncated, unreadable

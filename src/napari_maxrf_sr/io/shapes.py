@@ -108,7 +108,7 @@ def photo_shape(path: str | Path) -> tuple[int, int] | None:
                 orientation = int(tag.value) if tag is not None else 1
         else:
             hw = image_pixels(p)
-            from .photo import _pillow_orientation
+            from .photo_file import _pillow_orientation
 
             orientation = _pillow_orientation(p) or 1
         if hw is None:

@@ -15,7 +15,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..atomic import atomic_path, check_writable_folder, refuse_overwrite
-from ..core.validation import InputError
+from ..errors import InputError
 from .common import FOLDER_SIDECAR, STACK_FORMAT
 from .tiff import read_element_stack
 

@@ -3,10 +3,11 @@
 Used for the napari sample data, the tests, the benchmarks and ``maxrf-sr simulate``.
 """
 
+from ..errors import OutputExistsError
 from .painting import SyntheticPainting, make_synthetic_painting
-from .photo import procedural_photo
 from .pigments import ELEMENT_LINES, PIGMENTS, Pigment
-from .writer import OutputExistsError, write_synthetic_painting
+from .procedural_photo import procedural_photo
+from .writer import write_synthetic_painting
 
 __all__ = [
     "ELEMENT_LINES",

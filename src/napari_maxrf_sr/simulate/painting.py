@@ -35,11 +35,10 @@ from numbers import Integral, Real
 import numpy as np
 from scipy.ndimage import gaussian_filter, maximum_filter
 
-from ..core.photo import check_rgb
+from ..core.photo_pixels import check_rgb
 from ..errors import InputError
 from .clustering import cluster_image
-from .layers import Layer, render_lines
-from .photo import _ellipse_sd, _soft, procedural_photo
+from .paint_layers import Layer, render_lines
 from .pigments import (
     ELEMENT_LINES,
     GROUND_ELEMENTS,
@@ -49,6 +48,7 @@ from .pigments import (
     historical_pigments,
     pigment_lab,
 )
+from .procedural_photo import _ellipse_sd, _soft, procedural_photo
 from .textures import brush_strokes, canvas_weave, smooth_noise
 
 __all__ = ["SyntheticPainting", "make_synthetic_painting"]

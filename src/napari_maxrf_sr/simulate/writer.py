@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import atomic_path
-from ..core.validation import InputError
+from ..errors import InputError, OutputExistsError
 from .painting import SyntheticPainting
 
 FILE_NAMES = {
@@ -21,10 +21,6 @@ FILE_NAMES = {
     "photo_edge_mask": "photo_edge_mask.tif",
     "info": "info.json",
 }
-
-
-class OutputExistsError(InputError, FileExistsError):
-    """An output file exists and overwriting was not asked for."""
 
 
 def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:

@@ -139,9 +139,9 @@ class RunController(QObject):
         from napari.qt.threading import create_worker
         from superqt.utils import GeneratorWorker
 
-        from napari_maxrf_sr.core.control import StopToken
+        from napari_maxrf_sr.core.control import RunControl
 
-        token = StopToken()
+        token = RunControl()
         run = Run(NETWORK, inputs, plan, token=token, notes=tuple(notes))
         job = training_job(inputs, plan, token, self.train_fn, notes)
         self._begin(run, create_worker(_drive, job, run.done, _worker_class=GeneratorWorker,

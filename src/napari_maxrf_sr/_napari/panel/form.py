@@ -28,7 +28,7 @@ from napari_maxrf_sr._napari.panel.outcome import NETWORK
 from napari_maxrf_sr._napari.panel.sections import Section
 from napari_maxrf_sr._napari.settings import load_settings, save_settings
 from napari_maxrf_sr.core.config import FIELD_HELP, PRESETS, SRConfig, config_from_preset
-from napari_maxrf_sr.core.validation import InputError
+from napari_maxrf_sr.errors import InputError
 
 NETWORK_LABEL = "Deep unfolding network (ADUN)"
 

@@ -26,7 +26,7 @@ from napari_maxrf_sr._napari.panel.outcome import (
     input_digests,
     now,
 )
-from napari_maxrf_sr.core.validation import InputError
+from napari_maxrf_sr.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ def training_job(inputs: RunInputs, plan: TrainingPlan, token: Any,
     plan
         Settings and checkpoints.
     token
-        The core's ``StopToken`` (stop, cancel, pause).
+        The core's ``RunControl`` (stop, cancel, pause).
     train_fn
         The core's ``train`` (tests pass another one).
     notes

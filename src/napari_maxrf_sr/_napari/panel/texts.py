@@ -92,9 +92,8 @@ def error_message(exc: BaseException, log_path: Any = None) -> str:
     log_path
         Where the traceback of an unexpected error was written (or ``None``).
     """
-    from napari_maxrf_sr.core.checkpoint import CheckpointError
     from napari_maxrf_sr.core.device import is_out_of_memory
-    from napari_maxrf_sr.core.validation import InputError, NegativeValuesError
+    from napari_maxrf_sr.errors import CheckpointError, InputError, NegativeValuesError
 
     diverged = _diverged_class()
     if isinstance(exc, NegativeValuesError):
@@ -129,7 +128,7 @@ def is_expected(exc: BaseException) -> bool:
 
 def _diverged_class() -> type | None:
     try:
-        from napari_maxrf_sr.core.train import TrainingDiverged
+        from napari_maxrf_sr.errors import TrainingDiverged
     except ImportError:  # pragma: no cover - torch missing
         return None
     return TrainingDiverged

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core import validation
-from ..core.photo import PhotoPixels, check_rgb_pixels
+from ..core.photo_pixels import PhotoPixels, check_rgb_pixels
 from ..errors import InputError
 from .filecheck import (
     check_photo_pixels,
@@ -82,7 +82,7 @@ def read_photo(path: str | Path, *, as_float: bool = False) -> tuple[np.ndarray,
     ------
     InputError
         For grey images, transparent alpha, unsupported pixel types (the checks
-        of :func:`napari_maxrf_sr.core.photo.check_rgb`); for a damaged,
+        of :func:`napari_maxrf_sr.core.photo_pixels.check_rgb`); for a damaged,
         truncated or unreadable file; for element maps given as the photo; and for
         a photo larger than ``MAX_HR_PIXELS``, before it is decoded.
     FileNotFoundError

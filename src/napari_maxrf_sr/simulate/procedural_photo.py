@@ -53,7 +53,7 @@ def procedural_photo(size: tuple[int, int] = (256, 256), seed: int = 0) -> np.nd
     """
     h, w = int(size[0]), int(size[1])
     if h < 16 or w < 16:
-        from ..core.validation import InputError
+        from ..errors import InputError
 
         raise InputError(f"size must be at least (16, 16), got {size!r}; ask for a larger image.")
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x9407]))

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .core.validation import InputError
+from .errors import InputError
 
 OutputFormat = Literal["ome-zarr", "tiff"]
 
