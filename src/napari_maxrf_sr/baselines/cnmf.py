@@ -172,13 +172,7 @@ def cnmf(
     """
     maps, photo, s, op = check_inputs(lr_maps, rgb, scale, op)
     b, h, w = maps.shape
-    m = min(max(b + 3, 6), 24) if n_endmembers is None else n_endmembers
-    for key, val in {"n_endmembers": m, "n_outer": n_outer, "n_inner": n_inner}.items():
-        if isinstance(val, bool) or int(val) != val or val < (1 if key != "n_outer" else 0):
-            raise InputError(f"{key} must be a positive whole number, got {val!r}")
-    if not (np.isfinite(delta) and delta >= 0):
-        raise InputError(f"delta must be a number >= 0, got {delta!r}")
-    m, delta = int(m), float(delta)
+    m, delta = _checked_options(b, n_endmembers, n_outer, n_inner, delta)
     rng = np.random.default_rng(seed)
 
     norm, peaks = normalise_maps(maps)
@@ -193,15 +187,8 @@ def cnmf(
         rr = torch.from_numpy(r_resp)
 
         # 1. Unmix the scan; endmembers start at SPA picks (seeded sample of pixels).
-        n_lr = y_lr.shape[1]
-        sample = np.sort(rng.choice(n_lr, size=min(n_lr, _SPA_SAMPLE), replace=False))
-        picks = sample[spa(y_lr[:, sample], m)]
-        if picks.size < m:  # rank-deficient scan: fill up with random pixels
-            extra = rng.choice(n_lr, size=m - picks.size, replace=True)
-            picks = np.concatenate([picks, extra])
-        e0 = y_lr[:, picks] + 0.01 * rng.random((b, m))
-        e = torch.from_numpy(e0.astype(np.float64)) + _TINY
-        a_lr = torch.full((m, n_lr), 1.0 / m, dtype=torch.float64)
+        e = torch.from_numpy(_spa_start(y_lr, m, rng).astype(np.float64)) + _TINY
+        a_lr = torch.full((m, y_lr.shape[1]), 1.0 / m, dtype=torch.float64)
         yla, zha = _augment(yl, delta), _augment(zh, delta)
         e, a_lr = _update_both(e, yl, yla, a_lr, delta, n_inner)
 
@@ -218,3 +205,29 @@ def cnmf(
             e = _update_e(e, yl, a_lr, n_inner)
         y = (e.float() @ a_hr).reshape(b, s * h, s * w).numpy()
     return finish(y, peaks, maps, op, project=bool(project))
+
+
+def _checked_options(b: int, n_endmembers: int | None, n_outer: int, n_inner: int,
+                     delta: float) -> tuple[int, float]:
+    """The number of endmembers (default for ``b`` maps) and ``delta``, checked."""
+    m = min(max(b + 3, 6), 24) if n_endmembers is None else n_endmembers
+    for key, val in {"n_endmembers": m, "n_outer": n_outer, "n_inner": n_inner}.items():
+        if isinstance(val, bool) or int(val) != val or val < (1 if key != "n_outer" else 0):
+            raise InputError(f"{key} must be a positive whole number, got {val!r}")
+    if not (np.isfinite(delta) and delta >= 0):
+        raise InputError(f"delta must be a number >= 0, got {delta!r}")
+    return int(m), float(delta)
+
+
+def _spa_start(y_lr: np.ndarray, m: int, rng: np.random.Generator) -> np.ndarray:
+    """``(B, M)`` first endmembers: SPA picks among a seeded sample of scan pixels, jittered.
+
+    A rank-deficient scan gives fewer picks; random pixels fill them up.
+    """
+    b, n_lr = y_lr.shape
+    sample = np.sort(rng.choice(n_lr, size=min(n_lr, _SPA_SAMPLE), replace=False))
+    picks = sample[spa(y_lr[:, sample], m)]
+    if picks.size < m:
+        extra = rng.choice(n_lr, size=m - picks.size, replace=True)
+        picks = np.concatenate([picks, extra])
+    return y_lr[:, picks] + 0.01 * rng.random((b, m))

@@ -217,65 +217,75 @@ def code_hr(
         gx = dx.T @ dx
         g = dz.T @ dz + mu * gx  # per-pixel Gram matrix, (M, M)
         a = torch.from_numpy(np.array(a0, dtype=np.float32)).reshape(m, -1)
-        h, w, sc = hh // op.scale, ww // op.scale, op.scale
-
-        def positive_grad(v: torch.Tensor, shift: float) -> torch.Tensor:
-            """Return the part of the gradient that depends on the codes, plus ``shift``."""
-            out = torch.mm(g, v)
-            if shift:
-                out.add_(shift)
-            if gamma > 0 and op.is_block:
-                # s^2 U^T U (Dx^T Dx A) for the block mean: the block mean of the codes,
-                # mixed by the Gram matrix on the scan grid (it commutes with U), added
-                # back to every pixel of the block by broadcasting (no copies).
-                low = torch.nn.functional.avg_pool2d(v.view(m, 1, hh, ww), sc).view(m, -1)
-                low = torch.mm(gx, low).mul_(gamma).view(m, h, 1, w, 1)
-                out.view(m, h, sc, w, sc).add_(low)
-            elif gamma > 0:
-                low = torch.mm(gx, op.down(v.view(m, hh, ww)).reshape(m, -1))
-                out.add_(op.adjoint(low.view(m, h, w)).reshape(m, -1), alpha=gamma * s2)
-            return out
-
+        positive_grad = _positive_gradient(g, gx, gamma, op, hh, ww)
         if solver == "mu":  # Lee-Seung: a <- a * (negative part) / (positive part)
             for _ in range(n_iter):
                 den = positive_grad(a, lam + _TINY)  # before a changes in place
                 a.mul_(num).div_(den)
-        else:  # FISTA (projected), restricted to the starting support
-            allowed = (a > 0).to(a.dtype)
-            # Lipschitz bound: ||G|| + gamma ||Gx|| (s^2 U^T U has norm <= 1).
-            eig = torch.linalg.eigvalsh
-            lip = float(eig(g.double()).max() + gamma * eig(gx.double()).max())
-            step = 1.0 / max(lip, _TINY)
-            target = num - lam  # gradient = positive_grad(v) - target
-            v, t = a.clone(), 1.0
-            for _ in range(n_iter):
-                # In-place arithmetic: these arrays are M x H*W, memory traffic dominates.
-                new = positive_grad(v, 0.0).sub_(target).mul_(-step).add_(v)
-                new.clamp_min_(0.0).mul_(allowed)
-                t_new = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * t * t))
-                v = a.sub_(new).mul_(-(t - 1.0) / t_new).add_(new)  # new + c (new - a)
-                a, t = new, t_new
+        else:
+            a = _fista(a, num - lam, g, gx, gamma, positive_grad, n_iter)
         return a.reshape(m, hh, ww).numpy()
 
 
+def _positive_gradient(g: torch.Tensor, gx: torch.Tensor, gamma: float,
+                       op: AcquisitionOperator, hh: int, ww: int):
+    """The part of the coding objective's gradient that depends on the codes.
+
+    ``positive_grad(v, shift)``: ``G v + gamma s^2 U^T U (Dx^T Dx v) + shift`` for
+    ``(M, H*W)`` codes ``v``, with ``G`` the per-pixel Gram matrix.
+    """
+    m, sc = g.shape[0], op.scale
+    h, w, s2 = hh // sc, ww // sc, float(sc**2)
+
+    def positive_grad(v: torch.Tensor, shift: float) -> torch.Tensor:
+        """Return the part of the gradient that depends on the codes, plus ``shift``."""
+        out = torch.mm(g, v)
+        if shift:
+            out.add_(shift)
+        if gamma > 0 and op.is_block:
+            # s^2 U^T U (Dx^T Dx A) for the block mean: the block mean of the codes,
+            # mixed by the Gram matrix on the scan grid (it commutes with U), added
+            # back to every pixel of the block by broadcasting (no copies).
+            low = torch.nn.functional.avg_pool2d(v.view(m, 1, hh, ww), sc).view(m, -1)
+            low = torch.mm(gx, low).mul_(gamma).view(m, h, 1, w, 1)
+            out.view(m, h, sc, w, sc).add_(low)
+        elif gamma > 0:
+            low = torch.mm(gx, op.down(v.view(m, hh, ww)).reshape(m, -1))
+            out.add_(op.adjoint(low.view(m, h, w)).reshape(m, -1), alpha=gamma * s2)
+        return out
+
+    return positive_grad
+
+
+def _fista(a: torch.Tensor, target: torch.Tensor, g: torch.Tensor, gx: torch.Tensor,
+           gamma: float, positive_grad, n_iter: int) -> torch.Tensor:
+    """Projected FISTA from codes ``a``, restricted to their support.
+
+    The gradient is ``positive_grad(v) - target``.
+    """
+    allowed = (a > 0).to(a.dtype)
+    # Lipschitz bound: ||G|| + gamma ||Gx|| (s^2 U^T U has norm <= 1).
+    eig = torch.linalg.eigvalsh
+    lip = float(eig(g.double()).max() + gamma * eig(gx.double()).max())
+    step = 1.0 / max(lip, _TINY)
+    v, t = a.clone(), 1.0
+    for _ in range(n_iter):
+        # In-place arithmetic: these arrays are M x H*W, memory traffic dominates.
+        new = positive_grad(v, 0.0).sub_(target).mul_(-step).add_(v)
+        new.clamp_min_(0.0).mul_(allowed)
+        t_new = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * t * t))
+        v = a.sub_(new).mul_(-(t - 1.0) / t_new).add_(new)  # new + c (new - a)
+        a, t = new, t_new
+    return a
+
+
 def coupled_dictionary(
-    lr_maps: np.ndarray,
-    rgb: np.ndarray,
-    scale: int,
-    *,
-    op: AcquisitionOperator | None = None,
-    seed: int = 0,
-    n_common: int = 32,
-    n_xrf: int = 0,
-    n_rgb: int = 0,
-    lam: float = 0.1,
-    mu: float = 0.01,
-    gamma: float = 1.0,
-    n_learn: int = 200,
-    n_code: int = 150,
-    support: int = 1,
-    solver: Literal["fista", "mu"] = "fista",
-    project: bool = True,
+    lr_maps: np.ndarray, rgb: np.ndarray, scale: int, *,
+    op: AcquisitionOperator | None = None, seed: int = 0,
+    n_common: int = 32, n_xrf: int = 0, n_rgb: int = 0,
+    lam: float = 0.1, mu: float = 0.01, gamma: float = 1.0,
+    n_learn: int = 200, n_code: int = 150, support: int = 1,
+    solver: Literal["fista", "mu"] = "fista", project: bool = True,
 ) -> np.ndarray:
     """Coupled non-negative dictionary super-resolution (shared by ``ssr`` and ``ssrcu``).
 
@@ -315,20 +325,9 @@ def coupled_dictionary(
         ``(B, H, W)`` float32, ``>= 0``, in the units of ``lr_maps``.
     """
     maps, photo, s, op = check_inputs(lr_maps, rgb, scale, op)
-    counts = {"n_common": n_common, "n_xrf": n_xrf, "n_rgb": n_rgb}
-    for key, val in counts.items():
-        if isinstance(val, bool) or int(val) != val or val < 0:
-            raise InputError(f"{key} must be a whole number >= 0, got {val!r}")
-    if n_common + n_xrf + n_rgb < 1:
-        raise InputError("The dictionary needs at least one atom: raise n_common.")
-    for key, val in {"lam": lam, "mu": mu, "gamma": gamma}.items():
-        if not (np.isfinite(val) and val >= 0):
-            raise InputError(f"{key} must be a number >= 0, got {val!r}")
-    if solver not in ("fista", "mu"):
-        raise InputError(f"solver must be 'fista' or 'mu', got {solver!r}")
-    for key, val in {"n_learn": n_learn, "n_code": n_code, "support": support}.items():
-        if isinstance(val, bool) or int(val) != val or val < 0:
-            raise InputError(f"{key} must be a whole number >= 0, got {val!r}")
+    _check_options({"n_common": n_common, "n_xrf": n_xrf, "n_rgb": n_rgb},
+                   {"lam": lam, "mu": mu, "gamma": gamma}, solver,
+                   {"n_learn": n_learn, "n_code": n_code, "support": support})
 
     norm, peaks = normalise_maps(maps)
     b, h, w = norm.shape
@@ -354,6 +353,24 @@ def coupled_dictionary(
     y = (d[:b].astype(np.float32) @ a_hr.reshape(m, -1)).reshape(b, s * h, s * w)
     return finish(y, peaks, maps, op, project=bool(project))
 
+
+
+def _check_options(counts: dict[str, int], weights: dict[str, float], solver: str,
+                   iterations: dict[str, int]) -> None:
+    """Refuse atom counts, weights, a solver or iteration counts that cannot be used."""
+    for key, val in counts.items():
+        if isinstance(val, bool) or int(val) != val or val < 0:
+            raise InputError(f"{key} must be a whole number >= 0, got {val!r}")
+    if sum(counts.values()) < 1:
+        raise InputError("The dictionary needs at least one atom: raise n_common.")
+    for key, val in weights.items():
+        if not (np.isfinite(val) and val >= 0):
+            raise InputError(f"{key} must be a number >= 0, got {val!r}")
+    if solver not in ("fista", "mu"):
+        raise InputError(f"solver must be 'fista' or 'mu', got {solver!r}")
+    for key, val in iterations.items():
+        if isinstance(val, bool) or int(val) != val or val < 0:
+            raise InputError(f"{key} must be a whole number >= 0, got {val!r}")
 
 def ssr(
     lr_maps: np.ndarray,

@@ -339,19 +339,71 @@ def _scan(hr: np.ndarray, scale: int, sigma: float, rng: np.random.Generator):
     return rng.poisson(np.clip(expected, 0, None).astype(np.float64)).astype(np.float32)
 
 
+def _pigment_areas(rgb: np.ndarray, n_pigments: int, cluster_blur: float,
+                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, list]:
+    """The photo in CIELAB, its colours clustered into areas, and a pigment per area."""
+    from skimage.color import rgb2lab
+
+    lab = rgb2lab(rgb.astype(np.float32) / 255.0).astype(np.float32)
+    blurred = gaussian_filter(lab, (cluster_blur, cluster_blur, 0)) if cluster_blur else lab
+    labels, centres = cluster_image(blurred, n_pigments, rng)
+    return lab, labels, assign_pigments(centres)
+
+
+def _layer_stack(size: tuple[int, int], lab: np.ndarray, labels: np.ndarray, pigs, hidden: bool,
+                 rng_ground, rng_hidden, rng_paint, rng_retouch
+                 ) -> tuple[list[Layer], np.ndarray, dict, list]:
+    """The painting's layers bottom to top (ground, hidden layers, paint, retouchings).
+
+    Returns the layers, the mask of what the hidden layers cover, and what the hidden
+    layers and retouchings are (for the painting's info).
+    """
+    weave = canvas_weave(rng_ground, size, period=max(3.0, float(min(size)) / 64))
+    ground = Layer(
+        "ground", (1.5 + 0.6 * (1.0 - weave)).astype(np.float32), dict(GROUND_ELEMENTS)
+    )
+    layers = [ground]
+    hidden_mask = np.zeros(size, dtype=bool)
+    hidden_info: dict = {}
+    if hidden:
+        hidden_layers, hidden_mask, hidden_info = _hidden_layers(rng_hidden, size)
+        layers += hidden_layers
+    layers.append(_paint_layer(rng_paint, lab, labels, pigs, weave))
+    retouches, retouch_info = _retouch_layers(rng_retouch, size)
+    return layers + retouches, hidden_mask, hidden_info, retouch_info
+
+
+def _info(settings: dict, source: str, notes: list[str], lines: list, pigs: list,
+          layers: list[Layer], hidden_info: dict, retouch_info: list, factors,
+          sigma: float) -> dict:
+    """What the painting is made of, for its ``info.json`` (its settings first)."""
+    elements = tuple(name for name, _ in lines)
+    return {
+        "generator": "napari_maxrf_sr.simulate.make_synthetic_painting",
+        **settings,
+        "photo": source,
+        "photo_notes": notes,
+        "elements": list(elements),
+        "line_energies_keV": {name: e for name, e in lines},
+        "pigments": [p.name for p in pigs],
+        "pigment_elements": {p.name: dict(p.elements) for p in pigs},
+        "ground": {"name": "chalk-glue ground on plain-weave canvas",
+                   "elements": dict(GROUND_ELEMENTS)},
+        "hidden": hidden_info,
+        "retouchings": retouch_info,
+        "counts_per_unit": dict(zip(elements, factors, strict=True)),
+        "layers_bottom_to_top": [ly.name for ly in layers],
+        "operator": "gaussian beam then block mean" if sigma > 0 else "block mean",
+        "noise": "Poisson",
+    }
+
+
+
 # -- public API ------------------------------------------------------------------------
 def make_synthetic_painting(
-    photo=None,
-    *,
-    size: tuple[int, int] = (256, 256),
-    scale: int = 4,
-    n_elements: int = 9,
-    n_pigments: int = 8,
-    seed: int = 0,
-    psf_sigma: float | None = None,
-    counts: float = 200.0,
-    hidden_layer: bool = True,
-    cluster_blur: float = 1.0,
+    photo=None, *, size: tuple[int, int] = (256, 256), scale: int = 4, n_elements: int = 9,
+    n_pigments: int = 8, seed: int = 0, psf_sigma: float | None = None, counts: float = 200.0,
+    hidden_layer: bool = True, cluster_blur: float = 1.0,
 ) -> SyntheticPainting:
     """Simulate an MA-XRF scan of a painting, with its photo and high-resolution truth.
 
@@ -403,75 +455,27 @@ def make_synthetic_painting(
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence([seed, 0x5E11]).spawn(6)]
     rng_cluster, rng_paint, rng_ground, rng_hidden, rng_retouch, rng_noise = streams
 
+    # The photo, its colours clustered into pigment areas, and the paint layers.
     if photo is None:
         rgb, notes, source = procedural_photo(size, seed), [], "procedural"
     else:
         rgb, notes = _fit_photo(photo, size)
         source = "user"
-
-    from skimage.color import rgb2lab
-
-    lab = rgb2lab(rgb.astype(np.float32) / 255.0).astype(np.float32)
-    blurred = gaussian_filter(lab, (cluster_blur, cluster_blur, 0)) if cluster_blur else lab
-    labels, centres = cluster_image(blurred, n_pigments, rng_cluster)
-    pigs = assign_pigments(centres)
-
+    lab, labels, pigs = _pigment_areas(rgb, n_pigments, cluster_blur, rng_cluster)
     lines = list(ELEMENT_LINES.items())[:n_elements]
-    m = float(min(size))
-    weave = canvas_weave(rng_ground, size, period=max(3.0, m / 64))
-    ground = Layer(
-        "ground", (1.5 + 0.6 * (1.0 - weave)).astype(np.float32), dict(GROUND_ELEMENTS)
-    )
-    layers = [ground]
-    hidden_mask = np.zeros(size, dtype=bool)
-    hidden_info: dict = {}
-    if hidden_layer:
-        hidden, hidden_mask, hidden_info = _hidden_layers(rng_hidden, size)
-        layers += hidden
-    layers.append(_paint_layer(rng_paint, lab, labels, pigs, weave))
-    retouches, retouch_info = _retouch_layers(rng_retouch, size)
-    layers += retouches
-
-    raw = render_lines(layers, lines, size)
-    hr, factors = _to_counts(raw, float(counts))
+    layers, hidden_mask, hidden_info, retouch_info = _layer_stack(
+        size, lab, labels, pigs, hidden_layer, rng_ground, rng_hidden, rng_paint, rng_retouch)
+    # Their emission as counts, and the scan of it.
+    hr, factors = _to_counts(render_lines(layers, lines, size), float(counts))
     lr = _scan(hr, scale, sigma, rng_noise)
-    elements = tuple(name for name, _ in lines)
-
-    info = {
-        "generator": "napari_maxrf_sr.simulate.make_synthetic_painting",
-        "seed": seed,
-        "size": list(size),
-        "scale": scale,
-        "n_elements": n_elements,
-        "n_pigments": n_pigments,
-        "psf_sigma": sigma,
-        "counts": float(counts),
-        "hidden_layer": bool(hidden_layer),
-        "cluster_blur": float(cluster_blur),
-        "photo": source,
-        "photo_notes": notes,
-        "elements": list(elements),
-        "line_energies_keV": {name: e for name, e in lines},
-        "pigments": [p.name for p in pigs],
-        "pigment_elements": {p.name: dict(p.elements) for p in pigs},
-        "ground": {"name": "chalk-glue ground on plain-weave canvas",
-                   "elements": dict(GROUND_ELEMENTS)},
-        "hidden": hidden_info,
-        "retouchings": retouch_info,
-        "counts_per_unit": dict(zip(elements, factors, strict=True)),
-        "layers_bottom_to_top": [ly.name for ly in layers],
-        "operator": "gaussian beam then block mean" if sigma > 0 else "block mean",
-        "noise": "Poisson",
-    }
+    settings = {"seed": seed, "size": list(size), "scale": scale, "n_elements": n_elements,
+                "n_pigments": n_pigments, "psf_sigma": sigma, "counts": float(counts),
+                "hidden_layer": bool(hidden_layer), "cluster_blur": float(cluster_blur)}
     return SyntheticPainting(
-        hr_maps=hr,
-        lr_maps=lr,
-        rgb=rgb,
-        elements=elements,
-        scale=scale,
-        hidden_mask=hidden_mask,
+        hr_maps=hr, lr_maps=lr, rgb=rgb, elements=tuple(name for name, _ in lines),
+        scale=scale, hidden_mask=hidden_mask,
         photo_edge_mask=_photo_edge_mask(rgb, hr, float(counts)),
-        pigment_labels=labels.astype(np.int32),
-        pigments=tuple(p.name for p in pigs),
-        info=info,
+        pigment_labels=labels.astype(np.int32), pigments=tuple(p.name for p in pigs),
+        info=_info(settings, source, notes, lines, pigs, layers, hidden_info, retouch_info,
+                   factors, sigma),
     )

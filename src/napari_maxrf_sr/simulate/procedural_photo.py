@@ -92,6 +92,24 @@ def procedural_photo(size: tuple[int, int] = (256, 256), seed: int = 0) -> np.nd
     path = np.abs(x - centre) - 0.01 * w - 0.12 * (y - ground_top)
     _paint(img, _soft(np.maximum(path, ground_top + 0.11 * h - y), aa), (150, 62, 42))
 
+    _tree_figure_and_door(img, y, x, yy, xx, h, w, m, j, aa)
+
+    # Brush work: stroke texture modulates the lightness; fine grain on top.
+    strokes = brush_strokes(rng, (h, w), length=max(3.0, m / 40), width=max(0.8, m / 400))
+    img *= (1.0 + 0.04 * strokes)[..., None]
+    img += 0.008 * rng.standard_normal((h, w, 3)).astype(np.float32)
+    return (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def _tree_figure_and_door(img: np.ndarray, y: np.ndarray, x: np.ndarray, yy: np.ndarray,
+                          xx: np.ndarray, h: int, w: int, m: float, j: np.ndarray,
+                          aa: float) -> None:
+    """Paint the tree, the figure and the doorway over the landscape in ``img``.
+
+    ``y``, ``x`` are the pixel rows and columns (``(H, 1)``, ``(1, W)``), ``yy``, ``xx``
+    the same broadcast to ``(H, W)``; ``m`` the shorter side, ``j`` the layout jitter,
+    ``aa`` the edge softness.
+    """
     # Tree: umber trunk and a malachite crown of overlapping blobs.
     tx = w * (0.2 + 0.04 * j[5])
     trunk = np.maximum(np.abs(x - tx) - 0.025 * w, -(y - h * 0.42))
@@ -124,9 +142,3 @@ def procedural_photo(size: tuple[int, int] = (256, 256), seed: int = 0) -> np.nd
     rect = np.maximum(np.maximum(dx0 - xx, xx - dx1), np.maximum(dtop - yy, yy - h * 0.8))
     arch = _ellipse_sd(yy, xx, dtop, (dx0 + dx1) / 2, (dx1 - dx0) / 2, (dx1 - dx0) / 2)
     _paint(img, _soft(np.minimum(rect, arch), aa), (36, 33, 30))
-
-    # Brush work: stroke texture modulates the lightness; fine grain on top.
-    strokes = brush_strokes(rng, (h, w), length=max(3.0, m / 40), width=max(0.8, m / 400))
-    img *= (1.0 + 0.04 * strokes)[..., None]
-    img += 0.008 * rng.standard_normal((h, w, 3)).astype(np.float32)
-    return (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
