@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from napari_maxrf_sr.api import super_resolve
 from napari_maxrf_sr.core.normalisation import PhotoNormaliser
 from napari_maxrf_sr.core.operators import project_nonnegative_block, upsample_bilinear
-from napari_maxrf_sr.core.stages import lr_factor
+from napari_maxrf_sr.core.stage1 import lr_factor
 
 from .cases import all_cases
 from .metrics import false_detail, hidden_detail, rmse_psnr

@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 from napari_maxrf_sr.api import super_resolve
-from napari_maxrf_sr.core.inference import apply_model
+from napari_maxrf_sr.core.trained_model import apply_model
 from napari_maxrf_sr.io.large import element_stack_on_disk, open_element_stack_lazily
 
 from .scaling import inputs

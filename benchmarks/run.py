@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from napari_maxrf_sr.api import available_methods, super_resolve
-from napari_maxrf_sr.core.config import read_setting
+from napari_maxrf_sr.cli.parser import read_setting
 
 from .cases import all_cases
 from .metrics import (

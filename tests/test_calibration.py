@@ -99,7 +99,8 @@ def test_detail_the_scan_shows_is_kept():
 
 
 def test_predict_with_calibration_agrees_with_the_scan_and_differs_from_without():
-    from napari_maxrf_sr.core.inference import predict, prepare_for_model
+    from napari_maxrf_sr.core.inference import predict
+    from napari_maxrf_sr.core.trained_model import prepare_for_model
 
     lr, photo = scan_and_photo(h=12, w=10)
     answers = {}
@@ -114,7 +115,8 @@ def test_predict_with_calibration_agrees_with_the_scan_and_differs_from_without(
 
 
 def test_wide_beam_calibration_runs_on_the_whole_image():
-    from napari_maxrf_sr.core.inference import predict, prepare_for_model
+    from napari_maxrf_sr.core.inference import predict
+    from napari_maxrf_sr.core.trained_model import prepare_for_model
 
     lr, photo = scan_and_photo(h=10, w=9)
     model = random_model(operator="gaussian", psf_sigma=3.0)
@@ -194,7 +196,8 @@ def test_noise_estimate_keeps_texture_the_photo_does_not_show():
 
 
 def test_predict_estimates_the_noise_with_the_photo():
-    from napari_maxrf_sr.core.inference import predict, prepare_for_model
+    from napari_maxrf_sr.core.inference import predict
+    from napari_maxrf_sr.core.trained_model import prepare_for_model
 
     s, h, w = 4, 12, 10
     rng = np.random.default_rng(7)

@@ -15,11 +15,12 @@ import torch.nn.functional as F
 
 from napari_maxrf_sr.api import run_to_end
 from napari_maxrf_sr.core.config import config_from_preset
+from napari_maxrf_sr.core.held_out import held_out_check
 from napari_maxrf_sr.core.model import ListaGenerator
 from napari_maxrf_sr.core.operators import AcquisitionOperator, block_mean_np
 from napari_maxrf_sr.core.photo_pixels import PhotoPixels
 from napari_maxrf_sr.core.sampling import TrainingData
-from napari_maxrf_sr.core.stages import PretrainingStage, draw_down_batch, held_out_check
+from napari_maxrf_sr.core.stage1 import PretrainingStage, draw_down_batch
 from napari_maxrf_sr.core.train import train
 
 from .conftest import toy_painting

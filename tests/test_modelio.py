@@ -10,9 +10,9 @@ import torch
 
 from napari_maxrf_sr.api import run_to_end
 from napari_maxrf_sr.core.config import config_from_preset
-from napari_maxrf_sr.core.inference import apply_model
 from napari_maxrf_sr.core.modelio import load_model, save_model
 from napari_maxrf_sr.core.train import train
+from napari_maxrf_sr.core.trained_model import apply_model
 from napari_maxrf_sr.errors import InputError, ModelFileError
 
 

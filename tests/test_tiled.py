@@ -8,17 +8,12 @@ import torch
 
 from napari_maxrf_sr.core import tiled
 from napari_maxrf_sr.core.config import SRConfig
-from napari_maxrf_sr.core.inference import (
-    TrainedModel,
-    apply_model,
-    band_rows,
-    predict,
-    prepare_for_model,
-)
+from napari_maxrf_sr.core.inference import band_rows, predict
 from napari_maxrf_sr.core.model import ListaGenerator
 from napari_maxrf_sr.core.modelio import model_from_bytes, model_to_bytes
 from napari_maxrf_sr.core.normalisation import MapNormaliser
 from napari_maxrf_sr.core.photo_pixels import PhotoPixels
+from napari_maxrf_sr.core.trained_model import TrainedModel, apply_model, prepare_for_model
 from napari_maxrf_sr.io.omezarr import open_ome_zarr
 from napari_maxrf_sr.to_file import apply_to_file, output_format
 

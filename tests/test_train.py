@@ -13,8 +13,9 @@ from napari_maxrf_sr.api import run_to_end
 from napari_maxrf_sr.core import train as train_module
 from napari_maxrf_sr.core.config import config_from_preset
 from napari_maxrf_sr.core.control import RunControl
+from napari_maxrf_sr.core.events import EventKind, Stage, TrainEvent, TrainResult
 from napari_maxrf_sr.core.operators import block_mean_np
-from napari_maxrf_sr.core.train import TrainEvent, TrainResult, train
+from napari_maxrf_sr.core.train import train
 from napari_maxrf_sr.errors import InputError, TrainingDiverged
 
 TINY = dict(n_atoms=8, n_layers=3, stage1_steps=30, stage1_batch_pixels=512,
@@ -35,8 +36,13 @@ def test_runs_both_stages_and_returns_consistent_maps(toy, monkeypatch):
     assert isinstance(result, TrainResult)
     assert all(isinstance(e, TrainEvent) for e in events)
     stages = [e.stage for e in events]
-    for stage in ("prepare", "stage 1", "stage 2", "finalise", "done"):
-        assert stage in stages
+    assert list(dict.fromkeys(stages)) == list(Stage)  # every stage, in order
+    assert all(isinstance(s, Stage) for s in stages)
+    # Histories go to files: their stages are plain strings, as before the enum.
+    assert {type(h["stage"]) for h in result.history} == {str}
+    assert {h["stage"] for h in result.history} == {"stage 1", "stage 2"}
+    kinds = {e.stage: e.kind for e in events if e.kind is EventKind.PHASE}
+    assert list(kinds) == [Stage.PREPARE, Stage.STAGE2, Stage.FINALISE, Stage.DONE]
     assert events[-1].step == events[-1].total == 36
     assert result.maps.shape == hr.shape and result.maps.dtype == np.float32
     assert float(result.maps.min()) >= 0
@@ -111,14 +117,14 @@ def test_pause_blocks_until_resume(toy):
     deadline = time.monotonic() + 60
     while not events and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert [(e.message, e.step) for e in events] == [("paused", 0)]
+    assert [(e.kind, e.step) for e in events] == [(EventKind.PAUSED, 0)]
     assert not done.wait(0.5)  # paused: no progress
     assert len(events) == 1
     token.resume()
     assert done.wait(60)
     t.join()
     assert result["r"] is not None
-    assert [e.message for e in events].count("paused") == 1
+    assert [e.kind for e in events].count(EventKind.PAUSED) == 1
 
 
 def test_time_budget_is_honoured(toy):

@@ -21,14 +21,14 @@ __all__ = ["SRResult", "__version__", "apply_model", "apply_to_file", "load_mode
 
 if TYPE_CHECKING:  # pragma: no cover
     from .api import SRResult, super_resolve
-    from .core.inference import apply_model
     from .core.modelio import load_model, save_model
+    from .core.trained_model import apply_model
     from .to_file import apply_to_file
 
 _LAZY = {
     "super_resolve": "napari_maxrf_sr.api",
     "SRResult": "napari_maxrf_sr.api",
-    "apply_model": "napari_maxrf_sr.core.inference",
+    "apply_model": "napari_maxrf_sr.core.trained_model",
     "load_model": "napari_maxrf_sr.core.modelio",
     "save_model": "napari_maxrf_sr.core.modelio",
     "apply_to_file": "napari_maxrf_sr.to_file",

@@ -18,7 +18,8 @@ import numpy as np
 from .core.checkpoint import CheckpointPlan
 from .core.config import SRConfig, config_from_preset
 from .core.control import RunControl
-from .core.train import TrainEvent, TrainResult, train
+from .core.events import TrainEvent, TrainResult
+from .core.train import train
 from .core.validation import prepare_inputs
 from .errors import InputError
 
@@ -97,7 +98,7 @@ def super_resolve(
     negative
         ``"error"`` refuses negative counts; ``"clip"`` sets them to zero.
     callback
-        Called with every :class:`~napari_maxrf_sr.core.train.TrainEvent`.
+        Called with every :class:`~napari_maxrf_sr.core.events.TrainEvent`.
     stop
         A :class:`~napari_maxrf_sr.core.control.RunControl` to stop or cancel from
         another thread.

@@ -64,7 +64,7 @@ def apply_to_file(
     Parameters
     ----------
     model
-        A :class:`~napari_maxrf_sr.core.inference.TrainedModel` (from training, or
+        A :class:`~napari_maxrf_sr.core.trained_model.TrainedModel` (from training, or
         :func:`~napari_maxrf_sr.core.modelio.load_model`).
     lr_maps, rgb
         The scan ``(B, h, w)`` and the photo ``(H, W, 3)``, as for ``super_resolve``.
@@ -73,7 +73,7 @@ def apply_to_file(
     elements
         One name per map, to match maps given in another order than the model's.
     scale, negative
-        As for :func:`~napari_maxrf_sr.core.inference.apply_model`.
+        As for :func:`~napari_maxrf_sr.core.trained_model.apply_model`.
     scheduler
         ``None``: dask's local scheduler. Or the address of a ``dask.distributed``
         scheduler (``"tcp://HOST:PORT"``): the tiles are computed by its workers, which
@@ -88,7 +88,7 @@ def apply_to_file(
     pathlib.Path
         ``out``. The maps are in the model's element order.
     """
-    from .core.inference import prepare_for_model
+    from .core.trained_model import prepare_for_model
 
     out = Path(out)
     kind = output_format(out)

@@ -31,7 +31,7 @@ from napari_maxrf_sr._napari.panel.results_view import ResultsView
 from napari_maxrf_sr._napari.panel.run_view import RunView
 from napari_maxrf_sr._napari.panel.sections import ScrollingColumn, Section
 from napari_maxrf_sr.core.checkpoint import DEFAULT_EVERY_SECONDS
-from napari_maxrf_sr.core.control import PAUSED_MESSAGE
+from napari_maxrf_sr.core.events import EventKind, Stage
 from napari_maxrf_sr.errors import InputError
 
 if TYPE_CHECKING:
@@ -277,7 +277,7 @@ class SuperResolutionWidget(QWidget):
             self.run_view.set_status(" ".join(f"{n.rstrip('.')}." for n in info.notes))
 
     def _on_event(self, event: Any) -> None:
-        if event.message == PAUSED_MESSAGE:
+        if event.kind is EventKind.PAUSED:
             if self.controller.run is not None and self.controller.run.token.paused:
                 self.run_view.show_halted(event)
             else:  # resumed before the acknowledgement arrived
@@ -285,9 +285,9 @@ class SuperResolutionWidget(QWidget):
             return
         self.run_view.show_event(event)
         stage = event.stage
-        if event.message and stage != "stage 1":
+        if event.kind is EventKind.PHASE:
             self.run_view.set_status(event.message)
-        elif stage == "stage 1" and self._said_stage != stage:
+        elif stage is Stage.STAGE1 and self._said_stage != stage:
             self.run_view.set_status("Training: the curves below fall as the network learns.")
         self._said_stage = stage
 

@@ -6,7 +6,9 @@ Its options are used by scripts outside this repository: keep them stable.
 from __future__ import annotations
 
 import argparse
+import json
 import math
+from typing import Any
 
 from .. import __version__
 from . import commands, runs
@@ -79,12 +81,34 @@ def seconds(low: float, *, above: bool = False):
     return parse
 
 
+def read_setting(text: str) -> tuple[str, Any]:
+    """``"NAME=VALUE"`` -> ``(name, value)``, as the command line and benchmarks write them.
+
+    The value is read as JSON (``1``, ``0.5``, ``true``); anything else is text (a choice
+    such as ``pixels``). Names and values are not checked here (:meth:`SRConfig.from_dict`).
+
+    Raises
+    ------
+    ValueError
+        When there is no ``=`` or no name.
+    """
+    name, sep, raw = text.partition("=")
+    name = name.strip()
+    if not sep or not name:
+        raise ValueError(
+            f"a setting is written NAME=VALUE, such as calibration_radius=1, got {text!r}")
+    try:
+        return name, json.loads(raw)
+    except json.JSONDecodeError:
+        return name, raw.strip()
+
+
 def setting(text: str) -> tuple[str, object]:
     """Argparse type of ``--set``: ``NAME=VALUE``, one network setting, checked at once.
 
-    Read by :func:`~napari_maxrf_sr.core.config.read_setting` (JSON, else text).
+    Read by :func:`read_setting` (JSON, else text).
     """
-    from ..core.config import SRConfig, read_setting
+    from ..core.config import SRConfig
 
     try:
         name, value = read_setting(text)

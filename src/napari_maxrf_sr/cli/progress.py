@@ -6,6 +6,10 @@ import sys
 import time
 
 from ..core.control import format_mmss
+from ..core.events import Stage
+
+#: Stages whose events are always printed, with their message.
+_SAID = (Stage.PREPARE, Stage.FINALISE, Stage.DONE)
 
 
 class ProgressBar:
@@ -26,14 +30,14 @@ class ProgressBar:
         loss_txt = f" loss {loss:.3g}" if loss is not None else ""
         line = (f"[{bar}] {100 * frac:3.0f}% {event.stage:<8} step {event.step}/{event.total}"
                 f" elapsed {format_mmss(event.elapsed)} left {format_mmss(event.eta)}{loss_txt}")
-        if event.message and event.stage in ("prepare", "finalise", "done"):
+        if event.message and event.stage in _SAID:
             line += f"  {event.message}"
         now = time.monotonic()
         if self.tty:
             self.stream.write("\r" + line.ljust(110))
-            if event.stage == "done":
+            if event.stage == Stage.DONE:
                 self.stream.write("\n")
-        elif now - self._last_line >= 5.0 or event.stage in ("prepare", "done", "finalise"):
+        elif now - self._last_line >= 5.0 or event.stage in _SAID:
             self.stream.write(line + "\n")
             self._last_line = now
         self.stream.flush()

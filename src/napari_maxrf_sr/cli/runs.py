@@ -43,8 +43,8 @@ def read_inputs(args, scale=None) -> tuple:
     """
     import numpy as np
 
-    from ..core import validation
-    from ..core.validation import check_sizes_fit
+    from ..core.photo_pixels import MAX_HR_PIXELS
+    from ..core.validation import MAX_MAP_VALUES, check_sizes_fit
     from ..io import read_element_maps, read_photo
     from ..io.shapes import maps_shape, photo_shape
     from ..io.sidecar import rpl_options
@@ -55,8 +55,8 @@ def read_inputs(args, scale=None) -> tuple:
     if getattr(args, "dataset", None):
         options["dataset"] = args.dataset
     declared, hw = maps_shape(xrf, **options), photo_shape(args.rgb)
-    if (declared is not None and hw is not None and hw[0] * hw[1] <= validation.MAX_HR_PIXELS
-            and int(np.prod(declared, dtype=object)) <= validation.MAX_MAP_VALUES):
+    if (declared is not None and hw is not None and hw[0] * hw[1] <= MAX_HR_PIXELS
+            and int(np.prod(declared, dtype=object)) <= MAX_MAP_VALUES):
         # a photo that does not fit is refused now, before gigabytes of maps are decoded
         # (sizes beyond the limits are left to the readers, which say so first)
         check_sizes_fit(declared, hw, scale)
@@ -246,7 +246,7 @@ def too_big_for_memory(maps, photo) -> bool:
 def apply_to_disk(model, maps, photo, out: Path, elements, args, record: dict,
                   negative: str = "error", device: str = "cpu") -> None:
     """Write a result bigger than memory straight into the output file, band by band."""
-    from ..core.inference import apply_model
+    from ..core.trained_model import apply_model
     from ..io.large import element_stack_on_disk, result_nbytes
 
     shape = (maps.shape[0], *photo.shape[:2])
@@ -265,8 +265,8 @@ def apply_to_disk(model, maps, photo, out: Path, elements, args, record: dict,
 
 def cmd_apply(args) -> int:
     """``maxrf-sr apply``: apply a saved model to (new) maps and a photo."""
-    from ..core.inference import apply_model
     from ..core.modelio import load_model
+    from ..core.trained_model import apply_model
     from ..io import write_element_stack
 
     out = Path(args.out)

@@ -29,6 +29,7 @@ from .. import __version__
 from ..errors import CheckpointError, CheckpointWriteError
 from .config import INFERENCE_SETTINGS, SRConfig
 from .photo_pixels import PhotoPixels
+from .run_state import cpu_copy
 
 FORMAT = "napari-maxrf-sr-checkpoint"
 FORMAT_VERSION = 1
@@ -224,14 +225,37 @@ def default_checkpoint_folder() -> Path:
     return root / "napari-maxrf-sr" / "checkpoints"
 
 
-def checkpoint_file_for(folder: str | os.PathLike, lr_maps, rgb, scale: int | None,
-                        elements, config: SRConfig, negative: str = "error") -> Path:
-    """The checkpoint file of the run with these inputs and settings in ``folder``.
+class CheckpointSaver:
+    """Writes a run's checkpoints at most every ``plan.every_seconds``; holds a state to resume.
 
-    The napari widget keeps one file per run, named by its fingerprint, so that
-    "Resume" finds the run of exactly the chosen layers and settings.
+    Parameters
+    ----------
+    plan
+        Where, how often, and whether to resume.
+    fingerprint
+        The run's :func:`run_fingerprint`.
+    resumed
+        The saved state the run continues from (:func:`load_checkpoint`), or ``None``.
     """
-    from .validation import prepare_inputs
 
-    p = prepare_inputs(lr_maps, rgb, scale, elements=elements, negative=negative)
-    return Path(folder) / f"{run_fingerprint(p.lr_maps, p.rgb, p.scale, p.elements, config)}.pt"
+    def __init__(self, plan: CheckpointPlan, fingerprint: str, resumed: dict | None) -> None:
+        self.plan = plan
+        self.fingerprint = fingerprint
+        self.resumed = resumed
+        self.last = float(resumed["elapsed"]) if resumed else 0.0
+
+    def due(self, elapsed: float) -> bool:
+        """True when a checkpoint is due."""
+        return elapsed - self.last >= self.plan.every_seconds
+
+    def save(self, state, model: torch.nn.Module, stage) -> None:
+        """Everything needed to continue the run exactly from here.
+
+        ``state`` is the :class:`~.run_state.RunState`, ``stage`` the stage being
+        trained (its optimisers go under its ``checkpoint_key``).
+        """
+        payload = {**state.state_dict(), "model": cpu_copy(model.state_dict()),
+                   stage.checkpoint_key: stage.state_dict(),
+                   "cpu_threads": torch.get_num_threads()}
+        save_checkpoint(self.plan.path, self.fingerprint, payload)
+        self.last = state.elapsed

@@ -8,7 +8,6 @@ ranges, because configs also arrive from files that someone else wrote.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import types
 import typing
@@ -342,28 +341,6 @@ def _check_value(name: str, value: Any, hint: Any, meta: typing.Mapping[str, Any
 
 
 FIELD_HELP.update({f.name: f.metadata["help"] for f in dataclasses.fields(SRConfig)})
-
-def read_setting(text: str) -> tuple[str, Any]:
-    """``"NAME=VALUE"`` -> ``(name, value)``, as the command line and benchmarks write them.
-
-    The value is read as JSON (``1``, ``0.5``, ``true``); anything else is text (a choice
-    such as ``pixels``). Names and values are not checked here (:meth:`SRConfig.from_dict`).
-
-    Raises
-    ------
-    ValueError
-        When there is no ``=`` or no name.
-    """
-    name, sep, raw = text.partition("=")
-    name = name.strip()
-    if not sep or not name:
-        raise ValueError(
-            f"a setting is written NAME=VALUE, such as calibration_radius=1, got {text!r}")
-    try:
-        return name, json.loads(raw)
-    except json.JSONDecodeError:
-        return name, raw.strip()
-
 
 #: Settings that act only when a trained network is applied: a saved model may be applied
 #: with other values (``maxrf-sr apply --set``) without training again.

@@ -6,10 +6,6 @@ import math
 import threading
 import time
 
-#: ``TrainEvent.message`` of the event that a paused run sends when it has halted (its step
-#: is the last one done before the pause; ordinary events are throttled and may lag).
-PAUSED_MESSAGE = "paused"
-
 
 class RunControl:
     """A thread-safe switch board that a GUI, a CLI or a test flips while training runs.
@@ -17,7 +13,8 @@ class RunControl:
     ``stop()`` asks the loop to finish the current step and return what it has
     ("stop and keep the result"); ``cancel()`` asks it to return nothing;
     ``pause()`` makes it wait (the waiting time is not counted as training time)
-    until ``resume()``, ``stop()`` or ``cancel()``.
+    until ``resume()``, ``stop()`` or ``cancel()``. A loop that halts on a pause says
+    so with an event of kind :attr:`~.events.EventKind.PAUSED`.
     """
 
     def __init__(self) -> None:

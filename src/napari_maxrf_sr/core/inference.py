@@ -17,17 +17,14 @@ projects each band.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from ..errors import InputError
 from .calibration import apply_calibration, calibration_coefficients, photo_block_means
-from .config import INFERENCE_SETTINGS, SRConfig
-from .device import resolve_device
+from .config import SRConfig
 from .model import ListaGenerator
 from .normalisation import MapNormaliser, PhotoNormaliser, photo_normaliser_for
 from .operators import (
@@ -37,68 +34,9 @@ from .operators import (
     project_consistent,
     upsample_halo_band,
 )
-from .validation import prepare_inputs
 
 #: Pixels per forward pass inside a band (bounds the network's activations).
 _CHUNK_PIXELS = 1 << 16
-
-
-@dataclass
-class TrainedModel:
-    """Everything needed to apply a trained network again.
-
-    Attributes
-    ----------
-    generator
-        The trained :class:`~napari_maxrf_sr.core.model.ListaGenerator` (on the CPU).
-    normaliser
-        Per-map normalisation of the training scan.
-    config
-        Settings it was trained with.
-    elements
-        Element names, one per map, in order.
-    scale
-        Ratio between photo and scan grids it was trained for.
-    photo_normaliser
-        How the training photo's colours were normalised (``None``: the settings'
-        fixed range, as models written before version 2 did).
-    """
-
-    generator: ListaGenerator
-    normaliser: MapNormaliser
-    config: SRConfig
-    elements: tuple[str, ...]
-    scale: int
-    info: dict = field(default_factory=dict)
-    photo_normaliser: PhotoNormaliser | None = None
-
-    @property
-    def operator(self) -> AcquisitionOperator:
-        """The acquisition operator of the training run."""
-        return AcquisitionOperator(self.scale, self.config.operator, self.config.psf_sigma)
-
-    def answering_with(self, **settings: object) -> TrainedModel:
-        """The same trained network with settings that act after training changed.
-
-        Only :data:`~napari_maxrf_sr.core.config.INFERENCE_SETTINGS` may change (e.g.
-        ``calibration_radius=0``: the network without the local calibration).
-
-        Raises
-        ------
-        InputError
-            For a setting that changes how the network is trained.
-        """
-        training = sorted(set(settings) - set(INFERENCE_SETTINGS))
-        if training:
-            raise InputError(
-                f"{', '.join(training)} changes how the network is trained, so a saved "
-                f"model cannot be applied with another value; after training only "
-                f"{', '.join(INFERENCE_SETTINGS)} can change. Train again with the new "
-                "value ('maxrf-sr run --set ...')."
-            )
-        if not settings:
-            return self
-        return dataclasses.replace(self, config=self.config.replace(**settings))
 
 
 def _bands(h: int, rows: int) -> Iterator[tuple[int, int]]:
@@ -313,35 +251,18 @@ def predict(
     generator = generator.to(dev).eval()
     if out is None:
         out = np.empty((n_maps, big_h, big_w), dtype=np.float32)
-    whole_image_projection = project and not op.is_block
     calibrate = config.calibration_radius > 0
-    source = network_source(normaliser, lr_maps, config, s)
-    photo_norm = photo_normaliser or photo_normaliser_for(config, rgb01)
     bands = list(_bands(h, band_rows(config, s, big_w)))
-    g = np.empty((n_maps, h, w)) if calibrate and op.is_block else None
-    photo_lr = np.empty((3, h, w)) if calibrate else None  # for the noise estimate
-    for r0, r1 in bands:
-        out[:, s * r0 : s * r1] = predict_band(
-            generator, normaliser, lr_rows_with_halo(source, r0, r1), lr_maps[:, r0:r1],
-            rgb01[s * r0 : s * r1], op, photo_norm, device=dev,
-            project=project and op.is_block and not calibrate,
-        )
-        if g is not None:
-            g[:, r0:r1] = band_block_means(out[:, s * r0 : s * r1], op)
-        if photo_lr is not None:
-            photo_lr[:, r0:r1] = photo_block_means(rgb01[s * r0 : s * r1], s)
+    # First pass: the network's maps (projected at once unless the calibration comes first).
+    g, photo_lr = _network_pass(
+        generator, normaliser, lr_maps, rgb01, op, config, out, bands, dev,
+        photo_normaliser or photo_normaliser_for(config, rgb01),
+        project=project and op.is_block and not calibrate, gather=calibrate)
     if calibrate:
-        if g is None:  # a wide beam: its blur reaches across bands, so the whole image
-            g = op.down(torch.from_numpy(np.asarray(out)).double()).numpy()
-        gain, offset = calibration_coefficients(g, lr_maps, config.calibration_radius,
-                                                photo_lr)
-        for r0, r1 in bands:
-            out[:, s * r0 : s * r1] = calibrate_band(
-                out[:, s * r0 : s * r1], lr_rows_with_halo(gain, r0, r1),
-                lr_rows_with_halo(offset, r0, r1), lr_maps[:, r0:r1], op,
-                project=project and op.is_block,
-            )
-    if whole_image_projection:
+        # Second pass: the local calibration against the scan, then the projection.
+        _calibration_pass(out, g, photo_lr, lr_maps, op, config.calibration_radius, bands,
+                          project=project and op.is_block)
+    if project and not op.is_block:
         # A wide beam couples neighbouring blocks: project the whole image at once.
         full = torch.from_numpy(np.asarray(out)).double()
         lr = torch.from_numpy(lr_maps).double()
@@ -349,80 +270,43 @@ def predict(
     return out
 
 
-def apply_model(
-    model: TrainedModel,
-    lr_maps,
-    rgb,
-    *,
-    scale: int | None = None,
-    device: str | None = None,
-    negative: str = "error",
-    elements=None,
-    out: np.ndarray | None = None,
-) -> np.ndarray:
-    """Apply a trained (or loaded) model to maps and a photo; returns ``(B, H, W)`` float32.
+def _network_pass(generator: ListaGenerator, normaliser: MapNormaliser, lr_maps: np.ndarray,
+                  rgb01, op: AcquisitionOperator, config: SRConfig, out: np.ndarray,
+                  bands: list[tuple[int, int]], dev: torch.device,
+                  photo_normaliser: PhotoNormaliser, *, project: bool, gather: bool
+                  ) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The network's maps into ``out``, band by band.
 
-    The maps are normalised with their own peaks (a new scan may have other count
-    levels). With ``elements`` (one name per map) maps given in another order than
-    the model's are matched by name, and the answer comes back in the input's
-    order; without names the order must be the model's. ``out`` is an optional
-    preallocated ``(B, H, W)`` float32 array to fill (a memory-mapped file for results
-    bigger than memory); it then holds the maps in the model's element order.
-
-    Raises
-    ------
-    InputError
-        When the maps, their names or the scale do not fit the model.
+    With ``gather`` (the calibration follows) it also returns the maps' block means
+    (block operator; ``None`` for a wide beam) and the photo's (for the noise estimate).
     """
-    prepared, normaliser, order = prepare_for_model(model, lr_maps, rgb, scale=scale,
-                                                    negative=negative, elements=elements)
-    dev = resolve_device(device or "cpu")
-    out = predict(
-        model.generator, normaliser, prepared.lr_maps, prepared.rgb, model.operator,
-        model.config, device=dev, out=out, photo_normaliser=model.photo_normaliser,
-    )
-    if order is not None and not isinstance(out, np.memmap):
-        out = out[np.argsort(order)]  # back to the input's order
-    return out
-
-
-def prepare_for_model(model: TrainedModel, lr_maps, rgb, *, scale: int | None = None,
-                      negative: str = "error", elements=None):
-    """Validate maps and photo for ``model``: ``(prepared, normaliser, order)``.
-
-    ``prepared.lr_maps`` are in the model's element order (``order`` maps them from
-    the input's order, ``None`` when it is the same), and ``normaliser`` is fitted to
-    them with the model's levels (a new scan may have other count levels).
-
-    Raises
-    ------
-    InputError
-        When the maps, their names or the scale do not fit the model.
-    """
-    prepared = prepare_inputs(lr_maps, rgb, scale or model.scale, negative=negative)
-    order = None
-    if elements is not None:
-        names = [str(e) for e in elements]
-        if len(names) == len(model.elements) and names != list(model.elements):
-            if sorted(names) != sorted(model.elements) or len(set(names)) != len(names):
-                raise InputError(
-                    f"This model was trained on {', '.join(model.elements)}; the maps are "
-                    f"{', '.join(names)}. Give the same elements, or train a new model."
-                )
-            order = [names.index(e) for e in model.elements]
-            prepared = dataclasses.replace(prepared, lr_maps=prepared.lr_maps[order])
-    if prepared.lr_maps.shape[0] != len(model.elements):
-        raise InputError(
-            f"This model was trained on {len(model.elements)} maps "
-            f"({', '.join(model.elements)}), but {prepared.lr_maps.shape[0]} were given. "
-            "Give the same elements in the same order, or train a new model."
+    s = op.scale
+    n_maps, h, w = lr_maps.shape
+    source = network_source(normaliser, lr_maps, config, s)
+    g = np.empty((n_maps, h, w)) if gather and op.is_block else None
+    photo_lr = np.empty((3, h, w)) if gather else None
+    for r0, r1 in bands:
+        out[:, s * r0 : s * r1] = predict_band(
+            generator, normaliser, lr_rows_with_halo(source, r0, r1), lr_maps[:, r0:r1],
+            rgb01[s * r0 : s * r1], op, photo_normaliser, device=dev, project=project,
         )
-    if prepared.scale != model.scale:
-        raise InputError(
-            f"This model was trained for scale {model.scale}, the data have scale "
-            f"{prepared.scale}. Train a new model for this scale."
+        if g is not None:
+            g[:, r0:r1] = band_block_means(out[:, s * r0 : s * r1], op)
+        if photo_lr is not None:
+            photo_lr[:, r0:r1] = photo_block_means(rgb01[s * r0 : s * r1], s)
+    return g, photo_lr
+
+
+def _calibration_pass(out: np.ndarray, g: np.ndarray | None, photo_lr: np.ndarray | None,
+                      lr_maps: np.ndarray, op: AcquisitionOperator, radius: int,
+                      bands: list[tuple[int, int]], *, project: bool) -> None:
+    """Calibrate the maps in ``out`` against the scan, band by band (and project them)."""
+    s = op.scale
+    if g is None:  # a wide beam: its blur reaches across bands, so the whole image
+        g = op.down(torch.from_numpy(np.asarray(out)).double()).numpy()
+    gain, offset = calibration_coefficients(g, lr_maps, radius, photo_lr)
+    for r0, r1 in bands:
+        out[:, s * r0 : s * r1] = calibrate_band(
+            out[:, s * r0 : s * r1], lr_rows_with_halo(gain, r0, r1),
+            lr_rows_with_halo(offset, r0, r1), lr_maps[:, r0:r1], op, project=project,
         )
-    normaliser = MapNormaliser.fit(
-        prepared.lr_maps, model.normaliser.zero_level, model.normaliser.peak_level
-    )
-    return prepared, normaliser, order

@@ -18,9 +18,9 @@ import torch
 from .. import __version__
 from ..errors import ModelFileError
 from .config import SRConfig
-from .inference import TrainedModel
 from .model import ListaGenerator
 from .normalisation import MapNormaliser, PhotoNormaliser
+from .trained_model import TrainedModel
 
 FORMAT = "napari-maxrf-sr-model"
 FORMAT_VERSION = 2  # 2: coupled dictionary, residual output, sigmoid blend buffers

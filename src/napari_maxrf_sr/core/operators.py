@@ -123,6 +123,21 @@ def upsample_halo_band(band: torch.Tensor, s: int) -> torch.Tensor:
     return left * (1 - wc) + right * wc
 
 
+def bilinear_taps(n_out: int, s: int, device) -> tuple[torch.Tensor, ...]:
+    """Source pixels and weights of an upsampling by ``s`` to ``n_out`` pixels.
+
+    ``(i0, i1, weight of i1)`` per output pixel, under the same convention as
+    ``F.interpolate(..., mode="bilinear", align_corners=False)`` (block centres,
+    replicated borders).
+    """
+    n_in = n_out // s
+    src = ((torch.arange(n_out, dtype=torch.float64) + 0.5) / s - 0.5).clamp_(min=0)
+    i0 = src.floor().long().clamp_(max=n_in - 1)
+    i1 = (i0 + 1).clamp_(max=n_in - 1)
+    w1 = (src - i0).float()
+    return i0.to(device), i1.to(device), w1.to(device)
+
+
 def bilinear_block_weights(scale: int) -> tuple[float, float]:
     """How the block mean of a bilinear upsampling weighs an LR pixel and each neighbour.
 

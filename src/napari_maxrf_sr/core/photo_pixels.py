@@ -20,6 +20,11 @@ from ..errors import InputError
 if TYPE_CHECKING:  # torch is imported where tensors are made: readers need no torch
     import torch
 
+#: Largest photo (pixels) accepted: 2**31 px is 6 GiB as 8-bit RGB. The core keeps the
+#: photo in its own pixel type and never builds an H x W array per element except the
+#: result (written band by band to disk when it is large), so the scan's size
+#: (MAX_MAP_VALUES) is what bounds the memory in practice.
+MAX_HR_PIXELS = 1 << 31
 #: Value of full intensity for each pixel type the core accepts.
 _UNIT = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0,
          np.dtype(np.float32): 1.0}
@@ -194,3 +199,22 @@ def _row_bands(arr: np.ndarray, rows: int = 1024):
     """Bands of rows, so that a check on a huge image makes no full-size temporary."""
     for r0 in range(0, arr.shape[0], rows):
         yield arr[r0 : r0 + rows]
+
+
+def check_photo_size(shape: tuple[int, ...], max_hr_pixels: int = MAX_HR_PIXELS) -> None:
+    """Refuse a photo of more than ``max_hr_pixels`` pixels, from its declared shape."""
+    n_px = _hr_pixels(shape)
+    if n_px > max_hr_pixels:
+        raise InputError(
+            f"The photo has {n_px / 1e6:.0f} megapixels, more than are accepted "
+            f"({max_hr_pixels / 1e6:.0f} MP). Work on a crop of the painting (crop the "
+            "photo and the scan to the same area)."
+        )
+
+
+def _hr_pixels(shape: tuple[int, ...]) -> int:
+    """Pixels of a photo from its declared shape (channels last or first, or grey)."""
+    dims = [int(x) for x in shape]
+    if len(dims) == 3 and dims[-1] in (1, 3, 4):
+        return dims[0] * dims[1]
+    return int(np.prod(dims[-2:], dtype=object)) if len(dims) >= 2 else 0

@@ -3,6 +3,7 @@
 Everything a run depends on besides its networks and optimisers lives in one
 :class:`RunState`, written and read in one place (:meth:`RunState.state_dict`,
 :meth:`RunState.load_state_dict`), so that a checkpoint cannot forget a part of it.
+:class:`Reporter` turns that state into the loop's progress events.
 """
 
 from __future__ import annotations
@@ -10,14 +11,12 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import torch
 
 from ..errors import CheckpointError
-
-#: The two training stages of METHOD.md.
-Phase = Literal["stage 1", "stage 2"]
+from .events import EventKind, Stage, TrainEvent
 
 
 def cpu_copy(value: Any) -> Any:
@@ -105,7 +104,7 @@ class RunState:
     total: int
     rng: torch.Generator
     rng_batch: torch.Generator
-    phase: Phase = "stage 1"
+    phase: Stage = Stage.STAGE1
     step1: int = 0
     step2: int = 0
     t_stage1: float = 0.0
@@ -131,11 +130,11 @@ class RunState:
         return self.clock.elapsed
 
     # -- what happens during a run --------------------------------------------------------
-    def log_event(self, stage: str) -> dict[str, float]:
+    def log_event(self, stage: Stage) -> dict[str, float]:
         """Close the meter's interval: its means, also appended to the history."""
         losses = self.meter.pop()
-        if losses:
-            self.history.append({"step": self.step, "stage": stage,
+        if losses:  # the stage as a plain string: histories are written to files
+            self.history.append({"step": self.step, "stage": Stage(stage).value,
                                  "elapsed": self.elapsed, **losses})
         return losses
 
@@ -151,7 +150,7 @@ class RunState:
     def state_dict(self) -> dict[str, Any]:
         """Plain containers and CPU tensors: everything needed to continue exactly."""
         return {
-            "phase": self.phase, "step": self.step, "total": self.total,
+            "phase": self.phase.value, "step": self.step, "total": self.total,
             "step1": self.step1, "step2": self.step2, "elapsed": self.elapsed,
             "t_stage1": self.t_stage1, "t_stage2": self.t_stage2,
             # "best_val", "initial_val": the held-out losses, under the names of older checkpoints
@@ -159,7 +158,7 @@ class RunState:
             "since_best": self.since_best, "best_state": cpu_copy(self.best_state),
             "history": list(self.history),
             # Losses of the steps since the last event, so a resumed history has them too.
-            "pending": (self.step, self.phase, self.meter.peek()),
+            "pending": (self.step, self.phase.value, self.meter.peek()),
             "notes": list(self.notes),
             "rng": self.rng.get_state(),
             "rng_batch": self.rng_batch.get_state() if self.rng_batch is not self.rng else None,
@@ -183,9 +182,10 @@ class RunState:
             ) from None
 
     def _load(self, state: dict[str, Any], device: torch.device) -> None:
-        self.phase = state["phase"]
-        if self.phase not in ("stage 1", "stage 2"):
-            raise ValueError(f"unknown stage {self.phase!r}")
+        phase = state["phase"]
+        if phase not in (Stage.STAGE1, Stage.STAGE2):
+            raise ValueError(f"unknown stage {phase!r}")
+        self.phase = Stage(phase)
         self.step1, self.step2 = int(state["step1"]), int(state["step2"])
         self.t_stage1, self.t_stage2 = float(state["t_stage1"]), float(state["t_stage2"])
         self.best_held_out, self.initial_held_out = state["best_val"], state["initial_val"]
@@ -193,7 +193,7 @@ class RunState:
         best = state["best_state"]
         self.best_state = None if best is None else {k: v.to(device) for k, v in best.items()}
         self.history = list(state["history"])
-        pending_step, pending_stage, pending = state.get("pending", (0, self.phase, {}))
+        pending_step, pending_stage, pending = state.get("pending", (0, self.phase.value, {}))
         if pending:
             self.history.append({"step": pending_step, "stage": pending_stage,
                                  "elapsed": float(state["elapsed"]), **pending})
@@ -204,3 +204,37 @@ class RunState:
         torch.set_rng_state(state["torch_rng"])
         self.clock = Clock(float(state["elapsed"]))
         self.resumed_from = int(state["step"])
+
+
+class Reporter:
+    """Builds progress events from the run state, and decides when one is due.
+
+    Parameters
+    ----------
+    state
+        The run's state (its meter's means go into each event).
+    device
+        Where training runs, in words.
+    interval
+        Seconds between two progress events.
+    """
+
+    def __init__(self, state: RunState, device: str, interval: float) -> None:
+        self.state, self.device, self.interval = state, device, interval
+        self.last = time.perf_counter()
+
+    def due(self) -> bool:
+        """True when the last progress event is :attr:`interval` seconds old."""
+        return time.perf_counter() - self.last >= self.interval
+
+    def mark(self) -> None:
+        """Start the interval to the next progress event now."""
+        self.last = time.perf_counter()
+
+    def event(self, stage: Stage, stage_step: int, stage_total: int, eta: float | None,
+              message: str = "", kind: EventKind = EventKind.PROGRESS) -> TrainEvent:
+        """An event with the loss means since the previous one."""
+        s = self.state
+        losses = s.log_event(stage)
+        return TrainEvent(stage, s.step, s.total, stage_step, stage_total, losses, s.elapsed,
+                          eta, self.device, message, kind)

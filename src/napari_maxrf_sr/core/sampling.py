@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from .normalisation import PhotoNormaliser
 from .operators import (
     AcquisitionOperator,
+    bilinear_taps,
     consistent_source,
     gaussian_kernel1d,
     upsample_bilinear,
@@ -202,13 +203,13 @@ class TrainingData:
             self.down_x = x.reshape(x.shape[0], -1).t().contiguous()  # (n, C)
             self.down_y = self.y_lr[:, :hc, :wc].reshape(self.n_maps, -1).t().contiguous()
         else:
-            self._row_weights = _bilinear_taps(hc, s, self.device)
-            self._col_weights = _bilinear_taps(wc, s, self.device)
+            self._row_weights = bilinear_taps(hc, s, self.device)
+            self._col_weights = bilinear_taps(wc, s, self.device)
         self._down_block_table = None
         if self.down_colours == "pixels":
             # The down scan interpolated straight to the photo's pixels (factor s^2).
-            self._hr_row_taps = _bilinear_taps(s * hc, s * s, self.device)
-            self._hr_col_taps = _bilinear_taps(s * wc, s * s, self.device)
+            self._hr_row_taps = bilinear_taps(s * hc, s * s, self.device)
+            self._hr_col_taps = bilinear_taps(s * wc, s * s, self.device)
             if n * s * s * (self.n_maps + 3) * 4 <= DOWN_TABLE_BYTES:  # gathers 8x faster
                 # Built in chunks: the gather's index tensors would be twice the table.
                 table = torch.empty(n, s * s, self.n_maps + 3, device=self.device)
@@ -245,7 +246,7 @@ class TrainingData:
                       ) -> torch.Tensor:
         """The down problem's scan, bilinearly interpolated at ``rows, cols`` (any shape).
 
-        ``row_taps, col_taps`` are :func:`_bilinear_taps` of the grid ``rows, cols``
+        ``row_taps, col_taps`` are :func:`~.operators.bilinear_taps` of the grid ``rows, cols``
         index; the result has shape ``(B, *rows.shape)``.
         """
         r0, r1, lr = (t[rows] for t in row_taps)
@@ -396,30 +397,3 @@ class TrainingData:
         i, j = self.random_lr_corners(blocks, 1, generator)
         x0 = self.hr_patches(i, j, 1).x0
         return x0.permute(0, 2, 3, 1).reshape(-1, x0.shape[1])
-
-
-def _bilinear_taps(n_out: int, s: int, device) -> tuple[torch.Tensor, ...]:
-    """Source pixels and weights of an upsampling by ``s`` to ``n_out`` pixels.
-
-    ``(i0, i1, weight of i1)`` per output pixel, under the same convention as
-    ``F.interpolate(..., mode="bilinear", align_corners=False)`` (block centres,
-    replicated borders).
-    """
-    n_in = n_out // s
-    src = ((torch.arange(n_out, dtype=torch.float64) + 0.5) / s - 0.5).clamp_(min=0)
-    i0 = src.floor().long().clamp_(max=n_in - 1)
-    i1 = (i0 + 1).clamp_(max=n_in - 1)
-    w1 = (src - i0).float()
-    return i0.to(device), i1.to(device), w1.to(device)
-
-
-def flip_batch(batch: HRBatch, generator: torch.Generator) -> HRBatch:
-    """Random horizontal and vertical flips, the same for the input and the LR target."""
-    x0, y, win = batch.x0, batch.y_lr, batch.y_window
-    for dim in (-1, -2):
-        flip = torch.rand(x0.shape[0], generator=generator, device=generator.device) < 0.5
-        f = flip.to(x0.device)[:, None, None, None]
-        x0 = torch.where(f, x0.flip(dim), x0)
-        y = torch.where(f, y.flip(dim), y)
-        win = None if win is None else torch.where(f, win.flip(dim), win)
-    return HRBatch(x0, y, batch.margin, win)

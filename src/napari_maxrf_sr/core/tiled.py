@@ -36,7 +36,6 @@ import numpy as np
 from ..errors import ClusterError
 from .calibration import calibration_coefficients, photo_block_means
 from .inference import (
-    TrainedModel,
     band_block_means,
     band_rows,
     calibrate_band,
@@ -46,6 +45,7 @@ from .inference import (
 )
 from .normalisation import MapNormaliser, PhotoNormaliser, photo_normaliser_for
 from .photo_pixels import PhotoPixels, to_unit_float
+from .trained_model import TrainedModel
 
 #: Largest output of one tile (bytes of float32 maps): bounds each task's memory.
 TILE_BYTES = 256 * 2**20
@@ -172,7 +172,7 @@ def tiled_prediction(model: TrainedModel, normaliser: MapNormaliser, lr_maps: np
     ----------
     model, normaliser
         Trained model and the normalisation of ``lr_maps``
-        (:func:`~napari_maxrf_sr.core.inference.prepare_for_model`).
+        (:func:`~napari_maxrf_sr.core.trained_model.prepare_for_model`).
     lr_maps
         ``(B, h, w)`` validated scan in the model's element order.
     photo

@@ -15,13 +15,8 @@ from typing import Literal
 import numpy as np
 
 from ..errors import InputError, NegativeValuesError
-from .photo_pixels import PhotoPixels, check_rgb_pixels
+from .photo_pixels import MAX_HR_PIXELS, PhotoPixels, check_photo_size, check_rgb_pixels
 
-#: Largest photo (pixels) accepted: 2**31 px is 6 GiB as 8-bit RGB. The core keeps the
-#: photo in its own pixel type and never builds an H x W array per element except the
-#: result (written band by band to disk when it is large), so the scan's size
-#: (MAX_MAP_VALUES) is what bounds the memory in practice.
-MAX_HR_PIXELS = 1 << 31
 #: Most values (B x h x w) a stack of element maps may hold: 2 GiB as float32 (21 maps
 #: of 5000 x 5000, e.g. a 20000 x 20000 photo at scale 4). Training holds about three
 #: float32 copies of the scan. Readers check a file's header against it before they
@@ -293,14 +288,6 @@ def _declared_shape(x, name: str) -> tuple[int, ...]:
         ) from None
 
 
-def _hr_pixels(shape: tuple[int, ...]) -> int:
-    """Pixels of a photo from its declared shape (channels last or first, or grey)."""
-    dims = [int(x) for x in shape]
-    if len(dims) == 3 and dims[-1] in (1, 3, 4):
-        return dims[0] * dims[1]
-    return int(np.prod(dims[-2:], dtype=object)) if len(dims) >= 2 else 0
-
-
 def _looks_swapped(lr_shape: tuple[int, ...], rgb_shape: tuple[int, ...]) -> bool:
     """Maps shaped like a photo ``(H, W, 3)`` and a photo shaped like maps ``(B, h, w)``."""
     lr_like_photo = len(lr_shape) == 3 and lr_shape[-1] in (3, 4) and min(lr_shape[:2]) > 4
@@ -339,17 +326,6 @@ def check_sizes_fit(lr_shape: tuple[int, ...], hr_shape: tuple[int, int], scale)
         if not hint:
             raise
         raise InputError(str(exc) + hint) from None
-
-
-def check_photo_size(shape: tuple[int, ...], max_hr_pixels: int = MAX_HR_PIXELS) -> None:
-    """Refuse a photo of more than ``max_hr_pixels`` pixels, from its declared shape."""
-    n_px = _hr_pixels(shape)
-    if n_px > max_hr_pixels:
-        raise InputError(
-            f"The photo has {n_px / 1e6:.0f} megapixels, more than are accepted "
-            f"({max_hr_pixels / 1e6:.0f} MP). Work on a crop of the painting (crop the "
-            "photo and the scan to the same area)."
-        )
 
 
 def prepare_inputs(

@@ -19,6 +19,7 @@ from typing import IO, NamedTuple
 import numpy as np
 
 from ..core import validation
+from ..core.photo_pixels import MAX_HR_PIXELS
 from ..errors import InputError
 
 __all__ = [
@@ -277,10 +278,10 @@ def image_pixels(path: str | Path) -> tuple[int, int] | None:
 def check_photo_pixels(path: str | Path, height: int, width: int) -> None:
     """Refuse a photo larger than the core accepts, before decoding it."""
     n = height * width
-    if n > validation.MAX_HR_PIXELS:
+    if n > MAX_HR_PIXELS:
         raise InputError(
             f"The photo {str(path)!r} is {width} x {height} px ({n / 1e6:.0f} megapixels), "
-            f"more than are accepted ({validation.MAX_HR_PIXELS / 1e6:.0f} MP). "
+            f"more than are accepted ({MAX_HR_PIXELS / 1e6:.0f} MP). "
             "Work on a crop of the painting (crop the photo and the scan to the same area)."
         )
 

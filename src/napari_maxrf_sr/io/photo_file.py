@@ -6,8 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core import validation
-from ..core.photo_pixels import PhotoPixels, check_rgb_pixels
+from ..core.photo_pixels import MAX_HR_PIXELS, PhotoPixels, check_rgb_pixels
 from ..errors import InputError
 from .filecheck import (
     check_photo_pixels,
@@ -155,7 +154,7 @@ def _read_with_pillow_limit(path: Path, *, checked: bool) -> np.ndarray:
     # Pillow refuses images above 179 MP as possible "decompression bombs"; the header's
     # size was already checked against MAX_HR_PIXELS, so allow up to that.
     before = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = max(before or 0, validation.MAX_HR_PIXELS)
+    Image.MAX_IMAGE_PIXELS = max(before or 0, MAX_HR_PIXELS)
     try:
         return iio.imread(path)
     finally:

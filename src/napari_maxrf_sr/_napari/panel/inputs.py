@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from napari_maxrf_sr._napari.results import Grid, InputStyle
-from napari_maxrf_sr.core.validation import check_map_size, check_photo_size, infer_scale
+from napari_maxrf_sr.core.photo_pixels import check_photo_size
+from napari_maxrf_sr.core.validation import check_map_size, infer_scale
 from napari_maxrf_sr.errors import InputError
 
 TRUTH_SUFFIX = " (truth)"

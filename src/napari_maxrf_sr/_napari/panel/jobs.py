@@ -160,7 +160,7 @@ def baseline_job(method: str, inputs: RunInputs, prepared: Any,
 
 def apply_job(model: Any, model_file: str, inputs: RunInputs, negative: str) -> RunOutcome:
     """Apply a saved network to the inputs."""
-    from napari_maxrf_sr.core.inference import apply_model
+    from napari_maxrf_sr.core.trained_model import apply_model
 
     started = now()
     with warnings.catch_warnings(record=True) as caught:
