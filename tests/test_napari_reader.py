@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
@@ -14,6 +15,8 @@ from napari_maxrf_sr._napari.layer_style import element_colormap, lr_layer_kwarg
 from napari_maxrf_sr._napari.reader import get_reader
 from napari_maxrf_sr._napari.writer import write_element_stack as napari_writer
 from napari_maxrf_sr.io import write_element_images, write_element_stack
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _maps(b=3, h=6, w=7):
@@ -145,6 +148,44 @@ def test_reader_folder_npz_npy_h5(tmp_path):
     assert sorted(kw["name"] for _, kw, _ in layers) == ["Hg L", "Pb L"]
     both = get_reader([str(tmp_path / "m.npz"), str(tmp_path / "m.h5")])
     assert len(both([])) == 4
+
+
+def test_the_reader_and_read_element_maps_choose_the_same_reader(tmp_path):
+    """One dispatcher (io.maps.maps_format): whatever the command line and the API read as
+    maps, the napari reader reads as the same maps, .png, .he5 and .nxs included."""
+    from napari_maxrf_sr.io import read_element_maps
+    from napari_maxrf_sr.io.maps import maps_format
+
+    h5py = pytest.importorskip("h5py")
+    maps = _maps()
+    iio.imwrite(tmp_path / "Pb-L.png", (maps[0] * 2).astype(np.uint8))
+    write_element_stack(tmp_path / "s.tif", maps, ("Pb L", "Hg L", "Fe K"))
+    np.save(tmp_path / "s.npy", maps)
+    for suffix in (".h5", ".he5", ".nxs"):
+        with h5py.File(tmp_path / f"s{suffix}", "w") as f:
+            f["Pb L"], f["Hg L"] = maps[0], maps[1]
+    for name in ("Pb-L.png", "s.tif", "s.npy", "s.h5", "s.he5", "s.nxs"):
+        path = tmp_path / name
+        want, elements, _ = read_element_maps(path)
+        reader = get_reader(str(path))
+        assert reader is not None, f"{name} ({maps_format(path)}) is not claimed"
+        layers = reader(str(path))
+        assert [kw["metadata"]["maxrf_sr"]["element"] for _, kw, _ in layers] == list(elements)
+        np.testing.assert_array_equal(np.stack([d for d, _, _ in layers]), want)
+
+
+def test_napari_offers_the_reader_every_format_it_reads_but_png():
+    import yaml
+
+    from napari_maxrf_sr.io.hdf5 import H5_SUFFIXES
+    from napari_maxrf_sr.io.maps import SUFFIX_FORMATS
+
+    manifest = yaml.safe_load((ROOT / "napari.yaml").read_text())
+    (reader,) = manifest["contributions"]["readers"]
+    offered = {pattern.removeprefix("*") for pattern in reader["filename_patterns"]}
+    # A PNG is a photo far more often than a map: napari's own reader keeps it.
+    assert offered >= set(SUFFIX_FORMATS) - {".png"}
+    assert ".png" not in offered and set(H5_SUFFIXES) <= offered
 
 
 def _rpl(tmp_path, cube):

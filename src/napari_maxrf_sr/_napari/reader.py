@@ -1,8 +1,11 @@
 """napari reader: element-map stacks, folders, NumPy, HDF5, .rpl cubes, other programs' maps.
 
-PyMca (EDF, HDF5), Datamuncher/XRF-Explorer (.dms), maxrf4u (.datastack) and OME-Zarr
-pyramids (opened lazily, as multiscale layers) go through
-:mod:`napari_maxrf_sr.io.fieldformats`.
+Which reader reads a path is decided by :func:`napari_maxrf_sr.io.maps.maps_format`, as
+for the command line and the API; PyMca (EDF, HDF5), Datamuncher/XRF-Explorer (.dms),
+maxrf4u (.datastack) and OME-Zarr pyramids (opened lazily, as multiscale layers) go
+through :mod:`napari_maxrf_sr.io.fieldformats`. napari offers this reader the files
+that ``napari.yaml`` names; single grey PNG maps are not among them (napari's own
+reader shows PNG photos), but :func:`get_reader` reads them like the command line does.
 
 :func:`get_reader` claims a path only when it holds element maps this plugin can
 read and returns ``None`` for anything else (an RGB photo, a text file named
@@ -24,12 +27,13 @@ from ..errors import InputError, NotElementMaps
 from ..io import large
 from ..io.common import MapsMeta
 from ..io.elements import element_name_from_path, is_element_name
-from ..io.filecheck import check_tiff
-from ..io.folder import folder_has_element_images, read_element_folder
+from ..io.filecheck import open_checked_tiff
+from ..io.folder import folder_has_element_images, read_element_folder, read_single_image
 from ..io.hdf5 import read_h5_maps
+from ..io.maps import maps_format
 from ..io.npy import npy_info, read_npy_maps, read_npz_maps
 from ..io.sidecar import read_sidecar
-from ..io.tiff import inspect_tiff, read_element_stack
+from ..io.tiff import read_tiff_maps, tiff_layout
 from .layer_style import lr_layer_kwargs
 
 LayerData = tuple[Any, dict[str, Any], str]
@@ -100,19 +104,27 @@ def _loaded(result) -> ReaderFunction:
 
 
 def _tiff_reader(path: Path) -> ReaderFunction | None:
-    check_tiff(path)  # a truncated file: say so, rather than decline in silence
-    desc = inspect_tiff(path)
-    if desc.photo:
-        return None  # a photo: napari's builtin reader shows it as RGB
-    shape = desc.shape
-    if not _plausible_stack(shape):
+    # One open: a truncated file is an error (said, rather than declined in silence).
+    with open_checked_tiff(path) as tif:
+        desc = tiff_layout(tif, path)
+        if desc.photo:
+            return None  # a photo: napari's builtin reader shows it as RGB
+        shape = desc.shape
+        if not _plausible_stack(shape):
+            return None
+        named = desc.names is not None
+        if not (named or shape[0] >= 2 or is_element_name(element_name_from_path(path))):
+            return None  # one unnamed grey image: nothing says it is an element map
+        # Results bigger than memory (written band by band) are shown without loading them.
+        lazy = 4 * int(np.prod(shape, dtype=np.int64)) > large.IN_MEMORY_LIMIT
+        return _loaded(read_tiff_maps(tif, path, desc, lazy=lazy))
+
+
+def _image_reader(path: Path) -> ReaderFunction | None:
+    """A single grey image claimed only when its name is an element's (``Pb-L.png``)."""
+    if not is_element_name(element_name_from_path(path)):
         return None
-    named = desc.names is not None
-    if not (named or shape[0] >= 2 or is_element_name(element_name_from_path(path))):
-        return None  # one unnamed grey image: nothing says it is an element map
-    # Results bigger than memory (written band by band) are shown without loading them.
-    lazy = 4 * int(np.prod(shape, dtype=np.int64)) > large.IN_MEMORY_LIMIT
-    return _loaded(read_element_stack(path, lazy=lazy))
+    return _loaded(read_single_image(path))  # a colour image: NotElementMaps, declined
 
 
 def _npy_reader(path: Path) -> ReaderFunction | None:
@@ -157,17 +169,14 @@ def _rpl_reader(path: Path) -> ReaderFunction | None:
     return reader
 
 
-def _field_reader(path: Path) -> ReaderFunction | None:
+def _field_reader(path: Path, kind: str) -> ReaderFunction | None:
     """PyMca, .dms, maxrf4u and OME-Zarr files (:mod:`napari_maxrf_sr.io.fieldformats`)."""
-    from ..io.fieldformats import field_format, read_field_format
+    from ..io.fieldformats import read_field_kind
 
-    kind = field_format(path)
-    if kind is None:
-        return None
     try:
         if kind == "ome-zarr":
             return _ome_zarr_reader(path)
-        return _loaded(read_field_format(path, {}))
+        return _loaded(read_field_kind(path, kind, {}))
     except ImportError as exc:  # an optional reader (fabio for EDF) is missing: say so
         warnings.warn(str(exc), UserWarning, stacklevel=2)
         return None
@@ -193,28 +202,33 @@ def _ome_zarr_reader(path: Path) -> ReaderFunction:
     return reader
 
 
-def _reader_for(path: Path) -> ReaderFunction | None:
-    other = _field_reader(path)
-    if other is not None:
-        return other
-    if path.is_dir():
-        if not folder_has_element_images(path):
-            return None
-        return _loaded(read_element_folder(path, only_elements=True))
-    if not path.is_file():
+def _folder_reader(path: Path) -> ReaderFunction | None:
+    if not folder_has_element_images(path):
         return None
-    suffix = path.suffix.lower()
-    if suffix in (".tif", ".tiff"):
-        return _tiff_reader(path)
-    if suffix == ".npy":
-        return _npy_reader(path)
-    if suffix == ".npz":
-        return _loaded(read_npz_maps(path))
-    if suffix in (".h5", ".hdf5"):
-        return _loaded(read_h5_maps(path))
-    if suffix == ".rpl":
-        return _rpl_reader(path)
-    return None
+    return _loaded(read_element_folder(path, only_elements=True))
+
+
+#: How this reader claims each format of :func:`~napari_maxrf_sr.io.maps.maps_format`
+#: (the dispatcher the command line and the API use too): only what holds element maps.
+_CLAIMS: dict[str, Callable[[Path], ReaderFunction | None]] = {
+    "folder": _folder_reader,
+    "tiff": _tiff_reader,
+    "image": _image_reader,
+    "npy": _npy_reader,
+    "npz": lambda path: _loaded(read_npz_maps(path)),
+    "hdf5": lambda path: _loaded(read_h5_maps(path)),
+    "rpl": _rpl_reader,
+}
+
+
+def _reader_for(path: Path) -> ReaderFunction | None:
+    if not (path.is_dir() or path.is_file()):
+        return None
+    kind = maps_format(path)
+    if kind is None:
+        return None
+    claim = _CLAIMS.get(kind)
+    return _field_reader(path, kind) if claim is None else claim(path)
 
 
 def get_reader(path: str | list[str]) -> ReaderFunction | None:

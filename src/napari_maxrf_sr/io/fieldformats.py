@@ -1,6 +1,6 @@
 """Which reader of another program's format (or of an OME-Zarr) takes a path.
 
-:func:`~napari_maxrf_sr.io.read_element_maps` asks :func:`read_field_format` first; it
+:func:`~napari_maxrf_sr.io.maps.maps_format` asks :func:`field_format` first; it
 returns ``None`` for anything that is not one of these formats.
 """
 
@@ -52,6 +52,11 @@ def read_field_format(path: str | Path, kwargs: dict[str, Any]):
     kind = field_format(path)
     if kind is None:
         return None
+    return read_field_kind(path, kind, kwargs)
+
+
+def read_field_kind(path: str | Path, kind: str, kwargs: dict[str, Any]):
+    """``(maps, elements, meta)`` of a file whose :func:`field_format` is ``kind``."""
     maps, elements, meta = _read(path, kind, kwargs)
     return maps, elements, MapsMeta.from_dict(meta)
 

@@ -29,6 +29,7 @@ __all__ = [
     "damaged",
     "image_pixels",
     "npy_header",
+    "open_checked_tiff",
     "png_size",
     "truncated",
     "unreadable",
@@ -135,20 +136,44 @@ def _ifd_chain(fh: IO[bytes], size: int, path: str | Path) -> int:
 def check_tiff(path: str | Path) -> None:
     """Check that every page's data lie inside the file (and, uncompressed, are complete).
 
+    Readers that go on to read the file use :func:`open_checked_tiff` instead, which
+    checks it as it opens it (one parse of its headers).
+
     Raises
     ------
     InputError
         For a file that is not a TIFF, is truncated, or whose header promises more
         data than the file holds.
     """
+    open_checked_tiff(path).close()
+
+
+def open_checked_tiff(path: str | Path):
+    """The file as a ``tifffile.TiffFile`` (:func:`open_tiff`), checked as :func:`check_tiff`.
+
+    The chain of image directories is walked first (a copy cut short must not lose its
+    last pages in silence); then tifffile reads the headers, once, and every page's data
+    are checked against the file's size. The caller closes the file
+    (``with open_checked_tiff(path) as tif:``).
+
+    Raises
+    ------
+    InputError
+        As :func:`check_tiff`.
+    """
     path = Path(path)
     try:
         size = os.path.getsize(path)
         with open(path, "rb") as fh:
             _ifd_chain(fh, size, path)
-        with open_tiff(path) as tif:
+        tif = open_tiff(path)
+        try:
             for k, page in enumerate(tif.pages):
                 _check_page(page, k, size, path)
+        except BaseException:
+            tif.close()
+            raise
+        return tif
     except (InputError, FileNotFoundError):
         raise
     except Exception as exc:  # OSError, or tifffile's own errors for broken tags

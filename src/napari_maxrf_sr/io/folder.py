@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import InputError, NotElementMaps
 from .common import FOLDER_SIDECAR, MapsMeta, MapsResult, new_stack, put
 from .elements import element_name_from_path, is_element_name
-from .filecheck import check_tiff, damaged, png_size
+from .filecheck import damaged, png_size
 from .sidecar import number, plain_file_name, read_json
 from .tiff import TIFF_SUFFIXES, inspect_tiff
 
@@ -43,8 +43,7 @@ def _image_shape(path: Path) -> tuple[tuple[int, int] | None, str | None]:
     """
     try:
         if path.suffix.lower() in TIFF_SUFFIXES:
-            check_tiff(path)
-            layout = inspect_tiff(path)
+            layout = inspect_tiff(path)  # checked as it is opened
             if layout.photo or layout.shape[0] != 1:
                 return None, f"a {layout.shape[0]}-channel or multi-page image, not one map"
             return layout.shape[1:], None

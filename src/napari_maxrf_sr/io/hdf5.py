@@ -28,6 +28,8 @@ from .elements import normalise_element_name
 from .filecheck import damaged
 
 #: Most names read from an attribute or a dataset of names.
+#: Suffixes of HDF5 files (NeXus and HDF-EOS files are HDF5 too).
+H5_SUFFIXES = (".h5", ".hdf5", ".he5", ".nxs")
 _MAX_NAMES = 4096
 _CHOOSE = "choose one with dataset='...' (--dataset on the command line)"
 

@@ -1,8 +1,10 @@
 """Element maps from any supported source: chooses the reader by what the path is.
 
 One module per format: :mod:`.tiff`, :mod:`.folder` (and single images),
-:mod:`.npy` (``.npy``/``.npz``), :mod:`.hdf5` and :mod:`.rpl` (spectral cubes).
-Each returns ``(maps, elements, meta)`` (:data:`~napari_maxrf_sr.io.common.MapsResult`).
+:mod:`.npy` (``.npy``/``.npz``), :mod:`.hdf5` and :mod:`.rpl` (spectral cubes), and
+:mod:`.fieldformats` for other programs' files. Each returns ``(maps, elements, meta)``
+(:data:`~napari_maxrf_sr.io.common.MapsResult`). :func:`maps_format` is the one place
+that decides which of them reads a path.
 """
 
 from __future__ import annotations
@@ -11,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from .common import MapsResult
+from .common import MapsFormat, MapsResult
 from .filecheck import unreadable
 from .folder import read_element_folder, read_single_image
-from .hdf5 import read_h5_maps
+from .hdf5 import H5_SUFFIXES, read_h5_maps
 from .npy import read_npy_maps, read_npz_maps
 from .paths import check_regular_file
 from .tiff import TIFF_SUFFIXES, read_element_stack
@@ -51,52 +53,82 @@ def read_element_maps(path: str | Path, **kwargs: Any) -> MapsResult:
         raise unreadable(p, exc) from exc
 
 
+#: The package's own readers, by the suffix of the file they read.
+SUFFIX_FORMATS: dict[str, MapsFormat] = {
+    **dict.fromkeys(TIFF_SUFFIXES, "tiff"), ".png": "image", ".npy": "npy", ".npz": "npz",
+    **dict.fromkeys(H5_SUFFIXES, "hdf5"), ".rpl": "rpl",
+}
+
+
+def maps_format(path: str | Path) -> str | None:
+    """Which reader reads the element maps at ``path``: the one dispatcher of the package.
+
+    Other programs' formats and OME-Zarr first (:func:`~.fieldformats.field_format`, which
+    looks at headers), then ``"folder"``, or the file's suffix (:data:`SUFFIX_FORMATS`).
+    ``None`` for anything else. :func:`read_element_maps` (the CLI and the API) and the
+    napari reader both choose their reader here.
+    """
+    from .fieldformats import field_format
+
+    p = Path(path)
+    kind = field_format(p)  # PyMca, .dms, maxrf4u, OME-Zarr
+    if kind is not None:
+        return kind
+    if p.is_dir():
+        return "folder"
+    return SUFFIX_FORMATS.get(p.suffix.lower())
+
+
 def _dispatch(p: Path, kwargs: dict[str, Any]) -> MapsResult:
-    from .fieldformats import read_field_format
+    kind = maps_format(p)
 
-    other = read_field_format(p, kwargs)  # PyMca, .dms, maxrf4u, OME-Zarr
-    if other is not None:
-        return other
-    suffix = p.suffix.lower()
-
-    def no_kwargs(kind: str) -> None:
+    def no_kwargs(what: str) -> None:
         if kwargs:
             raise InputError(
-                f"{kind} take no options, got {', '.join(kwargs)}: those apply to other "
+                f"{what} take no options, got {', '.join(kwargs)}: those apply to other "
                 "formats (dataset to HDF5 files, the calibration to .rpl cubes)."
             )
 
-    if p.is_dir():
+    if kind == "folder":
         only = kwargs.pop("only_elements", False)
         no_kwargs("Folders")
         return read_element_folder(p, only_elements=only)
-    if suffix in TIFF_SUFFIXES:
+    if kind == "tiff":
         no_kwargs("TIFF stacks")
         return read_element_stack(p)
-    if suffix == ".png":
+    if kind == "image":
         no_kwargs("PNG images")
         return read_single_image(p)
-    if suffix == ".npy":
+    if kind == "npy":
         no_kwargs(".npy files")
         return read_npy_maps(p)
-    if suffix == ".npz":
+    if kind == "npz":
         no_kwargs(".npz files")
         return read_npz_maps(p)
-    if suffix in (".h5", ".hdf5", ".he5", ".nxs"):
+    if kind == "hdf5":
         return read_h5_maps(p, **kwargs)
-    if suffix == ".rpl":
-        from .rpl import read_rpl_element_maps
+    if kind == "rpl":
+        return _read_rpl(p, kwargs)
+    if kind is not None:
+        from .fieldformats import read_field_kind
 
-        cal = kwargs.pop("calibration", None)
-        if cal is not None:
-            kwargs.setdefault("zero_ev", cal[0])
-            kwargs.setdefault("ev_per_channel", cal[1])
-        lines = kwargs.get("lines")
-        if lines is not None and not isinstance(lines, dict):  # lines=("Pb L", ...)
-            kwargs.setdefault("elements", tuple(kwargs.pop("lines")))
-        return read_rpl_element_maps(p, **kwargs)
+        return read_field_kind(p, kind, kwargs)
     raise InputError(
         f"Cannot read element maps from {p.name!r}: supported are folders of TIFF/PNG maps, "
         ".tif/.tiff stacks, .npy, .npz, .h5/.hdf5 and Bruker/Lispix .rpl + .raw cubes, "
         "PyMca .edf and .h5, Datamuncher/XRF-Explorer .dms, maxrf4u .datastack and OME-Zarr."
     )
+
+
+def _read_rpl(p: Path, kwargs: dict[str, Any]) -> MapsResult:
+    """A spectral cube, its calibration given as ``calibration=(zero, eV)`` or by name."""
+    from .rpl import read_rpl_element_maps
+
+    cal = kwargs.pop("calibration", None)
+    if cal is not None:
+        kwargs.setdefault("zero_ev", cal[0])
+        kwargs.setdefault("ev_per_channel", cal[1])
+    lines = kwargs.get("lines")
+    if lines is not None and not isinstance(lines, dict):  # lines=("Pb L", ...)
+        kwargs.setdefault("elements", tuple(kwargs.pop("lines")))
+    return read_rpl_element_maps(p, **kwargs)

@@ -10,10 +10,9 @@ from ..core.photo_pixels import MAX_HR_PIXELS, PhotoPixels, check_rgb_pixels
 from ..errors import InputError
 from .filecheck import (
     check_photo_pixels,
-    check_tiff,
     damaged,
     image_pixels,
-    open_tiff,
+    open_checked_tiff,
     unreadable,
 )
 from .paths import check_regular_file
@@ -175,14 +174,13 @@ def _photo_error(path: Path, exc: BaseException) -> InputError:
 
 def _read_tiff_photo(path: Path) -> tuple[np.ndarray, int | None]:
     """A TIFF photo as ``(H, W, C)`` and its orientation, after checking structure and size."""
-    from .tiff import inspect_tiff
+    from .tiff import tiff_layout
 
-    check_tiff(path)
-    try:
-        desc = inspect_tiff(path)
-    except InputError:  # not a stack of maps: read it as a photo
-        desc = None
-    with open_tiff(path) as tif:
+    with open_checked_tiff(path) as tif:  # structure and size checked as it opens
+        try:
+            desc = tiff_layout(tif, path)
+        except InputError:  # not a stack of maps: read it as a photo
+            desc = None
         page = tif.pages[0]
         check_photo_pixels(path, int(page.imagelength), int(page.imagewidth))
         if int(page.photometric) == 5:  # SEPARATED: inks

@@ -12,7 +12,9 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from .filecheck import check_tiff, image_pixels, png_size
+from .filecheck import image_pixels, png_size
+from .hdf5 import H5_SUFFIXES
+from .tiff import TIFF_SUFFIXES
 
 
 def _folder_shape(path: Path) -> tuple[int, int, int] | None:
@@ -59,11 +61,10 @@ def maps_shape(path: str | Path, **options: Any) -> tuple[int, int, int] | None:
             return _folder_shape(p)
         if not p.is_file():
             return None
-        if suffix in (".tif", ".tiff"):
+        if suffix in TIFF_SUFFIXES:
             from .tiff import inspect_tiff
 
-            check_tiff(p)
-            layout = inspect_tiff(p)
+            layout = inspect_tiff(p)  # checked as it is opened
             return None if layout.photo else layout.shape
         if suffix == ".png":
             hw = png_size(p)
@@ -75,7 +76,7 @@ def maps_shape(path: str | Path, **options: Any) -> tuple[int, int, int] | None:
             return (1, *shape) if len(shape) == 2 else tuple(shape) if len(shape) == 3 else None
         if suffix == ".npz":
             return _npz_shape(p)
-        if suffix in (".h5", ".hdf5", ".he5", ".nxs"):
+        if suffix in H5_SUFFIXES:
             return _h5_shape(p, options.get("dataset"))
         if suffix == ".rpl":
             from .rpl import plan_rpl_maps
@@ -93,15 +94,14 @@ def photo_shape(path: str | Path) -> tuple[int, int] | None:
     try:
         if not p.is_file():
             return None
-        if p.suffix.lower() in (".tif", ".tiff"):
-            from .filecheck import open_tiff
-            from .tiff import inspect_tiff
+        if p.suffix.lower() in TIFF_SUFFIXES:
+            from .filecheck import open_checked_tiff
+            from .tiff import tiff_layout
 
-            check_tiff(p)
-            layout = inspect_tiff(p)
-            if not layout.photo and layout.shape[0] > 1 and (layout.names or layout.info):
-                return None  # element maps given as the photo: the reader says so
-            with open_tiff(p) as tif:
+            with open_checked_tiff(p) as tif:
+                layout = tiff_layout(tif, p)
+                if not layout.photo and layout.shape[0] > 1 and (layout.names or layout.info):
+                    return None  # element maps given as the photo: the reader says so
                 page = tif.pages[0]
                 hw = (int(page.imagelength), int(page.imagewidth))
                 tag = page.tags.get("Orientation")

@@ -29,7 +29,7 @@ from .common import (
     put,
 )
 from .elements import element_name_from_path
-from .filecheck import check_tiff, damaged, open_tiff
+from .filecheck import damaged, open_checked_tiff, open_tiff
 from .sidecar import read_sidecar, text_list
 
 TIFF_SUFFIXES = (".tif", ".tiff")
@@ -168,34 +168,46 @@ def _names(tif, info) -> list | None:
 
 
 def inspect_tiff(path: str | Path) -> TiffLayout:
-    """Look at a TIFF's structure without reading its pixels (see :class:`TiffLayout`).
+    """Check a TIFF and look at its structure without reading its pixels (:class:`TiffLayout`).
 
     Raises
     ------
     InputError
-        For a file without images, with pages of different sizes or more than three
-        dimensions, or an OME-TIFF whose data live in other files.
+        For a damaged or truncated file (:func:`~.filecheck.check_tiff`), a file without
+        images, with pages of different sizes or more than three dimensions, or an
+        OME-TIFF whose data live in other files.
     """
     path = Path(path)
-    with open_tiff(path) as tif:
-        series = tif.series
-        if not series:
-            raise InputError(f"{str(path)!r} holds no images.")
-        if tif.is_ome and _ome_other_files(tif.ome_metadata, path):
-            others = ", ".join(_ome_other_files(tif.ome_metadata, path)[:3])
-            raise InputError(
-                f"{str(path)!r} is one file of a multi-file OME-TIFF set (its images are also "
-                f"in {others}); data outside the file you opened are not read. Save the set "
-                "as one TIFF (in Fiji: open it, then File > Save As > Tiff)."
-            )
-        info = _our_info(tif.imagej_metadata if tif.is_imagej else None)
-        names = _names(tif, info)
-        shape, notes = _stack_shape(series, path)
-        photo = False
-        for s in series:
-            is_photo, note = _colour(s, path, names)
-            photo = photo or is_photo
-            notes += [note] if note else []
+    with open_checked_tiff(path) as tif:
+        return tiff_layout(tif, path)
+
+
+def tiff_layout(tif, path: Path) -> TiffLayout:
+    """The :class:`TiffLayout` of an open TIFF (:func:`~.filecheck.open_checked_tiff`).
+
+    Raises
+    ------
+    InputError
+        As :func:`inspect_tiff`, for the file's structure.
+    """
+    series = tif.series
+    if not series:
+        raise InputError(f"{str(path)!r} holds no images.")
+    if tif.is_ome and _ome_other_files(tif.ome_metadata, path):
+        others = ", ".join(_ome_other_files(tif.ome_metadata, path)[:3])
+        raise InputError(
+            f"{str(path)!r} is one file of a multi-file OME-TIFF set (its images are also "
+            f"in {others}); data outside the file you opened are not read. Save the set "
+            "as one TIFF (in Fiji: open it, then File > Save As > Tiff)."
+        )
+    info = _our_info(tif.imagej_metadata if tif.is_imagej else None)
+    names = _names(tif, info)
+    shape, notes = _stack_shape(series, path)
+    photo = False
+    for s in series:
+        is_photo, note = _colour(s, path, names)
+        photo = photo or is_photo
+        notes += [note] if note else []
     sidecar = read_sidecar(path)
     if names is None and sidecar:
         names = text_list(sidecar.get("elements"), f"{path.name}'s sidecar", "elements")
@@ -204,11 +216,19 @@ def inspect_tiff(path: str | Path) -> TiffLayout:
 
 def mapped_pixels(path: Path) -> np.ndarray | None:
     """The file's float32 pixels as a read-only memory map, or ``None`` if not mappable."""
-    import tifffile
+    with open_tiff(path) as tif:
+        return _mapped(tif, path)
 
+
+def _mapped(tif, path: Path) -> np.ndarray | None:
+    """:func:`mapped_pixels` of an open TIFF: its first series, if back to back on disk."""
     try:
-        mm = tifffile.memmap(path, mode="r")
-    except (ValueError, OSError):  # compressed, tiled, or pages not back to back
+        series = tif.series[0].levels[0]
+        if series.dataoffset is None:  # compressed, tiled, or pages not back to back
+            return None
+        dtype = np.dtype(tif.byteorder + series.dtype.char)
+        mm = np.memmap(path, dtype, "r", series.dataoffset, series.shape, "C")
+    except (ValueError, OSError):
         return None
     if mm.dtype != np.dtype(np.float32) or mm.ndim not in (2, 3):
         return None
@@ -277,28 +297,44 @@ def read_element_stack(path: str | Path, *, lazy: bool = False) -> MapsResult:
         :func:`~napari_maxrf_sr.io.writers.write_element_stack`).
     """
     path = Path(path)
-    check_tiff(path)  # truncated or lying headers: an error now, not garbage or a huge array
+    with open_checked_tiff(path) as tif:  # truncated or lying headers: an error now
+        return read_tiff_maps(tif, path, tiff_layout_or_damaged(tif, path), lazy=lazy)
+
+
+def tiff_layout_or_damaged(tif, path: Path) -> TiffLayout:
+    """:func:`tiff_layout`, with any error but an :class:`InputError` said as damage."""
     try:
-        layout = inspect_tiff(path)
+        return tiff_layout(tif, path)
     except InputError:
         raise
     except Exception as exc:
         raise damaged(path, exc, "TIFF") from exc
+
+
+def read_tiff_maps(tif, path: Path, layout: TiffLayout, *, lazy: bool = False) -> MapsResult:
+    """The maps of an open, checked TIFF whose layout is known (:func:`read_element_stack`).
+
+    Raises
+    ------
+    NotElementMaps
+        For a colour photo.
+    InputError
+        For pixels that cannot be decoded, or values that are not real numbers.
+    """
     if layout.photo:
         raise NotElementMaps(
             f"{str(path)!r} is a colour (RGB) image, not element maps. Open it as the "
             "photo (napari_maxrf_sr.io.read_photo)."
         )
-    maps = mapped_pixels(path) if lazy else None
+    maps = _mapped(tif, path) if lazy else None
     if maps is None:
         maps = new_stack(layout.shape, repr(path.name))
         try:
-            with open_tiff(path) as tif:
-                b = 0
-                for series in tif.series:
-                    n = _series_maps(series)[0]
-                    _read_series(series, maps[b : b + n], tif, path, repr(str(path)))
-                    b += n
+            b = 0
+            for series in tif.series:
+                n = _series_maps(series)[0]
+                _read_series(series, maps[b : b + n], tif, path, repr(str(path)))
+                b += n
         except InputError:
             raise
         except Exception as exc:  # a decoder error (zlib, LZW...) in damaged compressed data
