@@ -110,6 +110,7 @@ CLAIMS = {
     "core/photo_pixels.py": Claim(at_import=("torch",)),
     "_napari/panel/__init__.py": Claim(QT),
     "_napari/panel/inputs.py": Claim(QT),
+    "_napari/panel/session.py": Claim(("napari", *QT)),
     "_napari/panel/jobs.py": Claim(QT),
     "_napari/panel/outcome.py": Claim(QT),
     "_napari/panel/texts.py": Claim(QT),

@@ -92,8 +92,8 @@ def test_training_job_yields_started_then_events_and_returns_the_outcome(tmp_pat
     got = _inputs()
     calls = []
 
-    def fake_train(lr, rgb, config, **kw):
-        calls.append(kw)
+    def fake_train(prepared, config, **kw):
+        calls.append((prepared, kw))
         kw["checkpoint"].path.write_bytes(b"state")
 
         def run():
@@ -105,11 +105,12 @@ def test_training_job_yields_started_then_events_and_returns_the_outcome(tmp_pat
 
     config = SimpleNamespace(to_dict=lambda: {"seed": 0}, device="cpu")
     plan = jobs.TrainingPlan(config, folder=tmp_path, every_seconds=5.0)
-    gen = jobs.training_job(got, plan, SimpleNamespace(cancelled=False), fake_train,
+    prepared = object()  # what validate() prepared: handed on, not checked again
+    gen = jobs.training_job(got, plan, prepared, SimpleNamespace(cancelled=False), fake_train,
                             notes=("input note",))
     started = next(gen)
     assert isinstance(started, jobs.Started) and started.checkpoint.parent == tmp_path
-    assert isinstance(calls[0]["checkpoint"], CheckpointPlan)
+    assert calls[0][0] is prepared and isinstance(calls[0][1]["checkpoint"], CheckpointPlan)
     assert next(gen).stage == "stage 1"
     with pytest.raises(StopIteration) as end:
         next(gen)
@@ -120,4 +121,54 @@ def test_training_job_yields_started_then_events_and_returns_the_outcome(tmp_pat
     assert not started.checkpoint.exists(), "a finished run removes its checkpoint"
     with pytest.raises(InputError, match="No interrupted run"):
         next(jobs.training_job(got, jobs.TrainingPlan(config, resume=True, folder=tmp_path),
-                               None, fake_train))
+                               prepared, None, fake_train))
+
+
+# -- the run session: the Qt-free model the widget wraps ------------------------------------
+def _event(stage, kind=None, message=""):
+    from napari_maxrf_sr.core.events import EventKind, TrainEvent
+
+    return TrainEvent(stage, 1, 10, 1, 10, {}, 0.1, None, "CPU", message,
+                      kind or EventKind.PROGRESS)
+
+
+def test_the_session_checks_once_and_plans_the_job(tmp_path):
+    from napari_maxrf_sr._napari.panel.session import RunSession, RunStatus
+    from napari_maxrf_sr.core.config import config_from_preset
+    from napari_maxrf_sr.core.validation import PreparedInputs
+
+    session = RunSession()
+    asked = []
+
+    def settings():
+        asked.append(1)
+        return config_from_preset("fast")
+
+    with pytest.raises(InputError, match="Only the network's training can be resumed"):
+        session.check(_inputs(), "bicubic", True, settings, "error", tmp_path, 5.0)
+    assert not asked, "the method is checked before the settings are read"
+    job = session.check(_inputs(), "adun", False, settings, "clip", tmp_path, 5.0)
+    assert job.trains and isinstance(job.prepared, PreparedInputs)
+    assert job.prepared.scale == 4 and job.plan.negative == "clip"
+    assert session.status is RunStatus.IDLE
+    assert session.begin(job).startswith("Starting")
+    assert session.status is RunStatus.RUNNING and session.job is job
+
+
+def test_the_session_says_each_stage_once():
+    from napari_maxrf_sr._napari.panel.session import RunSession, RunStatus
+    from napari_maxrf_sr.core.events import EventKind, Stage
+
+    session = RunSession()
+    assert session.event_status(_event(Stage.PREPARE, EventKind.PHASE, "Initialising")) == (
+        "Initialising")
+    assert session.event_status(_event(Stage.STAGE1)).startswith("Training:")
+    assert session.event_status(_event(Stage.STAGE1)) is None, "said once"
+    assert session.event_status(_event(Stage.STAGE1, EventKind.PAUSED, "paused")) is None
+    assert session.event_status(_event(Stage.STAGE2, EventKind.PHASE, "Adversarial")) == (
+        "Adversarial")
+    assert session.paused(True).startswith("Paused") and session.status is RunStatus.PAUSED
+    assert session.ended(cancelled=False, failed=False, retry=True) is None
+    assert session.ended(cancelled=True, failed=True, retry=True)[:2] == ("cancelled", False)
+    assert session.ended(cancelled=False, failed=True, retry=False) == ("failed", False, None)
+    assert session.status is RunStatus.FAILED

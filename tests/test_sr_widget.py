@@ -255,7 +255,7 @@ def test_pause_then_stop_and_keep(vm, qtbot):
     assert not w.device_combo.isEnabled() and not w.clip_check.isEnabled()
     _wait_training(qtbot, w)
     w.pause_btn.click()
-    assert w.pause_btn.text() == "Resume" and w.controller.run.token.paused
+    assert w.pause_btn.text() == "Resume" and w.controller.run.control.paused
     assert w.progress.format() == "Paused"
     assert w.run_view.progress_line.text().startswith("Paused.")
     # Progress events are throttled and drawn once a second, so the bar may lag the

@@ -18,14 +18,15 @@ def vm(qtbot):
 
 
 def _failing_after_one_event(exc, calls=None):
-    """A ``train`` that yields one real event, then raises ``exc`` (the first time only)."""
-    from napari_maxrf_sr.core.train import train
+    """A ``train_prepared`` that yields one real event, then raises ``exc`` (the first time
+    only)."""
+    from napari_maxrf_sr.core.train import train_prepared
 
     calls = [] if calls is None else calls
 
     def fake(*args, **kwargs):
-        calls.append(args[2].device)
-        gen = train(*args, **kwargs)
+        calls.append(args[1].device)
+        gen = train_prepared(*args, **kwargs)
         if len(calls) > 1:
             return gen
 
@@ -108,10 +109,10 @@ def test_input_notes_are_said_once_and_the_runs_notes_shown(vm, qtbot):
 def test_a_failed_quality_check_is_said_in_plain_words(vm, qtbot):
     from types import SimpleNamespace
 
-    from napari_maxrf_sr.core.train import train
+    from napari_maxrf_sr.core.train import train_prepared
 
     def train_with_a_failed_check(*args, **kwargs):
-        result = yield from train(*args, **kwargs)
+        result = yield from train_prepared(*args, **kwargs)
         result.quality_check = SimpleNamespace(
             passed=False, gain_db=-0.8, message="Train longer, or check the alignment.")
         return result

@@ -3,59 +3,41 @@
 Four folding sections in a scroll area, so the panel fits a 1366 x 768 screen beside
 napari's layer list: *Input* (:mod:`.panel.input_view`), *Settings*
 (:mod:`.panel.form`), *Run* (:mod:`.panel.run_view`) and *Results*
-(:mod:`.panel.results_view`). This module only composes them: the job runs in a
-worker thread (:mod:`.panel.controller`, :mod:`.panel.jobs`), which also computes
-everything shown about the result (:mod:`.panel.outcome`); the GUI thread then adds
-the result layers a few at a time (:mod:`.panel.feeder`).
+(:mod:`.panel.results_view`). This module only composes them around the model of the
+runs (:class:`~.panel.session.RunSession`: the inputs chosen, the settings, the state,
+the result, and what to say; tests drive it without a screen): the job runs in a worker
+thread (:mod:`.panel.controller`, :mod:`.panel.jobs`), which also computes everything
+shown about the result (:mod:`.panel.outcome`); the GUI thread then adds the result
+layers a few at a time (:mod:`.panel.feeder`).
 """
 
 from __future__ import annotations
 
-import json
 import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qtpy.QtCore import QEvent, QObject
-from qtpy.QtWidgets import QFileDialog, QMessageBox, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QVBoxLayout, QWidget
 
 from napari_maxrf_sr._napari.panel import texts
 from napari_maxrf_sr._napari.panel.comparison import ComparisonView, hide_inputs, show_diagnostic
 from napari_maxrf_sr._napari.panel.controller import RunController, abort_held_run
 from napari_maxrf_sr._napari.panel.feeder import LayerFeeder
-from napari_maxrf_sr._napari.panel.form import NETWORK_LABEL, SettingsForm
+from napari_maxrf_sr._napari.panel.form import SettingsForm
 from napari_maxrf_sr._napari.panel.input_view import InputView
-from napari_maxrf_sr._napari.panel.jobs import TrainingPlan, apply_job, baseline_job, validate
+from napari_maxrf_sr._napari.panel.jobs import apply_job, baseline_job
 from napari_maxrf_sr._napari.panel.outcome import NETWORK, RunOutcome
-from napari_maxrf_sr._napari.panel.results_view import ResultsView
+from napari_maxrf_sr._napari.panel.results_view import Dialogs, ResultsView
 from napari_maxrf_sr._napari.panel.run_view import RunView
 from napari_maxrf_sr._napari.panel.sections import ScrollingColumn, Section
+from napari_maxrf_sr._napari.panel.session import RunSession
 from napari_maxrf_sr.core.checkpoint import DEFAULT_EVERY_SECONDS
-from napari_maxrf_sr.core.events import EventKind, Stage
+from napari_maxrf_sr.core.events import EventKind
 from napari_maxrf_sr.errors import InputError
 
 if TYPE_CHECKING:
     import napari
-
-
-class Dialogs:
-    """The file dialogs and questions the panel asks (tests give it another object)."""
-
-    def __init__(self, parent: QWidget) -> None:
-        self.parent = parent
-
-    def save_path(self, title: str, filters: str) -> str:
-        """Ask where to save; '' when cancelled."""
-        return QFileDialog.getSaveFileName(self.parent, title, "", filters)[0]
-
-    def open_path(self, title: str, filters: str) -> str:
-        """Ask which file to open; '' when cancelled."""
-        return QFileDialog.getOpenFileName(self.parent, title, "", filters)[0]
-
-    def confirm_overwrite(self, path: str) -> bool:
-        """Ask before replacing a file."""
-        answer = QMessageBox.question(self.parent, "Replace file?", f"{path} exists. Replace it?")
-        return answer == QMessageBox.Yes
 
 
 class SuperResolutionWidget(QWidget):
@@ -68,8 +50,8 @@ class SuperResolutionWidget(QWidget):
 
     Attributes
     ----------
-    last
-        The latest finished run (:class:`~.panel.outcome.RunOutcome`), or ``None``.
+    session
+        The Qt-free model of the panel's runs (:class:`~.panel.session.RunSession`).
     checkpoint_every_s
         Training seconds between two checkpoints (tests lower it).
     """
@@ -78,14 +60,10 @@ class SuperResolutionWidget(QWidget):
         self._watched_window: QObject | None = None
         super().__init__(parent)
         self.viewer = napari_viewer
-        self.last: RunOutcome | None = None
-        #: The network trained last (a ``TrainedModel``), kept to answer again with
-        #: other settings that act after training.
-        self.network: Any = None
+        self.session = RunSession()
         self.checkpoint_every_s = DEFAULT_EVERY_SECONDS
         self.dialogs = Dialogs(self)
         self._closing = False
-        self._said_stage = ""
         self._build()
         self._connect()
         restored = self.form.restore()
@@ -204,33 +182,25 @@ class SuperResolutionWidget(QWidget):
         if self.running:
             return
         try:
-            inputs = self.inputs.collect()
-            method = self.form.method()
-            if resume and method != NETWORK:
-                raise InputError(f"Only the network's training can be resumed. Choose the "
-                                 f"method '{NETWORK_LABEL}', or press Start.")
-            plan = TrainingPlan(self.form.current_config(), self.inputs.negative_mode(),
-                                resume, self._checkpoint_folder(), self.checkpoint_every_s)
-            prepared, notes = validate(inputs, plan.negative)  # once per Start
+            job = self.session.check(self.inputs.collect(), self.form.method(), resume,
+                                     self.form.current_config, self.inputs.negative_mode(),
+                                     self._checkpoint_folder(), self.checkpoint_every_s)
             self._save_settings()
         except (InputError, ValueError) as exc:
             self.report_error(exc)
             return
         self._before_job()
-        said = " ".join(f"{n.rstrip('.')}." for n in notes)
-        if method == NETWORK:
+        status = self.session.begin(job)
+        if job.trains:
             self.run_view.begin()
             self.run_view.loss_plot.clear()
-            self._said_stage = ""
-            warning = texts.budget_warning(plan.config.max_seconds)
-            self.run_view.set_status(" ".join(x for x in (
-                "Starting:" if said else "Starting the training...", said, warning) if x))
-            self.controller.start_training(inputs, plan, notes)
+            self.run_view.set_status(status)
+            self.controller.start_training(job.inputs, job.plan, job.prepared, job.notes)
         else:
-            self.run_view.begin(f"{method}: running...")
-            self.run_view.set_status(f"Running {method}... {said}".strip())
-            self.controller.start_function(method, inputs, baseline_job, method, inputs,
-                                           prepared, notes)
+            self.run_view.begin(f"{job.method}: running...")
+            self.run_view.set_status(status)
+            self.controller.start_function(job.method, job.inputs, baseline_job, job.method,
+                                           job.inputs, job.prepared, job.notes)
         self._update_enabled()
 
     @staticmethod
@@ -250,21 +220,21 @@ class SuperResolutionWidget(QWidget):
         if paused is None:
             return
         self.run_view.set_paused(paused)
-        self.run_view.set_status("Paused: press Resume to continue." if paused else "Resumed.")
+        self.run_view.set_status(self.session.paused(paused))
 
     def stop_and_keep(self) -> None:
         """Finish the current step and add the result reached so far."""
-        if self.controller.run is not None and self.controller.run.token is not None:
+        if self.controller.trains:
             self.controller.stop()
             self.run_view.set_paused(False)
-            self.run_view.set_status("Stopping: computing the result reached so far...")
+            self.run_view.set_status(self.session.stopping())
 
     def cancel(self) -> None:
         """Abandon the run: nothing is added to the viewer."""
         if self.controller.running:
             self.controller.cancel()
             self.run_view.set_paused(False)
-            self.run_view.set_status("Cancelling...")
+            self.run_view.set_status(self.session.cancelling())
         self.feeder.cancel()
 
     def wait_until_idle(self, timeout_s: float = 60.0) -> bool:
@@ -277,59 +247,44 @@ class SuperResolutionWidget(QWidget):
             self.run_view.set_status(" ".join(f"{n.rstrip('.')}." for n in info.notes))
 
     def _on_event(self, event: Any) -> None:
-        if event.kind is EventKind.PAUSED:
-            if self.controller.run is not None and self.controller.run.token.paused:
-                self.run_view.show_halted(event)
-            else:  # resumed before the acknowledgement arrived
-                self.run_view.show_event(event)
-            return
-        self.run_view.show_event(event)
-        stage = event.stage
-        if event.kind is EventKind.PHASE:
-            self.run_view.set_status(event.message)
-        elif stage is Stage.STAGE1 and self._said_stage != stage:
-            self.run_view.set_status("Training: the curves below fall as the network learns.")
-        self._said_stage = stage
+        if event.kind is EventKind.PAUSED and self.controller.paused:
+            self.run_view.show_halted(event)
+        else:  # (a pause acknowledged after Resume is an ordinary event)
+            self.run_view.show_event(event)
+        status = self.session.event_status(event)
+        if status is not None:
+            self.run_view.set_status(status)
 
     def _on_retrying(self) -> None:
-        self.run_view.set_status("The GPU ran out of memory: training again on the CPU, which "
-                                 "is slower (from the last saved state, if any). To stay on the "
-                                 "GPU, lower the patches per step or patch size under Advanced.")
+        self.run_view.set_status(self.session.retrying())
         from napari.utils.notifications import show_warning
 
         show_warning("GPU out of memory: training continues on the CPU.")
 
     def _on_outcome(self, outcome: RunOutcome) -> None:
-        self.last = outcome
-        if outcome.has_model:
-            self.network = outcome.result.model
-        self.run_view.set_status(f"Adding {len(outcome.layers)} result layers...")
+        self.run_view.set_status(self.session.finished(outcome))
         inputs = self.controller.run.inputs if self.controller.run else None
         steps = [*outcome.layers, *(hide_inputs(self.viewer, inputs) if inputs else [])]
         self.feeder.feed(steps, lambda: self._results_shown(outcome, inputs))
 
     def _results_shown(self, outcome: RunOutcome, inputs: Any) -> None:
-        self._last_inputs = inputs
+        status, notice = self.session.shown(outcome, inputs)
         self.results.show_outcome(outcome)
         self.sections["Results"].expand(animate=False)
         self.column.show_section(self.sections["Results"])
-        status = texts.done_text(len(outcome.elements), outcome.label, outcome.stopped_early)
-        warning = texts.quality_warning(outcome.quality)
-        self.run_view.set_status(status + (" " + warning if warning else ""))
+        self.run_view.set_status(status)
         self._update_enabled()
         from napari.utils.notifications import show_info
 
-        early = " (stopped early)" if outcome.stopped_early else ""
-        show_info(f"MA-XRF super-resolution finished{early}.")
+        show_info(notice)
 
     def _on_ended(self, run: Any) -> None:
-        if run.cancelled:
-            self.run_view.end("cancelled", ok=False)
-            self.run_view.set_status("Cancelled: nothing was added.")
-        elif run.failed and not run.retry_on_cpu:
-            self.run_view.end("failed", ok=False)
-        elif not run.retry_on_cpu:
-            self.run_view.end("finished", ok=True)
+        ended = self.session.ended(run.cancelled, run.failed, run.retry_on_cpu)
+        if ended is not None:
+            how, ok, status = ended
+            self.run_view.end(how, ok)
+            if status:
+                self.run_view.set_status(status)
         self._update_enabled()
 
     def report_error(self, exc: BaseException) -> None:
@@ -355,17 +310,26 @@ class SuperResolutionWidget(QWidget):
 
     def _update_enabled(self, *_: Any) -> None:
         running = self.running
-        trains = self.controller.run is not None and self.controller.run.token is not None
-        self.run_view.set_running(running, trains, self.form.method() == NETWORK)
+        self.run_view.set_running(running, self.controller.trains, self.form.method() == NETWORK)
         self.inputs.set_running(running)
         self.form.set_running(running)
         self.results.set_enabled(running, self.last, self.network)
 
     # ================================================================ results actions
+    @property
+    def last(self) -> RunOutcome | None:
+        """The latest finished run (:class:`~.panel.outcome.RunOutcome`), or ``None``."""
+        return self.session.last
+
+    @property
+    def network(self) -> Any:
+        """The network trained last (a ``TrainedModel``), or ``None``."""
+        return self.session.network
+
     def show_quality_map(self) -> Any:
         """Add the chosen quality map of the chosen element on top."""
         element, kind = self.results.chosen()
-        inputs = getattr(self, "_last_inputs", None)
+        inputs = self.session.shown_inputs
         if self.last is None or inputs is None or not kind:
             return None
         if self.results.compare_btn.isChecked():
@@ -374,7 +338,7 @@ class SuperResolutionWidget(QWidget):
 
     def set_comparison(self, on: bool) -> None:
         """Show or leave the side-by-side comparison of the chosen element."""
-        inputs = getattr(self, "_last_inputs", None)
+        inputs = self.session.shown_inputs
         if on and self.last is not None and inputs is not None:
             element = self.results.element_combo.currentText()
             self.comparison.show(element, self.last, inputs)
@@ -404,16 +368,7 @@ class SuperResolutionWidget(QWidget):
 
     def save_results(self, path: str, *, force: bool = False) -> Path:
         """Write the latest result and ``<name>.provenance.json`` next to it."""
-        from napari_maxrf_sr.io.writers import write_element_stack
-
-        last = self.last
-        if last is None:
-            raise InputError("There is no result to save yet: run a super-resolution first.")
-        write_element_stack(path, last.maps, list(last.elements), scale=1,
-                            provenance=last.provenance, force=force)
-        prov = Path(path).with_suffix(".provenance.json")
-        prov.write_text(json.dumps(last.provenance, indent=2, default=str), encoding="utf-8")
-        return Path(path)
+        return self.session.save_results(path, force=force)
 
     def save_model_dialog(self) -> None:
         """Ask for a file name and save the network trained last."""
@@ -474,13 +429,9 @@ class SuperResolutionWidget(QWidget):
         """
         if self.running or self.network is None:
             return
-        from napari_maxrf_sr.core.config import INFERENCE_SETTINGS
-
         try:
             inputs = self.inputs.collect()
-            cfg = self.form.current_config()
-            model = self.network.answering_with(
-                **{name: getattr(cfg, name) for name in INFERENCE_SETTINGS})
+            model = self.session.answering_again(self.form.current_config())
         except (InputError, ValueError) as exc:
             self.report_error(exc)
             return

@@ -1,8 +1,10 @@
 """The parts of the super-resolution panel, one job per module.
 
-Qt-free: :mod:`.inputs` (which layers are maps, which is the photo, element names),
-:mod:`.terms` (loss terms in plain words), :mod:`.texts` (every sentence the panel
-says) and :mod:`.outcome` (the finished run, computed in the worker thread).
+Qt-free: :mod:`.session` (the model of the panel's runs that the widget wraps: inputs
+chosen, settings, state, result), :mod:`.inputs` (which layers are maps, which is the
+photo, element names), :mod:`.jobs` (what the worker runs), :mod:`.terms` (loss terms
+in plain words), :mod:`.texts` (every sentence the panel says) and :mod:`.outcome`
+(the finished run, computed in the worker thread).
 Qt: :mod:`.sections` (scrolling, folding sections), :mod:`.form` (settings and their
 persistence), :mod:`.controller` (the worker: start, pause, stop, cancel, retry on
 the CPU), :mod:`.results_view` (layers, metrics, comparison view) and

@@ -20,12 +20,12 @@ from napari_maxrf_sr._napari.panel.outcome import NETWORK
 
 @dataclass
 class Run:
-    """One job: its worker, stop token, and a flag set when its thread is done."""
+    """One job: its worker, its run control, and a flag set when its thread is done."""
 
     method: str
     inputs: Any
     plan: TrainingPlan | None = None
-    token: Any = None
+    control: Any = None
     worker: Any = None
     done: threading.Event = field(default_factory=threading.Event)
     cancelled: bool = False
@@ -33,12 +33,13 @@ class Run:
     checkpoint: Any = None
     retry_on_cpu: bool = False
     notes: tuple[str, ...] = ()
+    prepared: Any = None
 
     def abort(self, wait_s: float = 10.0) -> bool:
         """Cancel and wait for the thread to end; True when it ended in time."""
         self.cancelled = True
-        if self.token is not None:
-            self.token.cancel()
+        if self.control is not None:
+            self.control.cancel()
         ended = self.done.wait(wait_s)
         if self.worker is not None and not ended:
             self.worker.quit()
@@ -105,7 +106,7 @@ class RunController(QObject):
     Attributes
     ----------
     train_fn
-        The core's ``train``; tests put another one here.
+        The core's ``train_prepared``; tests put another one here.
     """
 
     started = Signal(object)
@@ -132,18 +133,28 @@ class RunController(QObject):
         """The running job's worker (None when idle)."""
         return None if self.run is None else self.run.worker
 
+    @property
+    def trains(self) -> bool:
+        """Whether the running job trains the network (it can be paused and stopped)."""
+        return self.run is not None and self.run.control is not None
+
+    @property
+    def paused(self) -> bool:
+        """Whether the running training is paused now."""
+        return self.trains and bool(self.run.control.paused)
+
     # -- starting --------------------------------------------------------------------------
-    def start_training(self, inputs: Any, plan: TrainingPlan,
+    def start_training(self, inputs: Any, plan: TrainingPlan, prepared: Any,
                        notes: tuple[str, ...] = ()) -> None:
-        """Train the network in a worker thread."""
+        """Train the network on the prepared inputs in a worker thread."""
         from napari.qt.threading import create_worker
         from superqt.utils import GeneratorWorker
 
         from napari_maxrf_sr.core.control import RunControl
 
-        token = RunControl()
-        run = Run(NETWORK, inputs, plan, token=token, notes=tuple(notes))
-        job = training_job(inputs, plan, token, self.train_fn, notes)
+        control = RunControl()
+        run = Run(NETWORK, inputs, plan, control=control, notes=tuple(notes), prepared=prepared)
+        job = training_job(inputs, plan, prepared, control, self.train_fn, notes)
         self._begin(run, create_worker(_drive, job, run.done, _worker_class=GeneratorWorker,
                                        _start_thread=False, _connect=self._slots(run)))
 
@@ -179,26 +190,26 @@ class RunController(QObject):
     def toggle_pause(self) -> bool | None:
         """Pause or resume training; returns whether it is paused now (None when idle)."""
         run = self.run
-        if run is None or run.token is None:
+        if run is None or run.control is None:
             return None
-        if run.token.paused:
-            run.token.resume()
+        if run.control.paused:
+            run.control.resume()
         else:
-            run.token.pause()
-        return bool(run.token.paused)
+            run.control.pause()
+        return bool(run.control.paused)
 
     def stop(self) -> None:
         """Finish the current step and keep the result reached so far."""
-        if self.run is not None and self.run.token is not None:
-            self.run.token.stop()
+        if self.run is not None and self.run.control is not None:
+            self.run.control.stop()
 
     def cancel(self) -> None:
         """Abandon the run: nothing is added."""
         run = self.run
         if run is not None:
             run.cancelled = True
-            if run.token is not None:
-                run.token.cancel()
+            if run.control is not None:
+                run.control.cancel()
 
     def abort(self, wait_s: float = 10.0) -> None:
         """Cancel and wait for the thread (napari is closing)."""
@@ -251,4 +262,4 @@ class RunController(QObject):
             resume = run.checkpoint is not None and run.checkpoint.is_file()
             plan = replace(run.plan, config=run.plan.config.replace(device="cpu"),
                            resume=resume)
-            self.start_training(run.inputs, plan, run.notes)
+            self.start_training(run.inputs, plan, run.prepared, run.notes)

@@ -24,13 +24,11 @@ from qtpy.QtWidgets import (
 )
 
 from napari_maxrf_sr._napari.panel import texts
-from napari_maxrf_sr._napari.panel.outcome import NETWORK
+from napari_maxrf_sr._napari.panel.outcome import NETWORK, NETWORK_LABEL
 from napari_maxrf_sr._napari.panel.sections import Section
 from napari_maxrf_sr._napari.settings import load_settings, save_settings
 from napari_maxrf_sr.core.config import FIELD_HELP, PRESETS, SRConfig, config_from_preset
 from napari_maxrf_sr.errors import InputError
-
-NETWORK_LABEL = "Deep unfolding network (ADUN)"
 
 
 class FloatEdit(QLineEdit):

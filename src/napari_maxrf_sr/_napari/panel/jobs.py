@@ -1,9 +1,10 @@
 """What the worker thread runs for the panel: training, a baseline, a saved model (no Qt).
 
-The panel validates the input once, in the GUI thread, before a job starts (so a
-refused input never starts a thread, and its notes are said once); each job hashes
-it once (for the checkpoint's name and the provenance record) and ends by building
-the :class:`~.outcome.RunOutcome` in the worker thread. The training job is a generator:
+The panel checks the input once, in the GUI thread, before a job starts (so a
+refused input never starts a thread, and its notes are said once), and the job works
+on what that check prepared; each job hashes the input once (for the checkpoint's name
+and the provenance record) and ends by building the :class:`~.outcome.RunOutcome` in
+the worker thread. The training job is a generator:
 it yields one :class:`Started` (the checkpoint file and the input notes), then the
 core's progress events, and returns the outcome (``None`` when cancelled).
 """
@@ -103,7 +104,7 @@ def validate(inputs: RunInputs, negative: str) -> tuple[Any, tuple[str, ...]]:
     return prepared, tuple(dict.fromkeys(said))
 
 
-def training_job(inputs: RunInputs, plan: TrainingPlan, token: Any,
+def training_job(inputs: RunInputs, plan: TrainingPlan, prepared: Any, control: Any,
                  train_fn: Callable | None = None,
                  notes: tuple[str, ...] = ()) -> Generator[Any, None, RunOutcome | None]:
     """Train the network on the inputs; yields :class:`Started`, then progress events.
@@ -114,30 +115,29 @@ def training_job(inputs: RunInputs, plan: TrainingPlan, token: Any,
         The layer copies.
     plan
         Settings and checkpoints.
-    token
+    prepared
+        The inputs as :func:`validate` prepared them: training uses these and does not
+        check the inputs again.
+    control
         The core's ``RunControl`` (stop, cancel, pause).
     train_fn
-        The core's ``train`` (tests pass another one).
+        The core's ``train_prepared`` (tests pass another one).
     notes
         What :func:`validate` said about the inputs.
     """
     if train_fn is None:
-        from napari_maxrf_sr.core.train import train as train_fn
+        from napari_maxrf_sr.core.train import train_prepared as train_fn
     from napari_maxrf_sr.core.checkpoint import remove_checkpoint
 
     started = now()
     digests = input_digests(inputs)
     said: list[str] = []
     checkpoint = _checkpoint(plan, digests, inputs, said)
-    with warnings.catch_warnings(record=True):  # the input notes were said by validate()
-        warnings.simplefilter("always")
-        # One core stays free for napari's own thread, so the viewer keeps responding.
-        gen = train_fn(inputs.lr_maps, inputs.rgb, plan.config, scale=inputs.scale,
-                       stop=token, elements=inputs.elements, negative=plan.negative,
-                       checkpoint=checkpoint, reserve_cores=1)
+    # One core stays free for napari's own thread, so the viewer keeps responding.
+    gen = train_fn(prepared, plan.config, stop=control, checkpoint=checkpoint, reserve_cores=1)
     yield Started(None if checkpoint is None else checkpoint.path, tuple(said))
     result = yield from gen
-    if result is None or getattr(token, "cancelled", False):
+    if result is None or getattr(control, "cancelled", False):
         return None
     outcome = build_outcome(inputs, result.maps, method=NETWORK, settings=plan.config.to_dict(),
                             started=started, digests=digests, result=result,

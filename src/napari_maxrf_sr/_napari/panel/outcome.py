@@ -23,6 +23,8 @@ from napari_maxrf_sr._napari.panel.inputs import RunInputs
 #: Method key of the network, and of a run that applies a saved model.
 NETWORK = "adun"
 APPLY = "saved model"
+#: The network's name in the panel's method list.
+NETWORK_LABEL = "Deep unfolding network (ADUN)"
 
 
 @dataclass

@@ -15,10 +15,12 @@ from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QFileDialog,
     QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMessageBox,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -35,6 +37,26 @@ VIEWS = {"Detail the photo added": "detail", "Error against the truth": "error",
 _TRUTH_HEADERS = ("Element", "Network\nPSNR (dB)", "Bicubic\nPSNR (dB)", "Network\nSSIM",
                   "Bicubic\nSSIM")
 _DETAIL_HEADERS = ("Element", "Area\nsharpened", "Typical\nchange", "Where")
+
+
+class Dialogs:
+    """The file dialogs and questions the panel asks (tests give it another object)."""
+
+    def __init__(self, parent: QWidget) -> None:
+        self.parent = parent
+
+    def save_path(self, title: str, filters: str) -> str:
+        """Ask where to save; '' when cancelled."""
+        return QFileDialog.getSaveFileName(self.parent, title, "", filters)[0]
+
+    def open_path(self, title: str, filters: str) -> str:
+        """Ask which file to open; '' when cancelled."""
+        return QFileDialog.getOpenFileName(self.parent, title, "", filters)[0]
+
+    def confirm_overwrite(self, path: str) -> bool:
+        """Ask before replacing a file."""
+        answer = QMessageBox.question(self.parent, "Replace file?", f"{path} exists. Replace it?")
+        return answer == QMessageBox.Yes
 
 
 def _label(text: str = "", *, warn: bool = False) -> QLabel:
