@@ -1,4 +1,5 @@
-"""Shared fixtures: small seeded inputs, isolation of user settings, and the Qt probe."""
+"""Shared fixtures: small seeded inputs, a viewer model, notifications, isolation of user
+settings, the check that tests which train are marked slow, and the Qt probe."""
 
 from __future__ import annotations
 
@@ -53,6 +54,94 @@ def write_toy_files(folder, size: int = 32):
     photo = folder / "photo.png"
     iio.imwrite(photo, (rgb * 255).round().astype(np.uint8))
     return xrf, photo, lr
+
+
+@pytest.fixture
+def files(tmp_path, request):
+    """:func:`write_toy_files` in ``tmp_path``: ``(maps path, photo path, lr_maps)``.
+
+    The painting is 32 px wide; ``@pytest.mark.parametrize("files", [64], indirect=True)``
+    asks for another size.
+    """
+    return write_toy_files(tmp_path, size=getattr(request, "param", 32))
+
+
+@pytest.fixture
+def vm(qtbot):
+    """A napari viewer model without a canvas: enough for the widgets, and fast to create."""
+    from napari.components import ViewerModel
+
+    return ViewerModel()
+
+
+class Notifications(list):
+    """What napari showed as notifications, as ``(kind, text)``; kind is "info",
+    "warning" or "error"."""
+
+    def of(self, kind: str) -> list[str]:
+        """The texts of one kind, in order."""
+        return [text for k, text in self if k == kind]
+
+    @property
+    def texts(self) -> list[str]:
+        """Every text, in order."""
+        return [text for _, text in self]
+
+
+@pytest.fixture
+def notifications(monkeypatch) -> Notifications:
+    """Everything shown in napari's notifications (the panel's, the alignment widget's,
+    the reader's): the one way tests read them. napari's own functions are replaced,
+    so nothing of the package is patched."""
+    from napari.utils import notifications as napari_notifications
+
+    shown = Notifications()
+    for kind in ("info", "warning", "error"):
+        monkeypatch.setattr(napari_notifications, f"show_{kind}",
+                            lambda text, *a, _kind=kind, **k: shown.append((_kind, str(text))))
+    return shown
+
+
+#: One entry per training started in this process (see _count_training).
+_TRAININGS: list[str] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _count_training():
+    """Count the trainings started, wherever every entry point starts them
+    (``core.train.train_prepared``: the API, the command line in this process, the panel),
+    module-scoped fixtures included."""
+    from napari_maxrf_sr.core import train as training
+
+    real = training.train_prepared
+
+    def counted(*args, **kwargs):
+        _TRAININGS.append("train")
+        return real(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(training, "train_prepared", counted)
+        yield
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    item.stash[_TRAININGS_BEFORE] = len(_TRAININGS)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A test that trains a network (in its fixtures too) must be marked ``slow``, so that
+    ``-m "not slow"`` stays quick: its teardown is reported as failed otherwise."""
+    report = (yield).get_result()
+    if (call.when == "teardown" and report.passed
+            and len(_TRAININGS) > item.stash.get(_TRAININGS_BEFORE, len(_TRAININGS))
+            and item.get_closest_marker("slow") is None):
+        report.outcome = "failed"
+        report.longrepr = f"{item.nodeid} trains a network: mark it slow (pytest.mark.slow)"
+
+
+_TRAININGS_BEFORE = pytest.StashKey[int]()
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from skimage import transform as tf
 
-from napari_maxrf_sr._napari import align_widget as aw
 from napari_maxrf_sr._napari.align_widget import MAP_POINTS, PHOTO_POINTS, AlignPhotoWidget
 from napari_maxrf_sr._napari.layer_style import lr_layer_kwargs
 from napari_maxrf_sr.io import lr_to_hr
@@ -14,14 +13,6 @@ from napari_maxrf_sr.io import lr_to_hr
 pytestmark = pytest.mark.viewer
 
 S, H, W = 3, 8, 10
-
-
-@pytest.fixture
-def messages(monkeypatch):
-    said = {"error": [], "info": []}
-    monkeypatch.setattr(aw, "_show_error", said["error"].append)
-    monkeypatch.setattr(aw, "_show_info", said["info"].append)
-    return said
 
 
 def _scene(viewer):
@@ -39,7 +30,7 @@ def _scene(viewer):
     return photo, map_pts, photo_pts, true
 
 
-def test_align_widget_end_to_end(make_napari_viewer, messages):
+def test_align_widget_end_to_end(make_napari_viewer, notifications):
     viewer = make_napari_viewer()
     photo, map_pts, photo_pts, true = _scene(viewer)
     widget = AlignPhotoWidget(viewer)
@@ -56,7 +47,7 @@ def test_align_widget_end_to_end(make_napari_viewer, messages):
     widget.scale_spin.setValue(S)
     widget.kind_combo.setCurrentText("similarity")
     widget.align_button.click()
-    assert not messages["error"], messages["error"]
+    assert not notifications.of("error"), notifications.of("error")
     out = viewer.layers["photo (aligned)"]
     assert out.data.shape == (S * H, S * W, 3) and out.data.dtype == np.uint8
     np.testing.assert_array_equal(viewer.layers["photo"].data, photo)  # input unchanged
@@ -71,29 +62,29 @@ def test_align_widget_end_to_end(make_napari_viewer, messages):
     assert "residual RMS" in widget.status_label.text()
 
 
-def test_align_widget_messages(make_napari_viewer, messages):
+def test_align_widget_messages(make_napari_viewer, notifications):
     viewer = make_napari_viewer()
     widget = AlignPhotoWidget(viewer)
     assert widget.align() is None
-    assert "Choose" in messages["error"][-1]
+    assert "Choose" in notifications.of("error")[-1]
     photo, map_pts, photo_pts, _ = _scene(viewer)
     widget.add_point_layers()
     viewer.layers[PHOTO_POINTS].data = photo_pts[:2]
     viewer.layers[MAP_POINTS].data = map_pts[:2] * S + (S - 1) / 2
     widget.align_button.click()
-    assert "at least 3" in messages["error"][-1]
+    assert "at least 3" in notifications.of("error")[-1]
     assert "at least 3" in widget.status_label.text()
     viewer.layers[PHOTO_POINTS].data = photo_pts
     widget.align_button.click()
-    assert "4 points on the photo but 2 on the map" in messages["error"][-1]
+    assert "4 points on the photo but 2 on the map" in notifications.of("error")[-1]
     n_layers = len(viewer.layers)
     assert n_layers == 4  # nothing was added
     widget.map_points_combo.setCurrentText(PHOTO_POINTS)
     widget.align_button.click()
-    assert "two different points layers" in messages["error"][-1]
+    assert "two different points layers" in notifications.of("error")[-1]
 
 
-def test_scale_suggested_from_shapes(make_napari_viewer, messages):
+def test_scale_suggested_from_shapes(make_napari_viewer, notifications):
     viewer = make_napari_viewer()
     viewer.add_image(np.zeros((40, 60, 3), np.uint8), rgb=True, name="p")
     viewer.add_image(np.zeros((10, 15), np.float32), name="Fe K")
@@ -101,7 +92,7 @@ def test_scale_suggested_from_shapes(make_napari_viewer, messages):
     assert widget.scale_spin.value() == 4
 
 
-def test_typed_scale_stays_when_layers_come_and_go(make_napari_viewer, messages):
+def test_typed_scale_stays_when_layers_come_and_go(make_napari_viewer, notifications):
     viewer = make_napari_viewer()
     viewer.add_image(np.zeros((40, 60, 3), np.uint8), rgb=True, name="p")
     viewer.add_image(np.zeros((10, 15), np.float32), name="Fe K")

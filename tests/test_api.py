@@ -12,6 +12,7 @@ TINY = dict(n_atoms=8, n_layers=2, stage1_steps=15, stage1_batch_pixels=256,
             stage2_steps=2, batch_size=2)
 
 
+@pytest.mark.slow
 def test_super_resolve_network(toy):
     hr, lr, rgb = toy
     rgb8 = (rgb * 255).round().astype(np.uint8)
@@ -45,6 +46,7 @@ def test_scale_detection_and_mismatch(toy):
         sr.super_resolve(lr, rgb, 3, "bicubic")
 
 
+@pytest.mark.slow
 def test_cancel_raises(toy):
     from napari_maxrf_sr.core.control import RunControl
 
@@ -55,6 +57,7 @@ def test_cancel_raises(toy):
         sr.super_resolve(lr, rgb, 4, config=TINY, stop=token)
 
 
+@pytest.mark.slow
 def test_gpu_out_of_memory_falls_back_to_cpu(toy, monkeypatch):
     """An out-of-memory error on an accelerator reruns on the CPU with a warning."""
     import torch
@@ -82,6 +85,7 @@ def test_gpu_out_of_memory_falls_back_to_cpu(toy, monkeypatch):
     assert res.diagnostics["device"].startswith("CPU")
 
 
+@pytest.mark.slow
 def test_config_dict_changes_the_preset_it_is_given(toy):
     hr, lr, rgb = toy
     res = sr.super_resolve(lr, rgb, 4, preset="fast",

@@ -152,6 +152,7 @@ def test_ink_effect_figure(tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_sample_pb_before_after_figure(tmp_path):
     from benchmarks import sample_pb
 
@@ -186,6 +187,7 @@ def _tiny_case(size: int, seed: int) -> cases.Case:
                       p.photo_edge_mask)
 
 
+@pytest.mark.slow
 def test_unprojected_network_answer_projects_to_the_answer():
     """The benchmark's "before projection" maps are the network's own, photo clip included."""
     import torch
@@ -203,6 +205,7 @@ def test_unprojected_network_answer_projects_to_the_answer():
     np.testing.assert_allclose(again, res.maps, rtol=1e-4, atol=1e-3 * float(res.maps.max()))
 
 
+@pytest.mark.slow
 def test_inference_variant_row_is_the_same_network_answering_otherwise():
     from benchmarks.run import apply_network, inference_variant_row, with_inference
 

@@ -24,6 +24,9 @@ from napari_maxrf_sr.io import read_element_stack
 
 from .conftest import toy_painting, write_toy_files
 
+#: Every test here trains a network (or uses one trained for the module).
+pytestmark = pytest.mark.slow
+
 CFG = config_from_preset("fast", stage1_steps=40, stage2_steps=6, check_every=10,
                          device="cpu", seed=3, adversarial=True)
 

@@ -14,13 +14,6 @@ from napari_maxrf_sr.cli import main
 from napari_maxrf_sr.core.operators import block_mean_np
 from napari_maxrf_sr.io import read_element_stack
 
-from .conftest import write_toy_files
-
-
-@pytest.fixture
-def files(tmp_path):
-    return write_toy_files(tmp_path)
-
 
 def test_run_bicubic_writes_named_float_stack(files, tmp_path, capsys):
     xrf, photo, lr = files
@@ -37,6 +30,7 @@ def test_run_bicubic_writes_named_float_stack(files, tmp_path, capsys):
         assert len(tf.pages) == 3
 
 
+@pytest.mark.slow
 def test_run_network_with_seed_time_budget_and_model(files, tmp_path, monkeypatch, capsys):
     xrf, photo, _ = files
     out, model = tmp_path / "sr.tif", tmp_path / "m.pt"
@@ -80,7 +74,9 @@ def test_simulate_and_help(tmp_path, capsys):
     assert main(["simulate", "--out", str(tmp_path / "case"), "--size", "64", "--elements",
                  "3"]) == 0
     info = json.loads((tmp_path / "case" / "info.json").read_text())
-    assert info
+    assert info["generator"] == "napari_maxrf_sr.simulate.make_synthetic_painting"
+    assert info["size"] == [64, 64] and info["scale"] == 4 and info["seed"] == 0
+    assert info["elements"] == ["Pb L", "Hg L", "Fe K"] and info["noise"] == "Poisson"
     help_text = subprocess.run([sys.executable, "-m", "napari_maxrf_sr.cli", "run", "--help"],
                                capture_output=True, text=True).stdout
     for option in ("--xrf", "--rgb", "--scale", "--out", "--method", "--seed",
@@ -89,6 +85,7 @@ def test_simulate_and_help(tmp_path, capsys):
     assert main([]) == 2
 
 
+@pytest.mark.slow
 def test_provenance_is_enough_to_rerun_bit_for_bit(files, tmp_path):
     """The settings stored in the output re-create the same maps (CPU, same data)."""
     from napari_maxrf_sr.api import super_resolve
@@ -109,6 +106,7 @@ def test_provenance_is_enough_to_rerun_bit_for_bit(files, tmp_path):
     np.testing.assert_array_equal(again.maps, maps)
 
 
+@pytest.mark.slow
 def test_set_changes_one_setting_and_is_recorded(files, tmp_path, capsys):
     xrf, photo, _ = files
     out = tmp_path / "sr.tif"
@@ -149,6 +147,7 @@ def test_settings_lists_every_setting_with_the_presets_value(capsys):
     assert f"calibration_radius = {paper}\n" in text
 
 
+@pytest.mark.slow
 def test_apply_set_changes_only_what_acts_after_training(files, tmp_path, capsys):
     xrf, photo, _ = files
     model = tmp_path / "m.pt"

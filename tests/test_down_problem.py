@@ -70,6 +70,7 @@ def test_the_held_out_check_answers_the_down_problem_as_training_does():
     assert held_out_check(model, mean_data).network_mse != pytest.approx(want, rel=1e-5)
 
 
+@pytest.mark.slow
 def test_training_on_photo_pixels_gives_other_maps_that_agree_with_the_scan():
     hr, lr, rgb = toy_painting(size=64, n_maps=3, seed=5)
     cfg = dict(n_atoms=16, n_layers=3, stage1_steps=150, stage1_batch_pixels=1024,
@@ -85,6 +86,7 @@ def test_training_on_photo_pixels_gives_other_maps_that_agree_with_the_scan():
     assert not any("mean colour" in note for note in runs["pixels"].notes)
 
 
+@pytest.mark.slow
 def test_a_wide_beam_falls_back_to_mean_colours_and_says_so():
     hr, _, rgb = toy_painting(size=48, n_maps=2)
     op = AcquisitionOperator(S, "gaussian", 1.5)

@@ -13,7 +13,6 @@ from napari_maxrf_sr.core.operators import block_mean_np
 from napari_maxrf_sr.io import read_element_maps
 from napari_maxrf_sr.io.omezarr import open_ome_zarr, write_ome_zarr
 
-from .conftest import write_toy_files
 from .test_io_formats import MAPS, maxrf4u_datastack, pymca_edf, pymca_h5, to_dms
 
 ELEMENTS = ("Ca K", "Fe K", "Pb L")
@@ -99,11 +98,7 @@ def test_viewer_opens_ome_zarr_with_the_plugin(make_napari_viewer, tmp_path):
 
 
 # ------------------------------------------------------------------------------ the CLI
-@pytest.fixture
-def files(tmp_path):
-    return write_toy_files(tmp_path)
-
-
+@pytest.mark.slow
 def test_run_writes_an_ome_zarr_pyramid(files, tmp_path, capsys):
     xrf, photo, lr = files
     out = tmp_path / "sr.ome.zarr"

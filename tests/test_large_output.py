@@ -10,14 +10,9 @@ from napari_maxrf_sr.core.operators import block_mean_np
 from napari_maxrf_sr.io import large, read_element_stack, write_element_stack
 from napari_maxrf_sr.io.large import element_stack_on_disk, open_element_stack_lazily
 
-from .conftest import write_toy_files
 
-
-@pytest.fixture
-def files(tmp_path):
-    return write_toy_files(tmp_path, size=64)
-
-
+@pytest.mark.slow
+@pytest.mark.parametrize("files", [64], indirect=True)
 def test_cli_writes_big_results_to_disk_with_the_same_maps(files, tmp_path, monkeypatch,
                                                            capsys):
     xrf, photo, lr = files

@@ -47,6 +47,16 @@ from .malformed_table import ELEMENTS, ENTRIES, TINY, Case, Expect, good_maps, g
 CASES = [*BASIC_CASES, *RELIABILITY_CASES, *FORMAT_CASES]
 
 
+def _trains(entry: str, case: Case, exp: Expect) -> bool:
+    """Whether a row trains the network: accepted input, through the API or the panel, or
+    through the command line when the row asks for the network."""
+    if not exp.accepted:
+        return False
+    args = list(case.cli_args)
+    asked = args[args.index("--method") + 1] if "--method" in args else None
+    return entry in ("api", "widget") or (entry == "cli" and asked == "adun")
+
+
 def _params(entry: str) -> list:
     """The table's rows for one entry point, with their xfail marks."""
     out = []
@@ -55,6 +65,8 @@ def _params(entry: str) -> list:
         if exp is None:
             continue
         marks = [pytest.mark.xfail(strict=True, reason=exp.xfail)] if exp.xfail else []
+        if _trains(entry, case, exp):
+            marks.append(pytest.mark.slow)
         out.append(pytest.param(case, exp, id=case.id, marks=marks))
     return out
 
@@ -77,13 +89,18 @@ def _assert_message(text: str, exp: Expect) -> None:
 
 
 def _forbid_training(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make the start of training fail the test: bad input must be refused before."""
+    """Make the start of training fail the test: bad input must be refused before.
+
+    Every entry point starts training through the public ``train_prepared`` (the API and
+    the command line by way of ``train``, the panel directly), after the inputs passed
+    their checks: that is the seam the trap takes.
+    """
     from napari_maxrf_sr.core import train
 
     def trap(*args, **kwargs):
         raise AssertionError("training started on input that should have been refused")
 
-    monkeypatch.setattr(train, "_run", trap)
+    monkeypatch.setattr(train, "train_prepared", trap)
 
 
 class _PeakMemory:
@@ -232,14 +249,12 @@ def test_cli(case: Case, exp: Expect, monkeypatch, tmp_path, capsys):
 
 @pytest.mark.viewer
 @pytest.mark.parametrize(("case", "exp"), _params("widget"))
-def test_widget(case: Case, exp: Expect, monkeypatch, tmp_path, qtbot):
-    from napari.components import ViewerModel
-
+def test_widget(case: Case, exp: Expect, monkeypatch, tmp_path, qtbot, vm):
     from napari_maxrf_sr._napari.sr_widget import SuperResolutionWidget
 
     if case.setup:
         case.setup(monkeypatch, tmp_path)
-    viewer = ViewerModel()
+    viewer = vm
     maps, photo = case.arrays()
     if maps.ndim == 3:
         for name, plane in zip(ELEMENTS, maps, strict=False):

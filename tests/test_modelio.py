@@ -15,6 +15,8 @@ from napari_maxrf_sr.core.train import train
 from napari_maxrf_sr.core.trained_model import apply_model
 from napari_maxrf_sr.errors import InputError, ModelFileError
 
+#: Every test here trains a network (or uses one trained for the module).
+pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def trained():

@@ -198,15 +198,11 @@ def _rpl(tmp_path, cube):
     return tmp_path / "c.rpl"
 
 
-def test_reader_rpl(tmp_path, monkeypatch):
-    from napari_maxrf_sr._napari import reader as reader_mod
-
-    said = []
-    monkeypatch.setattr(reader_mod, "_notify", said.append)
+def test_reader_rpl(tmp_path, monkeypatch, notifications):
     cube = np.random.default_rng(0).integers(0, 9, (4, 5, 150)).astype(np.uint16)
     rpl = _rpl(tmp_path, cube)
     layers = get_reader(str(rpl))(str(rpl))
-    assert "calibration is unknown" in said[0]
+    assert "calibration is unknown" in notifications.of("info")[0]
     assert [kw["name"] for _, kw, _ in layers] == ["total counts"]
     np.testing.assert_array_equal(layers[0][0], cube.sum(-1))
     (tmp_path / "c.json").write_text(

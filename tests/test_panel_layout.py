@@ -6,7 +6,7 @@ import pytest
 
 from tests.test_sr_widget import TINY, _wait_idle
 
-pytestmark = pytest.mark.viewer
+pytestmark = [pytest.mark.viewer, pytest.mark.slow]  # it trains a network
 
 SCREEN = (1366, 768)
 

@@ -41,11 +41,6 @@ from napari_maxrf_sr.io.rpl import read_rpl_element_maps
 from .conftest import write_toy_files
 
 
-@pytest.fixture
-def files(tmp_path):
-    return write_toy_files(tmp_path)
-
-
 def _run(xrf, photo, out, *extra):
     return ["run", "--xrf", str(xrf), "--rgb", str(photo), "--out", str(out), "--quiet",
             "--method", "bicubic_projected", *extra]
@@ -306,6 +301,7 @@ def test_exif_orientation_of_a_jpeg_is_applied(tmp_path):
 
 
 # -- SIGTERM ---------------------------------------------------------------------------------
+@pytest.mark.slow  # trains in a subprocess (the in-process check of conftest.py cannot see it)
 def test_sigterm_stops_like_ctrl_c(tmp_path):
     xrf, photo, _ = write_toy_files(tmp_path, size=64)
     out = tmp_path / "sr.tif"

@@ -19,14 +19,6 @@ ENDLESS = {"stage1_steps": 1_000_000, "stage2_steps": 4, "n_atoms": 8}
 SCALE = 4
 
 
-@pytest.fixture
-def vm(qtbot):
-    """A viewer model without a canvas: enough for the widget, and fast to create."""
-    from napari.components import ViewerModel
-
-    return ViewerModel()
-
-
 def _scene(viewer, *, s: int = SCALE, photo_shape: tuple[int, int] | None = None,
            truth: bool = True):
     """Two element maps (with truths) and a photo whose edges match the maps' edges."""
@@ -89,6 +81,7 @@ class FakeDialogs:
 
 
 # -- the whole path, through the manifest and the sample -------------------------------------
+@pytest.mark.slow
 def test_manifest_sample_training_end_to_end(make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
     viewer.open_sample("napari-maxrf-sr", "synthetic_painting")
@@ -127,6 +120,7 @@ def test_manifest_sample_training_end_to_end(make_napari_viewer, qtbot):
     assert w.results.save_btn.isEnabled()
 
 
+@pytest.mark.slow
 def test_training_results_saving_and_applying_the_model(vm, qtbot, tmp_path):
     viewer = vm
     lr, truth = _scene(viewer)
@@ -180,6 +174,7 @@ def test_training_results_saving_and_applying_the_model(vm, qtbot, tmp_path):
     np.testing.assert_allclose(viewer.layers["Pb L (SR)"].data, expected, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_answer_again_with_another_scan_check_keeps_the_trained_network(vm, qtbot):
     viewer = vm
     lr, _ = _scene(viewer)
@@ -207,6 +202,7 @@ def test_answer_again_with_another_scan_check_keeps_the_trained_network(vm, qtbo
     np.testing.assert_allclose(viewer.layers["Pb L (SR)"].data, uncalibrated, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_comparison_view_shows_four_labelled_tiles_and_goes_back(vm, qtbot):
     viewer = vm
     _scene(viewer)
@@ -230,6 +226,7 @@ def test_comparison_view_shows_four_labelled_tiles_and_goes_back(vm, qtbot):
     assert not any(n.endswith(("(scan)", "(bicubic)")) for n in _layer_names(viewer))
 
 
+@pytest.mark.slow
 def test_without_truth_the_detail_summary_says_how_much_and_where(vm, qtbot):
     viewer = vm
     _scene(viewer, truth=False)
@@ -247,6 +244,7 @@ def test_without_truth_the_detail_summary_says_how_much_and_where(vm, qtbot):
     assert viewer.layers[-1].name == "Pb L (detail added)" and viewer.layers[-1].visible
 
 
+@pytest.mark.slow
 def test_pause_then_stop_and_keep(vm, qtbot):
     viewer = vm
     _scene(viewer)
@@ -278,6 +276,7 @@ def test_pause_then_stop_and_keep(vm, qtbot):
     assert w.device_combo.isEnabled() and w.clip_check.isEnabled()
 
 
+@pytest.mark.slow
 def test_cancel_adds_nothing(vm, qtbot):
     viewer = vm
     lr, _ = _scene(viewer)
@@ -293,6 +292,7 @@ def test_cancel_adds_nothing(vm, qtbot):
     assert w.start_btn.isEnabled() and not w.cancel_btn.isEnabled()
 
 
+@pytest.mark.slow
 def test_closing_the_viewer_mid_run_stops_the_thread(make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
     _scene(viewer)
@@ -338,6 +338,7 @@ def test_truth_requested_but_missing(vm, qtbot):
     assert not w.running and "No ground-truth layers" in w.status_label.text()
 
 
+@pytest.mark.slow
 def test_result_larger_than_free_memory_is_refused_before_training(vm, qtbot, monkeypatch):
     from napari_maxrf_sr.io import large
 
@@ -476,6 +477,7 @@ def test_twenty_runs_in_one_session_do_not_grow(vm, qtbot):
     assert rss - baseline[2] < 150, counts
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_from_its_checkpoint(vm, qtbot, tmp_path):
     from napari_maxrf_sr.api import run_to_end
     from napari_maxrf_sr.core.train import train

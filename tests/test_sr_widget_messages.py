@@ -10,13 +10,6 @@ from tests.test_sr_widget import TINY, _layer_names, _scene, _wait_idle, _widget
 pytestmark = pytest.mark.viewer
 
 
-@pytest.fixture
-def vm(qtbot):
-    from napari.components import ViewerModel
-
-    return ViewerModel()
-
-
 def _failing_after_one_event(exc, calls=None):
     """A ``train_prepared`` that yields one real event, then raises ``exc`` (the first time
     only)."""
@@ -37,6 +30,7 @@ def _failing_after_one_event(exc, calls=None):
     return fake
 
 
+@pytest.mark.slow
 def test_gpu_out_of_memory_trains_again_on_the_cpu(vm, qtbot):
     _scene(vm)
     w = _widget(vm, qtbot, **TINY)
@@ -52,6 +46,7 @@ def test_gpu_out_of_memory_trains_again_on_the_cpu(vm, qtbot):
     assert w.progress.format() == "finished"
 
 
+@pytest.mark.slow
 def test_training_that_diverges_reports_and_frees_the_panel(vm, qtbot):
     from napari_maxrf_sr.errors import TrainingDiverged
 
@@ -67,6 +62,7 @@ def test_training_that_diverges_reports_and_frees_the_panel(vm, qtbot):
     assert _layer_names(vm) == before
 
 
+@pytest.mark.slow
 def test_unexpected_error_says_so_plainly_and_names_a_log_file(vm, qtbot, tmp_path):
     _scene(vm)
     w = _widget(vm, qtbot, **TINY)
@@ -90,6 +86,7 @@ def test_error_messages_say_what_to_do():
     assert "/x/y.log" in error_message(OSError("disk"), "/x/y.log")
 
 
+@pytest.mark.slow
 def test_input_notes_are_said_once_and_the_runs_notes_shown(vm, qtbot):
     _scene(vm)
     vm.layers.remove("photo")
@@ -106,6 +103,7 @@ def test_input_notes_are_said_once_and_the_runs_notes_shown(vm, qtbot):
     assert w.last.provenance["notes"] == list(w.last.notes)
 
 
+@pytest.mark.slow
 def test_a_failed_quality_check_is_said_in_plain_words(vm, qtbot):
     from types import SimpleNamespace
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from napari_maxrf_sr.api import run_to_end
@@ -38,6 +39,7 @@ def test_busy_cores_is_a_measurement():
     assert 0.0 <= value <= 4 * (threads.usable_cores() + 8)
 
 
+@pytest.mark.slow
 def test_a_run_records_its_thread_count_and_restores_torch(toy, monkeypatch):
     _, lr, rgb = toy
     monkeypatch.setenv(THREADS_ENV, "1")

@@ -18,6 +18,9 @@ from napari_maxrf_sr.core.operators import block_mean_np
 from napari_maxrf_sr.core.train import train
 from napari_maxrf_sr.errors import InputError, TrainingDiverged
 
+#: Every test here trains a network (or uses one trained for the module).
+pytestmark = pytest.mark.slow
+
 TINY = dict(n_atoms=8, n_layers=3, stage1_steps=30, stage1_batch_pixels=512,
             stage2_steps=6, batch_size=4, check_every=10, device="cpu", adversarial=True)
 

@@ -18,55 +18,37 @@ pytestmark = pytest.mark.viewer
 _PANEL_REWRITE = "needs the panel rewrite of issue 17 (item 2)"
 
 
-@pytest.fixture
-def viewer(qtbot):
-    from napari.components import ViewerModel
-
-    return ViewerModel()
-
-
-@pytest.fixture
-def said(monkeypatch):
-    """Everything the panel shows in napari's notifications."""
-    from napari.utils import notifications
-
-    shown: list[str] = []
-    for name in ("show_info", "show_warning", "show_error"):
-        monkeypatch.setattr(notifications, name, lambda text, *a, **k: shown.append(str(text)))
-    return shown
-
-
-def _widget(viewer, qtbot):
+def _widget(vm, qtbot):
     from napari_maxrf_sr._napari.sr_widget import SuperResolutionWidget
 
-    w = SuperResolutionWidget(viewer)
+    w = SuperResolutionWidget(vm)
     qtbot.addWidget(w)
     return w
 
 
-def _maps_and_photo(viewer, elements=("Pb L", "Hg L")):
+def _maps_and_photo(vm, elements=("Pb L", "Hg L")):
     yy, xx = np.mgrid[:8, :8]
     maps = np.stack([(xx > 3) * 40.0 + 5, (yy > 4) * 20.0 + 2]).astype(np.float32)
     for k, element in enumerate(elements):
-        viewer.add_image(maps[k], name=f"layer {k + 1}",
+        vm.add_image(maps[k], name=f"layer {k + 1}",
                          metadata={"maxrf_sr": {"role": "lr_map", "element": element}})
-    viewer.add_image(np.full((32, 32, 3), 90, np.uint8), name="photo", rgb=True)
+    vm.add_image(np.full((32, 32, 3), 90, np.uint8), name="photo", rgb=True)
     return [f"layer {k + 1}" for k in range(len(elements))]
 
 
-def test_duplicate_element_names_are_refused_before_training(viewer, qtbot):
-    names = _maps_and_photo(viewer, ("Pb L", "Pb L"))
-    w = _widget(viewer, qtbot)
+def test_duplicate_element_names_are_refused_before_training(vm, qtbot):
+    names = _maps_and_photo(vm, ("Pb L", "Pb L"))
+    w = _widget(vm, qtbot)
     w.select_maps(names)
     with pytest.raises(InputError, match="same element name"):
         w.collect_inputs()
-    before = [layer.name for layer in viewer.layers]
+    before = [layer.name for layer in vm.layers]
     w.start()  # must not raise, nor train
     assert w.wait_until_idle(30)
-    assert [layer.name for layer in viewer.layers] == before
+    assert [layer.name for layer in vm.layers] == before
 
 
-def test_reader_notes_reach_the_panel(viewer, qtbot, tmp_path):
+def test_reader_notes_reach_the_panel(vm, qtbot, tmp_path):
     from napari_maxrf_sr._napari.reader import get_reader
 
     folder = tmp_path / "scan"
@@ -75,12 +57,12 @@ def test_reader_notes_reach_the_panel(viewer, qtbot, tmp_path):
         tifffile.imwrite(folder / name, np.ones((8, 8), np.float32))
     tifffile.imwrite(folder / "Fe-K.tif", np.ones((8, 8, 3), np.uint8), photometric="rgb")
     for data, kwargs, _ in get_reader(str(folder))(str(folder)):
-        viewer.add_image(data, **kwargs)
-    assert any("skipped Fe-K.tif" in n for layer in viewer.layers
+        vm.add_image(data, **kwargs)
+    assert any("skipped Fe-K.tif" in n for layer in vm.layers
                for n in layer.metadata["maxrf_sr"].get("reader_notes", ()))
-    viewer.add_image(np.full((32, 32, 3), 90, np.uint8), name="photo", rgb=True)
-    w = _widget(viewer, qtbot)
-    w.select_maps([layer.name for layer in viewer.layers if layer.name != "photo"])
+    vm.add_image(np.full((32, 32, 3), 90, np.uint8), name="photo", rgb=True)
+    w = _widget(vm, qtbot)
+    w.select_maps([layer.name for layer in vm.layers if layer.name != "photo"])
     inputs = w.collect_inputs()
     assert any("skipped Fe-K.tif" in n for n in inputs.notes)
     from napari_maxrf_sr._napari.panel.jobs import validate
@@ -88,18 +70,18 @@ def test_reader_notes_reach_the_panel(viewer, qtbot, tmp_path):
     assert any("skipped Fe-K.tif" in n for n in validate(inputs, "error")[1])
 
 
-def test_unexpected_error_names_a_log_file(viewer, qtbot, said, tmp_path):
-    w = _widget(viewer, qtbot)
+def test_unexpected_error_names_a_log_file(vm, qtbot, notifications, tmp_path):
+    w = _widget(vm, qtbot)
     try:
         raise TypeError("boom")
     except TypeError as exc:  # raised, so it carries a traceback like a real failure
         w.report_error(exc)
     logs = list((tmp_path / "logs").glob("*.log"))
-    assert len(logs) == 1 and any(str(logs[0]) in text for text in said)
+    assert len(logs) == 1 and any(str(logs[0]) in text for text in notifications.of("error"))
     assert "Traceback" in logs[0].read_text()
 
 
-def test_expected_errors_are_shown_as_they_are(viewer, qtbot, said):
-    w = _widget(viewer, qtbot)
+def test_expected_errors_are_shown_as_they_are(vm, qtbot, notifications):
+    w = _widget(vm, qtbot)
     w.report_error(InputError("The maps are wrong: do this."))
-    assert said and "The maps are wrong: do this." in said[-1]
+    assert notifications.of("error")[-1] == "The maps are wrong: do this."
