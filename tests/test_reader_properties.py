@@ -352,15 +352,16 @@ def test_random_bytes_never_crash_a_reader(suffix, magic, junk):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             reader = get_reader(str(path))  # never raises
-            layers = None if reader is None else reader(str(path))
-    if isinstance(got, InputError):
-        # What the command line and the API refuse, napari must not claim either (the
-        # reader and read_element_maps share one dispatcher and its readers).
-        assert reader is None, f"claimed a file the readers refuse: {got}"
-    else:
-        assert got[0].dtype == np.float32 and got[0].ndim == 3
-    if layers is not None:  # claimed: it shows what the readers read, map by map
-        np.testing.assert_array_equal(np.stack([np.asarray(d) for d, _, _ in layers]), got[0])
+        if isinstance(got, InputError):
+            # What the command line and the API refuse, napari must not claim either (the
+            # reader and read_element_maps share one dispatcher and its readers).
+            assert reader is None, f"claimed a file the readers refuse: {got}"
+        else:
+            assert got[0].dtype == np.float32 and got[0].ndim == 3
+        if reader is not None:  # claimed: it shows what the readers read, map by map
+            layers = reader(str(path))
+            np.testing.assert_array_equal(np.stack([np.asarray(d) for d, _, _ in layers]),
+                                          got[0])
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
