@@ -59,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.fingerprint", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--only", help="run only the runs whose name contains this text")
+    p.add_argument("--adversarial", action="store_true",
+                   help="switch stage 2 on in every run but 'block-no-adversarial' (it is "
+                        "off by default, so the plain runs never reach it)")
     args = p.parse_args(argv)
     from napari_maxrf_sr.api import run_to_end
     from napari_maxrf_sr.core import train as training
@@ -70,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, overrides in RUNS.items():
         if args.only and args.only not in name:
             continue
-        cfg = SRConfig.from_dict({**BASE, **overrides, "device": "cpu", "seed": 3})
+        on = args.adversarial and name != "block-no-adversarial"
+        stage2 = {"adversarial": True} if on else {}
+        cfg = SRConfig.from_dict({**BASE, **overrides, **stage2, "device": "cpu", "seed": 3})
         result = run_to_end(training.train(lr, rgb, cfg, scale=4))
         history = [{k: v for k, v in row.items() if k != "elapsed"} for row in result.history]
         hist = hashlib.sha256(json.dumps(history, sort_keys=True).encode()).hexdigest()[:16]

@@ -13,7 +13,7 @@ Pipeline (:func:`make_synthetic_painting`):
    photo; the paint layer (brush-stroke thickness and pigment loading); small
    colour-matched modern retouchings (Zn, Ti, Ba, Cr), not in the photo either.
 4. **Emission** of every element line with energy-dependent self-absorption and
-   attenuation by the layers above (:mod:`.layers`).
+   attenuation by the layers above (:mod:`.paint_layers`).
 5. **Counts**: each map is scaled so that its bright pixels (99.9th percentile
    of its non-zero pixels) are ``counts``; that is the noise-free truth
    ``hr_maps``.
