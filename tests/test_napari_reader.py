@@ -92,10 +92,11 @@ def test_reader_declines_truncated_rpl_with_a_warning(tmp_path):
 
 def _check_layers(layers, names, maps):
     assert [kw["name"] for _, kw, _ in layers] == list(names)
-    for (data, kw, kind), name, m in zip(layers, names, maps, strict=True):
+    for i, ((data, kw, kind), name, m) in enumerate(zip(layers, names, maps, strict=True)):
         assert kind == "image"
         np.testing.assert_array_equal(data, m)
-        assert kw["blending"] == "additive"
+        assert kw["blending"] == "translucent"
+        assert kw["visible"] == (i == 0), "one map shown, not a collage"
         assert kw["colormap"] == element_colormap(name)
         info = kw["metadata"]["maxrf_sr"]
         assert info["role"] == "lr_map" and info["element"] == name and info["source"]
@@ -255,7 +256,7 @@ def test_lr_layer_overlays_photo_in_viewer(make_napari_viewer, tmp_path):
     viewer = make_napari_viewer()
     photo = viewer.add_image(np.zeros((s * h, s * w, 3), np.uint8), rgb=True, name="photo")
     lr = viewer.add_image(_maps(1, h, w)[0], **lr_layer_kwargs("Pb L", s))
-    assert lr.blending == "additive"
+    assert lr.blending == "translucent"
     for i, j in [(0, 0), (2, 3), (h - 1, w - 1)]:
         world = np.asarray(lr.data_to_world((i, j)))
         block_centre = np.array([s * i + (s - 1) / 2, s * j + (s - 1) / 2])

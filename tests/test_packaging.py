@@ -116,6 +116,7 @@ CLAIMS = {
     "_napari/panel/texts.py": Claim(QT),
     "_napari/panel/terms.py": Claim(QT),
     "_napari/panel/comparison.py": Claim(QT),
+    "_napari/panel/element_view.py": Claim(("napari", *QT)),
 }
 
 

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import pytest
+from qtpy.QtCore import Qt
 
-from tests.test_sr_widget import TINY, _wait_idle
+from tests.test_sr_widget import ENDLESS, _wait_idle
 
 pytestmark = [pytest.mark.viewer, pytest.mark.slow]  # it trains a network
 
 SCREEN = (1366, 768)
+
+
+def _in_view(w, widget) -> bool:
+    """Whether ``widget`` lies wholly inside the panel's visible viewport, as it is now."""
+    column = w.column
+    top = widget.mapTo(column.viewport(), widget.rect().topLeft()).y()
+    return (widget.isVisibleTo(w) and top >= 0
+            and top + widget.height() <= column.viewport().height())
 
 
 def _reachable(w, widget) -> bool:
@@ -42,14 +51,19 @@ def test_docked_panel_fits_a_laptop_screen(make_napari_viewer, qtbot):
     assert _reachable(w, w.sections["Results"]), "the Results section can be reached"
 
     w.preset_combo.setCurrentText("fast")
-    w.set_advanced(**TINY)
+    w.set_advanced(**ENDLESS)
     w.column.verticalScrollBar().setValue(0)
-    w.start()
+    qtbot.mouseClick(w.start_btn, Qt.LeftButton)  # as a user does: no scrolling by hand
+    qtbot.waitUntil(lambda: w.progress.value() > 0, timeout=30_000)
+    qtbot.wait(300)
+    for part in (w.progress, w.status_label, w.loss_plot, w.stop_btn):
+        assert _in_view(w, part), f"{part} is in view once the run starts"
+    qtbot.mouseClick(w.stop_btn, Qt.LeftButton)
     _wait_idle(qtbot, w, timeout=80_000)
-    qtbot.wait(200)
-    results = w.sections["Results"]
-    top = results.mapTo(w.column.viewport(), results.rect().topLeft()).y()
-    assert 0 <= top < w.column.viewport().height(), "the Results came into view by themselves"
+    qtbot.wait(300)
     table = w.results.table
     assert table.rowCount() == 7 and table.verticalScrollBar().maximum() == 0, "no inner scroll"
     assert table.height() >= sum(table.rowHeight(r) for r in range(7))
+    assert _in_view(w, table), "every row of the results table came into view by itself"
+    shown = [x.name for x in viewer.layers if x.visible and x.name.endswith("(SR)")]
+    assert shown == ["Pb L (SR)"], "one element's result, not a collage of seven"

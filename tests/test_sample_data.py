@@ -27,10 +27,12 @@ def test_layer_tuples(layers):
     assert layers[1 : 1 + 7] == lr  # LR maps right after the photo
     names = [t[1]["name"] for t in lr]
     assert names[0] == "Pb L" and len(set(names)) == 7
+    # One map over the photo, not a collage: the first is shown, covering the photo.
+    assert [kw["visible"] for _, kw, _ in lr] == [True] + [False] * 6
     for data, kw, _ in lr:
         assert data.shape == (16, 16)
         assert kw["scale"] == (4, 4) and kw["translate"] == (1.5, 1.5)
-        assert kw["blending"] == "additive"
+        assert kw["blending"] == "translucent"
         lo, hi = kw["contrast_limits"]
         assert hi > lo
         assert kw["metadata"]["maxrf_sr"] == {"role": "lr_map", "element": kw["name"], "scale": 4}
@@ -96,7 +98,7 @@ def test_open_sample_through_plugin(make_napari_viewer):
 
 
 def test_every_element_colour_is_black_at_zero():
-    """Maps are blended additively: a colormap that is not black at zero whitens the canvas."""
+    """"No element" reads dark in every map (and additive overlays do not wash out white)."""
     from napari.utils.colormaps import ensure_colormap
 
     from napari_maxrf_sr._napari.layer_style import ELEMENT_COLORMAPS, FALLBACK_COLORMAPS

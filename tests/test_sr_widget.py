@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from qtpy.QtCore import QThreadPool, QTimer
+from qtpy.QtCore import Qt, QThreadPool, QTimer
 
 from napari_maxrf_sr.core.operators import block_mean_np
 
@@ -106,11 +106,16 @@ def test_manifest_sample_training_end_to_end(make_napari_viewer, qtbot):
     assert len(results) == 7
     assert [layer.name for layer in viewer.layers][-7:] == [r.name for r in results], "on top"
     for layer in results:
-        assert layer.data.shape == photo.data.shape[:2] and layer.visible
+        assert layer.data.shape == photo.data.shape[:2]
         assert tuple(layer.scale) == tuple(photo.scale[-2:])
         element = layer.name[: -len(" (SR)")]
         assert layer.colormap.name == viewer.layers[element].colormap.name
         assert not viewer.layers[element].visible, "the inputs are hidden"
+    shown = [layer.name for layer in results if layer.visible]
+    assert shown == [f"{w.element_row.combo.currentText()} (SR)"], "one element at a time"
+    qtbot.mouseClick(w.element_row.next_btn, Qt.LeftButton)
+    assert [layer.name for layer in results if layer.visible] == ["Hg L (SR)"]
+    assert w.results.element_combo.currentText() == "Hg L", "the Results section follows"
     assert not any(n.endswith(("(error)", "(detail added)", "(consistency)"))
                    for n in _layer_names(viewer)), "quality maps come on request"
     assert w.loss_plot.n_points > 0 and "consistency" in w.loss_plot.terms()

@@ -3,8 +3,12 @@
 Element maps (LR) get ``scale=(s, s)`` and ``translate=((s-1)/2, (s-1)/2)``:
 LR pixel ``(i, j)`` covers the photo's HR block ``[s*i : s*i+s, s*j : s*j+s]``,
 whose centre is at ``s*i + (s-1)/2``, so the maps overlay the photo exactly.
-Each element gets its own colormap and additive blending, so several maps can
-be shown at once. No napari import happens here.
+Each element gets its own colormap. Maps are shown one element at a time over the
+photo (the panel's Show row steps through them): a stack of maps blended together
+over a photo is a saturated collage that no one can read. So a map layer covers what
+is under it (``translucent`` blending at full opacity: lower its opacity to see the
+photo through it), and a reader shows only the first map of a file. No napari import
+happens here.
 """
 
 from __future__ import annotations
@@ -17,9 +21,9 @@ from ..io.elements import parse_element_name
 
 #: Colormap per element symbol (napari built-in names), chosen after the pigment
 #: the element usually betrays: Hg vermilion red, Cu green, Co blue, Cd/Sn yellow...
-#: Only colormaps that are black at zero: element maps are shown with additive
-#: blending, and napari's inverted "I ..." colormaps (white at zero) would wash the
-#: whole canvas out to white.
+#: Only colormaps that are black at zero, so that "no element" reads as dark in every
+#: map (and a user who switches maps to additive blending to overlay a few gets no
+#: white wash from napari's inverted "I ..." colormaps).
 ELEMENT_COLORMAPS: dict[str, str] = {
     "Pb": "gray",
     "Hg": "red",
@@ -57,6 +61,8 @@ FALLBACK_COLORMAPS: tuple[str, ...] = (
 )
 
 LR_ROLE = "lr_map"
+#: Blending of element-map layers (see the module's docstring).
+MAP_BLENDING = "translucent"
 
 
 def element_colormap(element: str) -> str:
@@ -108,7 +114,7 @@ def lr_layer_kwargs(
     kwargs: dict[str, Any] = {
         "name": name or element,
         "colormap": element_colormap(element),
-        "blending": "additive",
+        "blending": MAP_BLENDING,
         "metadata": {"maxrf_sr": info},
     }
     kwargs.update(lr_scale_translate(scale))
@@ -129,6 +135,6 @@ def hr_layer_kwargs(
     return {
         "name": name or element,
         "colormap": element_colormap(element),
-        "blending": "additive",
+        "blending": MAP_BLENDING,
         "metadata": {"maxrf_sr": info},
     }

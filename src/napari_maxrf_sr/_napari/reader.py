@@ -57,7 +57,10 @@ def _notify(message: str) -> None:
 def maps_to_layer_data(
     maps: np.ndarray, elements: tuple[str, ...], meta: MapsMeta
 ) -> list[LayerData]:
-    """One image :data:`LayerData` per element map, styled and placed for overlaying.
+    """One image :data:`LayerData` per element map, styled and placed over the photo.
+
+    Only the first map is visible: a file's maps all shown over the photo would be a
+    collage (the panel's Show row steps through them).
 
     The reader's notes are shown as notifications and kept in every layer's
     ``metadata['maxrf_sr']['reader_notes']``.
@@ -80,10 +83,11 @@ def maps_to_layer_data(
     extra = {k: v for k, v in (("provenance", meta.provenance), ("format", meta.format),
                                ("reader_notes", list(meta.notes))) if v}
     out: list[LayerData] = []
-    for m, element, name in zip(maps, elements, names, strict=True):
+    for i, (m, element, name) in enumerate(zip(maps, elements, names, strict=True)):
         kwargs = lr_layer_kwargs(
             element, int_scale, source=source, name=name, role=role, extra_metadata=extra
         )
+        kwargs["visible"] = i == 0
         if isinstance(stored_scale, list | tuple) and len(stored_scale) == 2:
             kwargs["scale"] = tuple(float(v) for v in stored_scale)
             if isinstance(stored_translate, list | tuple) and len(stored_translate) == 2:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from napari_maxrf_sr import provenance as _provenance
+from napari_maxrf_sr._napari.layer_style import MAP_BLENDING
 from napari_maxrf_sr.core.operators import block_mean_np, upsample_bicubic_np
 from napari_maxrf_sr.metrics import ElementMetrics
 from napari_maxrf_sr.provenance import describe_array, sha256_array  # noqa: F401 - kept here
@@ -72,6 +73,8 @@ def sr_layers(
 ) -> list[LayerData]:
     """One image layer per super-resolved map, named ``<element> (<method_label>)``.
 
+    Only the first is visible: one element at a time, as the panel's Show row shows them.
+
     Parameters
     ----------
     maps
@@ -89,12 +92,13 @@ def sr_layers(
     maps = np.asarray(maps, dtype=np.float32)
     styles = list(styles) if styles is not None else [InputStyle()] * len(elements)
     out: list[LayerData] = []
-    for img, name, style in zip(maps, elements, styles, strict=True):
+    for i, (img, name, style) in enumerate(zip(maps, elements, styles, strict=True)):
         kwargs = {
             "name": f"{name} ({method_label})",
             "colormap": style.colormap,
             "contrast_limits": style.contrast_limits or _limits(img),
-            "blending": "additive",
+            "blending": MAP_BLENDING,
+            "visible": i == 0,  # one element at a time (the panel's Show row)
             "scale": grid.scale,
             "translate": grid.translate,
             "metadata": _meta(ROLE_SR, name, method_label),

@@ -21,8 +21,8 @@ def synthetic_painting(
 
     Returns, in order: the photo ("Photo (synthetic)"), one LR map per element
     (named by element line, placed over the photo with ``scale=(s, s)`` and
-    ``translate=((s-1)/2, (s-1)/2)``, additive blending) and the hidden HR truth of
-    each map ("<element> (truth)").
+    ``translate=((s-1)/2, (s-1)/2)``; only the first is visible, so the first view is
+    one map, not a collage) and the hidden HR truth of each map ("<element> (truth)").
 
     Returns
     -------
@@ -30,7 +30,7 @@ def synthetic_painting(
         napari ``LayerData`` tuples ``(data, kwargs, "image")``.
     """
     from ..simulate import make_synthetic_painting
-    from .layer_style import element_colormap  # one colour table for samples, reader and results
+    from .layer_style import MAP_BLENDING, element_colormap  # one style for all map layers
 
     p = make_synthetic_painting(size=size, scale=scale, n_elements=n_elements, seed=seed)
     s = p.scale
@@ -39,13 +39,14 @@ def synthetic_painting(
         (p.rgb, {"name": "Photo (synthetic)", "rgb": True,
                  "metadata": {"maxrf_sr": {"role": "photo"}}}, "image")
     ]
-    for name, lr in zip(p.elements, p.lr_maps, strict=True):
+    for i, (name, lr) in enumerate(zip(p.elements, p.lr_maps, strict=True)):
         layers.append((lr, {
             "name": name,
             "scale": (s, s),
             "translate": (off, off),
             "colormap": element_colormap(name),
-            "blending": "additive",
+            "blending": MAP_BLENDING,
+            "visible": i == 0,
             "contrast_limits": _limits(lr),
             "metadata": {"maxrf_sr": {"role": "lr_map", "element": name, "scale": s}},
         }, "image"))
@@ -53,7 +54,7 @@ def synthetic_painting(
         layers.append((hr, {
             "name": f"{name} (truth)",
             "colormap": element_colormap(name),
-            "blending": "additive",
+            "blending": MAP_BLENDING,
             "contrast_limits": _limits(hr),
             "visible": False,
             "metadata": {"maxrf_sr": {"role": "truth", "element": name, "scale": s}},

@@ -21,8 +21,9 @@ from qtpy.QtCore import QEvent, QObject
 from qtpy.QtWidgets import QVBoxLayout, QWidget
 
 from napari_maxrf_sr._napari.panel import texts
-from napari_maxrf_sr._napari.panel.comparison import ComparisonView, hide_inputs, show_diagnostic
+from napari_maxrf_sr._napari.panel.comparison import ComparisonView, show_diagnostic
 from napari_maxrf_sr._napari.panel.controller import RunController, abort_held_run
+from napari_maxrf_sr._napari.panel.element_row import ElementRow
 from napari_maxrf_sr._napari.panel.feeder import LayerFeeder
 from napari_maxrf_sr._napari.panel.form import SettingsForm
 from napari_maxrf_sr._napari.panel.input_view import InputView
@@ -80,6 +81,7 @@ class SuperResolutionWidget(QWidget):
         self.controller = RunController(self)
         self.feeder = LayerFeeder(self.viewer, self)
         self.comparison = ComparisonView(self.viewer)
+        self.element_row = ElementRow(self.viewer, self.inputs.photo_combo.currentText)
         self.column = ScrollingColumn()
         self.sections = {name: Section(name, body) for name, body in (
             ("Input", self.inputs), ("Settings", self.form), ("Run", self.run_view),
@@ -88,6 +90,7 @@ class SuperResolutionWidget(QWidget):
             self.column.add(section)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.element_row)
         layout.addWidget(self.column)
         self.setMinimumWidth(340)
         # Short names for scripts, tests and the screenshots.
@@ -120,6 +123,8 @@ class SuperResolutionWidget(QWidget):
         res.reanswer_btn.clicked.connect(self.answer_again)
         res.show_btn.clicked.connect(self.show_quality_map)
         res.compare_btn.toggled.connect(self.set_comparison)
+        self.element_row.about_to_show.connect(lambda: res.compare_btn.setChecked(False))
+        self.element_row.shown.connect(res.follow_element)
         c.started.connect(self._on_started)
         c.progress.connect(self._on_event)
         c.outcome.connect(self._on_outcome)
@@ -132,6 +137,7 @@ class SuperResolutionWidget(QWidget):
         ev = self.viewer.layers.events
         for name in ("inserted", "removed", "reordered"):
             getattr(ev, name).connect(self.inputs.refresh)
+            getattr(ev, name).connect(self.element_row.refresh)
         # When the widget object goes away without a close event, end its run. Not a slot
         # on our own `destroyed` signal: a Python slot there can run after the wrapper is
         # gone and crash the interpreter; a finalizer holds no reference to the widget.
@@ -213,6 +219,10 @@ class SuperResolutionWidget(QWidget):
         self._watch_main_window()  # docked by now: stop the run if napari closes
         self.results.compare_btn.setChecked(False)
         self.feeder.cancel()
+        # The run's progress in view: what cannot change while it runs folds away.
+        for name in ("Input", "Settings"):
+            self.sections[name].collapse(animate=False)
+        self.column.show_section(self.sections["Run"], later=True)
 
     def toggle_pause(self) -> None:
         """Pause a running training, or resume a paused one."""
@@ -264,14 +274,14 @@ class SuperResolutionWidget(QWidget):
     def _on_outcome(self, outcome: RunOutcome) -> None:
         self.run_view.set_status(self.session.finished(outcome))
         inputs = self.controller.run.inputs if self.controller.run else None
-        steps = [*outcome.layers, *(hide_inputs(self.viewer, inputs) if inputs else [])]
-        self.feeder.feed(steps, lambda: self._results_shown(outcome, inputs))
+        self.feeder.feed(outcome.layers, lambda: self._results_shown(outcome, inputs))
 
     def _results_shown(self, outcome: RunOutcome, inputs: Any) -> None:
         status, notice = self.session.shown(outcome, inputs)
         self.results.show_outcome(outcome)
+        self.element_row.show_first_of(outcome.elements)  # one element, not a collage
         self.sections["Results"].expand(animate=False)
-        self.column.show_section(self.sections["Results"])
+        self.column.show_section(self.sections["Results"], later=True)
         self.run_view.set_status(status)
         self._update_enabled()
         from napari.utils.notifications import show_info
@@ -341,6 +351,7 @@ class SuperResolutionWidget(QWidget):
         inputs = self.session.shown_inputs
         if on and self.last is not None and inputs is not None:
             element = self.results.element_combo.currentText()
+            self.element_row.leave_beside()
             self.comparison.show(element, self.last, inputs)
             self.run_view.set_status(f"Comparing {element}: photo, scan, bicubic "
                                      "interpolation and the result. Press Compare to go back.")

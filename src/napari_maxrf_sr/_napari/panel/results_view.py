@@ -200,6 +200,11 @@ class ResultsView(QWidget):
                                  if notes else "")
         self.notes_label.setVisible(bool(notes))
 
+    def follow_element(self, element: str) -> None:
+        """Choose ``element`` here too when it has a result (the Show row changed it)."""
+        if self.element_combo.findText(element) >= 0:
+            self.element_combo.setCurrentText(element)
+
     def chosen(self) -> tuple[str, str]:
         """The chosen element and quality-map kind."""
         return self.element_combo.currentText(), VIEWS.get(self.view_combo.currentText(), "")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qtpy.QtCore import Qt
+from qtpy.QtCore import Qt, QTimer
 from qtpy.QtWidgets import QFrame, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 from superqt import QCollapsible
 
@@ -41,8 +41,15 @@ class ScrollingColumn(QScrollArea):
         """Append a section (above the stretch at the bottom)."""
         self._layout.insertWidget(self._layout.count() - 1, section)
 
-    def show_section(self, section: QWidget) -> None:
-        """Scroll so that ``section``'s top is in view."""
+    def show_section(self, section: QWidget, *, later: bool = False) -> None:
+        """Scroll so that ``section``'s top is in view.
+
+        ``later``: after the event loop has laid out what just changed (a section that
+        was filled or unfolded has its new height only then).
+        """
+        if later:
+            QTimer.singleShot(0, lambda: self.show_section(section))
+            return
         self.ensureWidgetVisible(section, 0, 0)
         self.verticalScrollBar().setValue(
             min(section.y(), self.verticalScrollBar().maximum()))

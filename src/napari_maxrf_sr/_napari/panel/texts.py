@@ -183,5 +183,6 @@ def comparison_sentence(rows: Sequence[Any]) -> str:
 def done_text(n_maps: int, label: str, stopped_early: bool) -> str:
     """Status line of a finished run."""
     early = " (stopped early)" if stopped_early else ""
-    return (f"Done{early}: {n_maps} '{label}' maps are shown on top; the input maps and the "
-            "photo were hidden (tick them in the layer list to compare, or press Compare).")
+    return (f"Done{early}: {n_maps} '{label}' maps were added, one element shown at a time: "
+            "step through them with the arrows of the Show row at the top, tick 'beside the "
+            "photo' to see photo, scan and result side by side, or press Compare.")
