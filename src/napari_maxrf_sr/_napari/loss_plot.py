@@ -1,13 +1,15 @@
-"""Live training plot in plain words, drawn with Qt's painter (a few ms per redraw).
+"""Live training plot in plain words, drawn with Qt's painter.
 
 Three series a conservator can read (see :mod:`.panel.terms`): how well the result
 fits the scan, how well the network explains the photo, and the held-out check. Every
 other term, including ones the training loop may add later, appears only with the
 "expert" switch. Before the first point the plot shows a sentence, not empty axes.
 
-matplotlib took 0.3 s per redraw here (under load), a third of napari's GUI thread at
-one redraw a second; this painter needs a few milliseconds. Points are buffered by
-:meth:`LossPlot.add_point` and painted at most once a second.
+Qt's painter, not matplotlib: a matplotlib redraw takes a large share of napari's GUI
+thread at one redraw a second on a slow or busy computer, the painter a small one
+(``python -m benchmarks.gui_responsiveness`` measures how long the GUI thread is
+blocked). Points are buffered by :meth:`LossPlot.add_point` and painted at most once
+a second.
 """
 
 from __future__ import annotations

@@ -66,10 +66,9 @@ def noise_variance(y_lr: np.ndarray) -> np.ndarray:
     J. Immerkaer, "Fast noise variance estimation", Computer Vision and Image
     Understanding 64(2), 1996: the mean absolute response to :data:`_NOISE_MASK`
     times ``sqrt(pi / 2) / 6`` estimates sigma. The painting's own fine texture
-    counts as noise too, so it tends to err high (on our benchmark's maps mostly 0.5 to
-    3 times the true variance; 2.6 to 4.2 times on the noisy drawing's), and the
-    calibration then fades more than the noise alone would ask. Maps smaller than
-    3 x 3 give 0.
+    counts as noise too, so it tends to err high, and the calibration then fades more
+    than the noise alone would ask (``python -m benchmarks.noise_estimate`` compares
+    it with the true noise of simulated scans). Maps smaller than 3 x 3 give 0.
     """
     y = np.asarray(y_lr, dtype=np.float64)
     b, h, w = y.shape
@@ -130,9 +129,8 @@ def scan_noise_variance(y: np.ndarray, colour_fit: ColourFit | None = None) -> f
     noise. Texture that a smooth function of the photo's colours reproduces is not
     noise, so the estimate is taken again on the residual of a :class:`ColourFit`, and
     the smaller of the two is kept (texture the photo does not show, such as a hidden
-    layer, stays in both). On the benchmark's noisy drawing this brings the estimate for
-    the two maps the photo shows from 2.6-4.1 times the true variance to 1.0-1.2 times;
-    on the paintings it changes little (docs/benchmarks.md).
+    layer, stays in both). ``python -m benchmarks.noise_estimate`` shows both estimates
+    beside the true noise.
     """
     y = np.asarray(y, dtype=np.float64)[None]
     plain = noise_variance(y)[0]

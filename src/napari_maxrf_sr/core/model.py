@@ -131,7 +131,8 @@ class ListaGenerator(nn.Module):
         Entries below :data:`NEGLIGIBLE_ATOM_WEIGHT` are given as exactly 0 (their
         gradient is kept, so they can grow back): training drives unused weights
         geometrically towards 0, and once ``D_raw ** 2`` reaches the CPU's denormal
-        range every product with ``D`` runs many times slower (docs/benchmarks.md).
+        range every product with ``D`` runs many times slower (``python -m
+        benchmarks.denormals`` shows it).
         """
         d = self.raw_dictionary
         return d - torch.where(d < NEGLIGIBLE_ATOM_WEIGHT, d, 0.0).detach()

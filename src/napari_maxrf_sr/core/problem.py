@@ -27,6 +27,10 @@ from .stage1 import PretrainingStage
 from .stage2 import AdversarialStage, scan_windows_fit
 from .validation import PreparedInputs
 
+#: A stage-2 step with 32 x 32 x 32 pixels, in stage-1 steps of 8,192 pixels: only the
+#: time left shown during stage 1 depends on it.
+STAGE2_STEP_COST = 5.0
+
 
 @dataclass
 class TrainingProblem:
@@ -106,9 +110,10 @@ class TrainingProblem:
     def eta1(self, per_step: float, k: int) -> float:
         """Seconds left from step ``k`` of stage 1, stage 2 included."""
         cfg = self.cfg
-        # A stage-2 step costs about 5 stage-1 steps of 8192 pixels when its batch holds
-        # 32 x 32 x 32 pixels (measured on a CPU); scale by the pixels.
-        ratio = 5.0 * (8192 / cfg.stage1_batch_pixels) * (
+        # Until stage 2 runs, its step is guessed from the pixels it pushes through the
+        # network (stage 2 also runs the discriminator and the projection, and goes back
+        # twice: STAGE2_STEP_COST); once it runs, eta2 times its own steps.
+        ratio = STAGE2_STEP_COST * (8192 / cfg.stage1_batch_pixels) * (
             cfg.batch_size * cfg.patch_size**2 / 32768)
         return per_step * (self.n1 - k) + per_step * ratio * self.n2
 

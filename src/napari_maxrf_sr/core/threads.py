@@ -1,9 +1,9 @@
 """How many CPU threads training uses: the cores that are actually free.
 
 The network is small and per-pixel, so a training step is many small matrix
-products. Two threads buy only about 1.25x on an idle 2-core machine, and when
+products. A second thread buys little on an idle 2-core machine, and when
 other programs keep the cores busy, threads that wait for each other make every
-step several times slower (docs/benchmarks.md, "Training on a shared machine").
+step several times slower (``python -m benchmarks.contention`` measures both).
 So a run measures the load when it starts and takes the free cores, at least one
 and at most :data:`MAX_AUTO_THREADS`, leaving ``reserve`` cores alone (napari's
 drawing thread). The count is fixed for the whole run and recorded: results depend
