@@ -120,6 +120,7 @@ def test_rijksmuseum_case():
     assert changed.any() and not changed[~case.edge_mask[0]].all()
 
 
+@pytest.mark.slow
 @needs_data
 def test_ink_effect_zero_without_the_photo_and_positive_with_it(capsys):
     from benchmarks.ink_effect import answers, ink_effect, main

@@ -36,6 +36,10 @@ class ScrollingColumn(QScrollArea):
         self._layout.addStretch(1)
         self.setWidget(inner)
         self.setMinimumHeight(120)
+        self._pending: QWidget | None = None
+        self._later = QTimer(self)
+        self._later.setSingleShot(True)
+        self._later.timeout.connect(lambda: self._pending and self.show_section(self._pending))
 
     def add(self, section: QWidget) -> None:
         """Append a section (above the stretch at the bottom)."""
@@ -48,7 +52,9 @@ class ScrollingColumn(QScrollArea):
         was filled or unfolded has its new height only then).
         """
         if later:
-            QTimer.singleShot(0, lambda: self.show_section(section))
+            # A timer owned by the column: it dies with the panel if that closes first.
+            self._pending = section
+            self._later.start(0)
             return
         self.ensureWidgetVisible(section, 0, 0)
         self.verticalScrollBar().setValue(
