@@ -518,6 +518,42 @@ def docs_blocks(quick: bool = False) -> dict[str, str]:
                 + (f"; {missing} of {n_cases * len(DOC_METHODS)} runs not yet in the cache, "
                    "so means over fewer cases are marked by their count" if missing else ""))
         blocks[f"{s} set"] = note + "\n\n" + set_report(s, rows)
+    blocks.update(comparison_blocks(quick))
+    return blocks
+
+
+#: Comparisons the reference shows: block name -> the change (``benchmarks.compare --set``).
+DOC_COMPARISONS = {"compare down_colours=mean": {"down_colours": "mean"}}
+
+
+def comparison_blocks(quick: bool = False) -> dict[str, str]:
+    """The list of defaults since 26 Nov, their verdicts and the comparisons, from the cache."""
+    from . import compare, defaults_since
+
+    blocks = {"defaults since 26 Nov": defaults_since.markdown()}
+    for name, change in DOC_COMPARISONS.items():
+        cmd = "python -m benchmarks.compare " + " ".join(f"--set {k}={v}"
+                                                         for k, v in change.items())
+        text, verdict, _ = compare.comparison(change, {}, SETS, quick, [0], cached_only=True,
+                                              cand_label=settings_label(change))
+        blocks[name] = (f"`{cmd}` (code version {cache.code_version()})\n\n{text}"
+                        if verdict is not None else
+                        f"_Not yet run with this code version: `{cmd}` fills this table "
+                        f"(the default and the change on both sets)._")
+    cmd = "python -m benchmarks.compare --since-26-nov"
+    todo, total = compare.pending(
+        list({repr(sorted(s.items())): s for d in defaults_since.SINCE_26_NOV
+              for s in (dict(d.base), {**d.base, **d.revert})}.values()), SETS, quick, [0])
+    if todo:
+        blocks["since 26 Nov verdicts"] = (
+            f"_Not yet run with this code version: `{cmd}` fills this table ({todo} of "
+            f"{total} network runs missing; about {todo * compare.NETWORK_SECONDS / 3600:.1f} "
+            "hours on an idle 2-core machine)._")
+    else:
+        text = compare.since_26_nov(SETS, quick, [0], cached_only=True)
+        summary = text[text.index("#### Summary"):].split("\n", 1)[1].strip()
+        blocks["since 26 Nov verdicts"] = f"`{cmd}` (code version {cache.code_version()})\n\n" \
+                                          + summary
     return blocks
 
 
