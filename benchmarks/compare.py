@@ -85,12 +85,16 @@ def rule(deltas: dict[str, dict[str, float]], sets: tuple[str, ...] = SETS,
 
 
 def side_rows(settings: dict, sets: tuple[str, ...], quick: bool, seeds: list[int],
-              cached_only: bool, use_cache: bool = True) -> dict[str, dict[str, dict]]:
-    """``{set: {case: row}}`` of the network with ``settings``, measures averaged over seeds."""
-    out: dict[str, dict[str, dict]] = {}
+              cached_only: bool, use_cache: bool = True) -> dict[str, dict[str, dict | None]]:
+    """``{set: {case: row}}`` of the network with ``settings``, measures averaged over seeds.
+
+    A case whose runs are not all there (``cached_only``) maps to ``None``.
+    """
+    out: dict[str, dict[str, dict | None]] = {}
     for s in sets:
         out[s] = {}
         for case in set_cases(s, quick):
+            out[s][case.name] = None
             got = []
             for seed in seeds:
                 cfg = {**settings, "seed": seed} if seed else dict(settings)
@@ -136,7 +140,7 @@ def comparison(candidate: dict, baseline: dict, sets: tuple[str, ...], quick: bo
     for s in sets:
         deltas[s] = {}
         for case in dict.fromkeys([*a[s], *b[s]]):
-            if case not in a[s] or case not in b[s]:
+            if a[s].get(case) is None or b[s].get(case) is None:
                 missing.append(f"{s}: {case}")
                 continue
             ra, rb = a[s][case], b[s][case]

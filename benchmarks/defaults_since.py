@@ -135,13 +135,15 @@ EARLIER: tuple[ChosenDefault, ...] = (
         note="reverts to the previous default: the paper's 100,000 steps are the paper "
              "preset's (days on a CPU)"),
     ChosenDefault(
-        "stage 1 learning rate 1e-2", "25 Nov 2026", "5a46f2b",
+        "stage 1 learning rate 1e-2", "25 Nov 2026", "c2ce978, 5a46f2b",
         "stage1_lr", "1e-2", "not stated ('Adam'); the paper preset uses 1e-3",
-        {"stage1_lr": 1e-3}),
+        {"stage1_lr": 1e-3},
+        note="the first commit's default; 5a46f2b records why"),
     ChosenDefault(
-        "random initialisation", "25 Nov 2026", "5a46f2b",
-        "init", "random", "not stated ('ours'); the first default was ISTA/NMF",
-        {"init": "ista"}),
+        "random initialisation", "25 Nov 2026", "c2ce978, 5a46f2b",
+        "init", "random", "not stated (ours); the option: ISTA from an NMF dictionary",
+        {"init": "ista"},
+        note="the first commit's default; 5a46f2b: 'ISTA init stalled at 10x the loss'"),
 )
 
 

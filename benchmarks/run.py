@@ -26,6 +26,7 @@ Every run is cached in ``benchmarks/out/cache`` per (case, method, settings, cod
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import threading
 import time
@@ -58,7 +59,16 @@ except ImportError:  # pragma: no cover - the package moved it
 
 
 def set_cases(name: str, quick: bool = False, cluster_blur: float = 1.0) -> list:
-    """The cases of one set (``quick``: two small ones)."""
+    """The cases of one set (``quick``: two small ones); built once per process."""
+    return list(_set_cases(name, bool(quick), float(cluster_blur)))
+
+
+@functools.lru_cache(maxsize=8)
+def _set_cases(name: str, quick: bool, cluster_blur: float) -> tuple:
+    return tuple(_build_set(name, quick, cluster_blur))
+
+
+def _build_set(name: str, quick: bool, cluster_blur: float) -> list:
     if name == "tuning":
         return all_cases(quick, cluster_blur)
     if name == "check":
@@ -469,26 +479,29 @@ def read_blocks(text: str) -> dict[str, str]:
     """The generated blocks of a document: name -> content between its markers."""
     import re
 
-    pattern = re.compile(r"<!-- BEGIN generated: (.+?) -->\n(.*?)<!-- END generated -->",
-                         re.S)
+    pattern = re.compile(r"^<!-- BEGIN generated: ([^\n>]+?) -->\n(.*?)^<!-- END generated -->",
+                         re.S | re.M)
     return {m.group(1): m.group(2).rstrip("\n") for m in pattern.finditer(text)}
 
 
 def write_blocks(text: str, blocks: dict[str, str]) -> str:
     """``text`` with the content of each named generated block replaced.
 
-    Blocks not in ``blocks`` stay as they are; everything outside the markers stays.
-    Raises ``KeyError`` for a block name the text has no markers for.
+    A block is the lines between a line ``<!-- BEGIN generated: NAME -->`` and the next line
+    ``<!-- END generated -->``. Blocks not in ``blocks`` stay as they are; everything outside
+    the markers stays. Raises ``KeyError`` for a name the text has no markers for.
     """
+    import re
+
     for name, content in blocks.items():
-        start = BEGIN.format(name)
-        i = text.find(start)
-        if i < 0:
+        start = re.compile("^" + re.escape(BEGIN.format(name)) + "\n", re.M).search(text)
+        if start is None:
             raise KeyError(f"no generated block {name!r} in the document")
-        j = text.find(END, i)
-        if j < 0:
+        end = re.compile("^" + re.escape(END) + "$", re.M).search(text, start.end())
+        if end is None:
             raise KeyError(f"generated block {name!r} has no end marker")
-        text = text[: i + len(start)] + "\n" + content.rstrip("\n") + "\n" + text[j:]
+        body = content.rstrip("\n")
+        text = text[: start.end()] + (body + "\n" if body else "") + text[end.start():]
     return text
 
 
@@ -561,8 +574,8 @@ def write_docs(path: Path = DOCS, blocks: dict[str, str] | None = None) -> None:
     """Rewrite the generated blocks of ``path`` (default: from the cache)."""
     blocks = docs_blocks() if blocks is None else blocks
     text = path.read_text()
-    path.write_text(write_blocks(text, {k: v for k, v in blocks.items()
-                                        if BEGIN.format(k) in text}))
+    present = read_blocks(text)
+    path.write_text(write_blocks(text, {k: v for k, v in blocks.items() if k in present}))
 
 
 def main(argv: list[str] | None = None) -> int:
