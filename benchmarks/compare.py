@@ -134,7 +134,8 @@ def comparison(candidate: dict, baseline: dict, sets: tuple[str, ...], quick: bo
     b = side_rows(candidate, sets, quick, seeds, cached_only)
     lines = [f"| set | case | {base_label} PSNR (dB) | {cand_label} PSNR (dB) | delta (dB) "
              f"| false detail {base_label} / {cand_label} | seam ratio {base_label} / "
-             f"{cand_label} | flag |", "|---|---|---|---|---|---|---|---|"]
+             f"{cand_label} | detail-energy ratio {base_label} / {cand_label} | flag |",
+             "|---|---|---|---|---|---|---|---|---|"]
     deltas: dict[str, dict[str, float]] = {}
     missing = []
     for s in sets:
@@ -149,7 +150,8 @@ def comparison(candidate: dict, baseline: dict, sets: tuple[str, ...], quick: bo
             flag = f"**loses {-d:.2f} dB**" if d < -MAX_CASE_LOSS_DB else ""
             lines.append(f"| {s} | {case} | {ra['psnr']:.2f} | {rb['psnr']:.2f} | {d:+.2f} "
                          f"| {ra['false_detail']:.3f} / {rb['false_detail']:.3f} "
-                         f"| {ra['seam']:.2f} / {rb['seam']:.2f} | {flag} |")
+                         f"| {ra['seam']:.2f} / {rb['seam']:.2f} "
+                         f"| {ra['detail_energy']:.2f} / {rb['detail_energy']:.2f} | {flag} |")
         if deltas[s]:
             cs = list(deltas[s])
             ma = np.mean([a[s][c]["psnr"] for c in cs])
@@ -158,8 +160,11 @@ def comparison(candidate: dict, baseline: dict, sets: tuple[str, ...], quick: bo
             fb = np.nanmean([b[s][c]["false_detail"] for c in cs])
             sa = np.mean([a[s][c]["seam"] for c in cs])
             sb = np.mean([b[s][c]["seam"] for c in cs])
+            da = np.mean([a[s][c]["detail_energy"] for c in cs])
+            db = np.mean([b[s][c]["detail_energy"] for c in cs])
             lines.append(f"| {s} | **mean** ({len(cs)}) | {ma:.2f} | {mb:.2f} | "
-                         f"**{mb - ma:+.2f}** | {fa:.3f} / {fb:.3f} | {sa:.2f} / {sb:.2f} | |")
+                         f"**{mb - ma:+.2f}** | {fa:.3f} / {fb:.3f} | {sa:.2f} / {sb:.2f} "
+                         f"| {da:.2f} / {db:.2f} | |")
     if missing:
         todo, total = pending([baseline, candidate], sets, quick, seeds)
         lines.append("")
