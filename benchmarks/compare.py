@@ -173,6 +173,9 @@ def comparison(candidate: dict, baseline: dict, sets: tuple[str, ...], quick: bo
         return "\n".join(lines), None, deltas
     verdict = rule(deltas, sets)
     lines += ["", f"Rule: a setting {RULE}.", f"Verdict: {verdict.text(*words)}."]
+    if tuple(sets) != SETS:
+        lines.append(f"(Measured on the {' and '.join(sets)} set only: the rule asks for "
+                     f"{' and '.join(SETS)}, so this verdict is not the rule's.)")
     return "\n".join(lines), verdict, deltas
 
 
