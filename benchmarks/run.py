@@ -447,10 +447,12 @@ def guard_agreement(rows: list[dict], network: str = NETWORK) -> str:
     return text
 
 
-def set_report(set_name: str, rows: list[dict], network: str = NETWORK) -> str:
+def set_report(set_name: str, rows: list[dict], network: str = NETWORK,
+               heading: bool = True) -> str:
     """One set's table, targets and guard agreement, as markdown."""
     sel = [r for r in rows if r.get("set") == set_name]
-    lines = [f"### {SET_TITLES.get(set_name, set_name)}", "", table(sel), "",
+    lines = [f"### {SET_TITLES.get(set_name, set_name)}", ""] if heading else []
+    lines += [table(sel), "",
              "| target (issue 34) | result | detail |", "|---|---|---|"]
     lines += [f"| {t} | **{v}** | {d} |" for t, v, d in targets(sel, network)]
     lines += ["", guard_agreement(sel, network) + "."]
@@ -530,7 +532,7 @@ def docs_blocks(quick: bool = False) -> dict[str, str]:
         note = (f"`{cmd}` (code version {cache.code_version()})"
                 + (f"; {missing} of {n_cases * len(DOC_METHODS)} runs not yet in the cache, "
                    "so means over fewer cases are marked by their count" if missing else ""))
-        blocks[f"{s} set"] = note + "\n\n" + set_report(s, rows)
+        blocks[f"{s} set"] = note + "\n\n" + set_report(s, rows, heading=False)
     blocks.update(comparison_blocks(quick))
     return blocks
 
