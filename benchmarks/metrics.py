@@ -145,3 +145,88 @@ def block_mean_error(raw: np.ndarray, lr_maps: np.ndarray, scale: int) -> float:
     diff = means - lr_maps.astype(np.float64)
     return float(np.sqrt(np.mean(diff**2)) / max(np.sqrt(np.mean(lr_maps.astype(np.float64) ** 2)),
                                                 1e-30))
+
+
+#: The flat part of a map for :func:`seam_ratio`: pixels whose truth's local step energy is
+#: at most this quantile of that map's (0.5: the flatter half of every map).
+SEAM_FLAT_QUANTILE = 0.5
+
+
+def seam_flat_mask(truth: np.ndarray, scale: int,
+                   quantile: float = SEAM_FLAT_QUANTILE) -> np.ndarray:
+    """``(B, H, W)`` bool: where the truth is flattest, for :func:`seam_ratio`.
+
+    The truth's squared gradient (``np.gradient``, both axes), averaged with a Gaussian of
+    sigma = ``scale`` pixels, at most its ``quantile`` over the map, map by map. The mask
+    knows nothing of the scan grid (the Gaussian is shift-invariant), so it takes pairs
+    across and inside blocks alike.
+    """
+    _, t = normalise_by_truth(truth.astype(np.float64), truth.astype(np.float64))
+    gy, gx = np.gradient(t, axis=(1, 2))
+    energy = gaussian_filter(gx**2 + gy**2, sigma=(0, scale, scale))
+    limit = np.quantile(energy.reshape(len(t), -1), quantile, axis=1)
+    return energy <= limit[:, None, None]
+
+
+def seam_ratio(maps: np.ndarray, truth: np.ndarray, scale: int,
+               where: str = "flat") -> float:
+    """How much more the values jump across scan-pixel borders than inside scan pixels.
+
+    Definition. Every map is divided by its truth's maximum. For every pair of
+    horizontally or vertically adjacent pixels, the *step* is the difference of their
+    values. A pair is *across* a border when its two pixels lie in different ``s x s``
+    blocks of the scan grid (block ``k`` covers pixels ``s k .. s k + s - 1``, so the pairs
+    ``(s k - 1, s k)``), and *inside* otherwise. Then
+
+        seam ratio = sqrt( mean(step^2 over across pairs) / mean(step^2 over inside pairs) )
+
+    with all maps pooled: the RMS jump across a scan-pixel border in units of the RMS jump
+    between neighbours inside a block. ``where="flat"`` counts only pairs whose first pixel
+    lies in :func:`seam_flat_mask` (the flatter half of each map, where a grid is what the
+    eye sees); ``"all"``: every pair.
+
+    Reading it: a map with no trace of the scan grid gives about 1 (a smooth image, or the
+    truth itself: print the truth's row to see what 1 means on a case); an answer that
+    adds one constant per block (nearest-neighbour upsampling, or a projection whose
+    correction shows) gives more; below 1, smoother across borders than inside. Unlike
+    :func:`block_artefact_index` it is not divided by the truth's value, and it uses the
+    RMS (a ratio of jumps, not of energies). Issue 34's target: at most 1.3.
+    """
+    x, t = normalise_by_truth(maps.astype(np.float64), truth.astype(np.float64))
+    if where == "flat":
+        flat = seam_flat_mask(truth, scale)
+    elif where == "all":
+        flat = np.ones(x.shape, bool)
+    else:
+        raise ValueError(f"where must be 'flat' or 'all', got {where!r}")
+    gx = np.diff(x, axis=-1) ** 2
+    gy = np.diff(x, axis=-2) ** 2
+    mx, my = flat[..., :, :-1], flat[..., :-1, :]
+    bx = np.zeros(gx.shape[-1], bool)
+    bx[scale - 1 :: scale] = True
+    by = np.zeros(gy.shape[-2], bool)
+    by[scale - 1 :: scale] = True
+    across_x, inside_x = mx & bx[None, None, :], mx & ~bx[None, None, :]
+    across_y, inside_y = my & by[None, :, None], my & ~by[None, :, None]
+    across = (gx[across_x].sum() + gy[across_y].sum()) / max(across_x.sum() + across_y.sum(), 1)
+    inside = (gx[inside_x].sum() + gy[inside_y].sum()) / max(inside_x.sum() + inside_y.sum(), 1)
+    return float(np.sqrt(across / inside)) if inside > 0 else float("inf")
+
+
+def measure_row(maps: np.ndarray, raw: np.ndarray, case) -> dict:
+    """Every quality measure of one answer on one case (``raw``: before its projection).
+
+    The keys are the columns of ``benchmarks.run``'s table; ``maps`` may be the truth
+    itself (what a perfect answer scores).
+    """
+    rmse, psnr = rmse_psnr(maps, case.hr_maps)
+    return {"rmse": rmse, "psnr": psnr, "ssim": mean_ssim(maps, case.hr_maps),
+            "false_detail": false_detail(maps, case.hr_maps, case.edge_mask, case.scale),
+            "false_detail_flat": false_detail_flat(maps, case.hr_maps, case.edge_mask,
+                                                   case.scale),
+            "hidden_detail": hidden_detail(maps, case.hr_maps, case.hidden_mask, case.scale),
+            "seam": seam_ratio(maps, case.hr_maps, case.scale, "flat"),
+            "seam_all": seam_ratio(maps, case.hr_maps, case.scale, "all"),
+            "blocks": block_artefact_index(maps, case.hr_maps, case.scale),
+            "scan_error": block_mean_error(raw, case.lr_maps, case.scale),
+            "detail_energy": detail_energy(maps, case.hr_maps, case.scale)}

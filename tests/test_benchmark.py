@@ -94,12 +94,15 @@ def test_table_and_memory_probe():
 
 
 @needs_data
-def test_painting_case_and_quick_run(capsys):
+def test_painting_case_and_quick_run(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("MAXRF_SR_BENCH_CACHE", str(tmp_path))
     case = cases.painting_case("munch_the_scream", 7, size=64)
     assert case.lr_maps.shape == (7, 16, 16) and case.rgb.shape == (64, 64, 3)
-    assert main(["--quick", "--methods", "bicubic,guided", "--truth-row"]) == 0
+    assert main(["--quick", "--sets", "tuning", "--methods", "bicubic,guided",
+                 "--truth-row"]) == 0
     out = capsys.readouterr().out
     assert out.count("| bicubic |") == 2 and "**guided**" in out
+    assert "Tuning set" in out and "Check set" not in out
     # The truth's own row: perfect PSNR, SSIM and hidden detail, no flat-scale false detail.
     truth = [line.split("|") for line in out.splitlines() if "| truth |" in line]
     assert len(truth) == 2
