@@ -36,6 +36,7 @@ import numpy as np
 
 from napari_maxrf_sr.api import available_methods, super_resolve
 from napari_maxrf_sr.cli.parser import read_setting
+from napari_maxrf_sr.core.events import MIN_GAIN_DB as GUARD_MIN_GAIN_DB
 
 from . import cache
 from .cases import all_cases
@@ -50,12 +51,6 @@ SET_TITLES = {"tuning": "Tuning set (`benchmarks.cases`: the nine cases settings
                        "maps; not tuned on)"}
 #: Methods that are not the network (the baselines of the targets).
 NETWORK = "adun"
-#: The gain over interpolation on held-out blocks that the guard asks for (dB); read from
-#: the package when it has it.
-try:
-    from napari_maxrf_sr.core.train import MIN_GAIN_DB as GUARD_MIN_GAIN_DB
-except ImportError:  # pragma: no cover - the package moved it
-    GUARD_MIN_GAIN_DB = 0.2
 
 
 def set_cases(name: str, quick: bool = False, cluster_blur: float = 1.0) -> list:
