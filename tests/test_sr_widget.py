@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -371,6 +372,25 @@ def test_invalid_advanced_value_gives_a_message(vm, qtbot):
     w.advanced_fields["stage1_lr"].setText("")
     w.start()
     assert not w.running and "not a number" in w.status_label.text()
+
+
+def test_every_setting_the_guide_names_is_under_advanced(vm, qtbot):
+    """A setting the guide tells users to change is in the panel, not only in the CLI."""
+    import re
+
+    from napari_maxrf_sr._napari.panel.texts import ADVANCED_FIELDS
+    from napari_maxrf_sr.core.config import FIELD_HELP
+
+    guide = (Path(__file__).parents[1] / "docs" / "user_guide.md").read_text()
+    named = set(re.findall(r"--set ([a-z_0-9]+)=", guide))
+    assert "interpolation" in named
+    assert named <= set(FIELD_HELP)  # and the command line takes each (--set)
+    assert named - {"device", "seed"} <= set(ADVANCED_FIELDS), named - set(ADVANCED_FIELDS)
+    w = _widget(vm, qtbot)
+    start = w.advanced_fields["interpolation"]
+    assert start.currentText() == "bilinear (paper)"
+    start.setCurrentIndex(start.findText("scan-consistent"))  # as a mouse would
+    assert w.current_config().interpolation == "consistent"
 
 
 def test_dictionary_split_weight_limit_and_photo_colours_are_settable(vm, qtbot, tmp_path):

@@ -49,10 +49,11 @@ class SRConfig:
     )
     interpolation: Literal["bilinear", "consistent"] = _f(
         "bilinear",
-        "Scan interpolation the network starts from: 'bilinear' (the paper; the default: "
-        "0.17 dB better in our ablation) or 'consistent' (smooth and already agreeing "
-        "with the scan, so the final projection adds fewer blocks: block-artefact index "
-        "1.33 instead of 1.82) (ours).",
+        "Scan interpolation the network starts from: 'bilinear' (the paper) or "
+        "'consistent' (ours: smooth and already agreeing with the scan, so the final "
+        "projection adds smaller steps at scan-pixel edges; choose it when the scan's "
+        "grid shows in flat areas at full zoom). The benchmark reference compares them "
+        "(docs/benchmarks.md).",
         choices=("bilinear", "consistent"),
     )
     linear_path: bool = _f(
@@ -82,9 +83,9 @@ class SRConfig:
         "Local calibration against the scan, before the projection: in windows of "
         "(2R+1) x (2R+1) scan pixels the network's detail is kept where the scan shows it "
         "and faded where it does not (a colour with no element: ink strokes, retouching). "
-        "R in scan pixels; 0: off, as in the paper. On our benchmark R = 1 (the default) "
-        "halved false detail where the truth is flat at equal PSNR; R = 2 cut it by a "
-        "fifth (ours).",
+        "R in scan pixels; 0: off, as in the paper. Raise it when photo detail without "
+        "an element (ink, retouching) still shows in the maps; the benchmark reference "
+        "gives its effect on false detail (ours).",
         min=0, max=8,
     )
     # -- normalisation (ours) -------------------------------------------------------------
@@ -150,8 +151,8 @@ class SRConfig:
     )
     stage1_weight_bound: float = _f(
         4.0, "Stage 1 keeps every weight in [-bound, bound] (paper: 1, 'below one'; ours: 4, "
-        "which lets the first layer respond more steeply to colour: +0.06 dB and more "
-        "hidden detail on the benchmark, docs/benchmarks.md).", min=0.0
+        "which lets the first layer respond more steeply to colour; lower it if training "
+        "is unstable).", min=0.0
     )
     stage1_final_sigmoid: bool = _f(
         False, "Use the final sigmoid already in stage 1 (paper: no; ours: option)."
@@ -172,10 +173,10 @@ class SRConfig:
         "pixels",
         "How the one-scale-down copy sees the photo: 'pixels': the photo's own pixels of "
         "each scan pixel, their answers averaged before they meet the scan, so the "
-        "network learns from the unmixed colours it is applied to (ours; the default: "
-        "+0.20 dB and more hidden detail on the benchmark, docs/benchmarks.md; block "
-        "operator only); 'mean': each scan pixel's mean colour (the paper; the network "
-        "then learns from mixtures of colours; learns faster in the first half minute).",
+        "network learns from the unmixed colours it is applied to (ours; block operator "
+        "only); 'mean': each scan pixel's mean colour (the paper; the network then learns "
+        "from mixtures of colours, and learns faster at first: choose it for runs of "
+        "under a minute).",
         choices=("pixels", "mean"),
     )
     consistency_weight: float = _f(
@@ -183,10 +184,9 @@ class SRConfig:
     )
     # -- stage 2: adversarial --------------------------------------------------------------
     adversarial: bool = _f(
-        False, "Run stage 2 (adversarial fine-tuning, the paper). Off by default: in our "
-        "measurements it cost 0.15 dB of PSNR and a quarter of the time, and its "
-        "adversarial gradient changed the maps by under 0.02 dB (docs/benchmarks.md); the "
-        "paper preset runs it.")
+        False, "Run stage 2 (adversarial fine-tuning, the paper). Off by default because "
+        "on the benchmark it made the maps less accurate and the run longer "
+        "(docs/benchmarks.md); the paper preset runs it.")
     stage2_steps: int = _f(200, "Stage 2 (adversarial) iterations.", min=0)
     patch_size: int = _f(32, "Stage 2 patch size in photo pixels.", min=4, max=512)
     batch_size: int = _f(32, "Stage 2 patches per batch.", min=1, max=1024)
@@ -204,8 +204,7 @@ class SRConfig:
         "scan pixel per photo pixel (element maps look alike one scale apart), so the "
         "adversarial term pulls towards an element map's texture (ours); 'matched': the "
         "paper's mixture of interpolated scan and photo, brought to the map's level and "
-        "contrast and to the scan (ours); 'paper': the mixture as it is. With the mixtures "
-        "a strong adversarial term made the maps smoother (docs/benchmarks.md).",
+        "contrast and to the scan (ours); 'paper': the mixture as it is.",
         choices=("scan", "matched", "paper"),
     )
     stage2_down_weight: float = _f(

@@ -36,8 +36,9 @@ ADVANCED_FIELDS: dict[str, tuple[str, str]] = {
     "stage1_steps": ("Training steps", "Steps of the main (first) training stage."),
     "stage1_lr": ("Learning rate", "Step size of the main stage; lower it if training "
                   "diverges."),
-    "stage1_weight_bound": ("Weight limit", "Largest weight of the main stage: 4 lets the "
-                            "network follow colours closely; the paper preset uses 1."),
+    "stage1_weight_bound": ("Weight limit", "Largest weight of the main stage: a higher "
+                            "limit lets the network follow colours closely; lower it if "
+                            "training is unstable. The paper preset uses 1."),
     "alpha1": ("Photo weight (alpha1)", "How strongly the network must also explain the "
                "photo."),
     "photo_range": ("Photo colours", "Keep the photo's colours within those of whole scan "
@@ -46,6 +47,10 @@ ADVANCED_FIELDS: dict[str, tuple[str, str]] = {
     "calibration_radius": ("Scan check (R)", "Fade the network's detail where the scan "
                            "does not show it (a colour with no element: ink, retouching), "
                            "judged over windows of 2R+1 scan pixels; 0: off (the paper)."),
+    "interpolation": ("Start from", "The interpolation of the scan the network starts "
+                      "from: bilinear (the paper) or scan-consistent (smooth and already "
+                      "agreeing with the scan; choose it when the scan's grid shows as "
+                      "blocks in flat areas at full zoom)."),
     "down_colours": ("Learn colours from", "How the network learns what the photo's "
                      "colours mean, one scale down: from the photo's own pixels (colours "
                      "as it will meet them, ink strokes included; more accurate) or "
@@ -53,8 +58,8 @@ ADVANCED_FIELDS: dict[str, tuple[str, str]] = {
                      "under a minute of training)."),
     "adversarial": ("Adversarial fine-tuning", "Run the paper's second, adversarial stage: "
                     "a judge compares the maps' fine texture with the scan's own. Off by "
-                    "default: in our tests it cost a little accuracy and a quarter of the "
-                    "time."),
+                    "default: on our benchmark it made the maps less accurate and the run "
+                    "longer."),
     "stage2_steps": ("Adversarial steps", "Steps of the adversarial (second) stage."),
     "adversarial_share": ("Adversarial share", "Share of the second stage's training signal "
                           "that comes from the judge (0.1: a tenth). More gives livelier "
@@ -71,6 +76,7 @@ ADVANCED_FIELDS: dict[str, tuple[str, str]] = {
 CHOICE_LABELS: dict[str, dict[str, str]] = {
     "photo_range": {"scan": "clipped to scan", "full": "as photographed"},
     "down_colours": {"pixels": "photo pixels", "mean": "mean colours (paper)"},
+    "interpolation": {"bilinear": "bilinear (paper)", "consistent": "scan-consistent"},
 }
 
 
