@@ -234,6 +234,10 @@ def _other_parsers(sub) -> None:
     d.add_argument("--max-seconds", type=seconds(0.0, above=True), default=None,
                    help="time budget")
     d.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default=None)
+    d.add_argument("--preset", choices=("fast", "default"), default="fast",
+                   help="'fast': a quick check of the installation (seconds); 'default': "
+                        "a full run, as on your own paintings (minutes on a CPU) "
+                        "(default: %(default)s)")
     d.add_argument("--quiet", action="store_true", help="no progress bar")
     d.set_defaults(func=commands.cmd_demo)
 
