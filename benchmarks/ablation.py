@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
                 res = super_resolve(case.lr_maps, case.rgb, case.scale, config=cfg,
                                     elements=case.elements)
                 seconds = time.perf_counter() - t0
-            rows.append(evaluate(case, "adun", res, seconds, mem.extra))
+            rows.append(evaluate(case, "network", res, seconds, mem.extra))
         mean = {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0]
                 if isinstance(rows[0][k], float)}
         from .run import _fmt_row

@@ -77,7 +77,7 @@ def case_fingerprint(case) -> str:
 def canonical_settings(method: str, settings: dict | None, preset: str,
                        max_seconds: float | None) -> dict:
     """The settings that make a run differ from its preset's (none for a baseline)."""
-    if method != "adun" and not method.startswith("adun"):
+    if method != "network" and not method.startswith("network"):
         return {}
     from napari_maxrf_sr.core.config import config_from_preset
 

@@ -50,8 +50,8 @@ def answers(method: str, case: Case, clean: Case, settings: dict | None = None
     inference only): as set first, then the others of 0 (off), 1 and 2.
     """
     res = super_resolve(case.lr_maps, case.rgb, case.scale, method, elements=case.elements,
-                        config=(settings or None) if method == "adun" else None)
-    if method != "adun":
+                        config=(settings or None) if method == "network" else None)
+    if method != "network":
         other = super_resolve(clean.lr_maps, clean.rgb, clean.scale, method,
                               elements=clean.elements).maps
         return {method: (res.maps, other)}
@@ -114,7 +114,7 @@ def figure(rows: dict[str, tuple[np.ndarray, np.ndarray]], case: Case, clean: Ca
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.ink_effect", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--methods", default="adun,guided,colour_regression,bicubic_projected")
+    p.add_argument("--methods", default="network,guided,colour_regression,bicubic_projected")
     p.add_argument("--size", type=int, default=512)
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="change a setting of the network (JSON value)")

@@ -11,9 +11,9 @@ Usage::
     python -m benchmarks.run                       # both sets, every method (cached runs reused)
     python -m benchmarks.run --sets check          # one set
     python -m benchmarks.run --quick               # two small cases per set, for development
-    python -m benchmarks.run --methods adun,bicubic_projected --max-seconds 60
-    python -m benchmarks.run --methods adun --set consistency_weight=0   # one setting changed
-    python -m benchmarks.run --methods adun --inference-variant calibration_radius=0
+    python -m benchmarks.run --methods network,bicubic_projected --max-seconds 60
+    python -m benchmarks.run --methods network --set consistency_weight=0   # one setting changed
+    python -m benchmarks.run --methods network --inference-variant calibration_radius=0
                                                    # the same trained network, uncalibrated too
     python -m benchmarks.run --cached-only         # print what the cache holds, run nothing
     python -m benchmarks.run --write-docs          # rewrite docs/benchmarks.md's generated
@@ -50,7 +50,7 @@ SET_TITLES = {"tuning": "Tuning set (`benchmarks.cases`: the nine cases settings
               "check": "Check set (`benchmarks.checkset`: another simulator and the real "
                        "maps; not tuned on)"}
 #: Methods that are not the network (the baselines of the targets).
-NETWORK = "adun"
+NETWORK = "network"
 
 
 def set_cases(name: str, quick: bool = False, cluster_blur: float = 1.0) -> list:
@@ -253,7 +253,7 @@ def inference_variant_row(case, res, variant: dict, seconds: float) -> dict:
     other = with_inference(res, **variant)
     other.maps = apply_network(other, case, project=True)
     label = ", ".join(f"{k}={v}" for k, v in variant.items())
-    return {**evaluate(case, NETWORK, other, seconds, 0.0), "method": f"adun ({label})"}
+    return {**evaluate(case, NETWORK, other, seconds, 0.0), "method": f"network ({label})"}
 
 
 def apply_network(res, case, project: bool) -> np.ndarray:

@@ -21,7 +21,7 @@ def test_super_resolve_network(toy):
                            callback=events.append)
     assert res.maps.shape == hr.shape and res.maps.dtype == np.float32
     d = res.diagnostics
-    assert d["method"] == "adun" and d["device"].startswith("CPU") and d["seconds"] > 0
+    assert d["method"] == "network" and d["device"].startswith("CPU") and d["seconds"] > 0
     assert d["history"] and events
 
 
@@ -37,6 +37,25 @@ def test_unknown_method_lists_choices(toy):
     _, lr, rgb = toy
     with pytest.raises(InputError, match="bicubic"):
         sr.super_resolve(lr, rgb, 4, "magic")
+
+
+@pytest.mark.slow
+def test_the_paper_name_adun_is_the_network(toy):
+    """The method key says what it is ("network"); the paper's "adun" stays accepted."""
+    from napari_maxrf_sr.cli.parser import build_parser
+
+    _, lr, rgb = toy
+    from napari_maxrf_sr.api import available_methods
+
+    assert available_methods()[0] == "network" and "adun" not in available_methods()
+    cfg = {**TINY, "device": "cpu", "seed": 1}
+    by_alias = sr.super_resolve(lr, rgb, 4, "adun", config=cfg)
+    assert by_alias.diagnostics["method"] == "network"
+    np.testing.assert_array_equal(by_alias.maps,
+                                  sr.super_resolve(lr, rgb, 4, "network", config=cfg).maps)
+    args = build_parser().parse_args(["run", "--xrf", "m.tif", "--rgb", "p.png", "--out",
+                                      "o.tif", "--method", "adun"])
+    assert args.method == "network"
 
 
 def test_scale_detection_and_mismatch(toy):

@@ -88,7 +88,7 @@ def test_table_and_memory_probe():
              "false_detail": 0.1, "false_detail_flat": 0.01, "hidden_detail": 0.2,
              "blocks": 1.5, "scan_error": 0.01,
              "detail_energy": 0.5, "seconds": 1.0, "peak_mib": 3.0}
-            for m in ("adun", "bicubic")]
+            for m in ("network", "bicubic")]
     text = table(rows)
     assert "**mean**" in text and text.count("\n") == 5
 
@@ -137,8 +137,9 @@ def test_ink_effect_zero_without_the_photo_and_positive_with_it(capsys):
     assert ink_effect(*answers("guided", case, clean)["guided"], case) > 1e-3
     # The network: one trained network answers both photos (a short run), with each
     # radius of the local calibration (0: off).
-    rows = answers("adun", case, clean, {"stage1_steps": 30, "stage2_steps": 0})
-    assert list(rows) == ["adun", "adun, calibration_radius=0", "adun, calibration_radius=2"]
+    rows = answers("network", case, clean, {"stage1_steps": 30, "stage2_steps": 0})
+    assert list(rows) == ["network", "network, calibration_radius=0",
+                          "network, calibration_radius=2"]
     (inked, plain), (raw_inked, _), _ = rows.values()
     assert inked.shape == plain.shape == case.hr_maps.shape and not np.array_equal(inked, plain)
     assert not np.array_equal(inked, raw_inked)
@@ -203,7 +204,7 @@ def test_unprojected_network_answer_projects_to_the_answer():
     case = _tiny_case(32, seed=1)
     res = super_resolve(case.lr_maps, case.rgb, 4, config={"stage1_steps": 20},
                         elements=case.elements)
-    raw = unprojected("adun", res, case)
+    raw = unprojected("network", res, case)
     again = project_nonnegative_block(torch.from_numpy(raw).double(),
                                       torch.from_numpy(case.lr_maps).double(), 4).numpy()
     np.testing.assert_allclose(again, res.maps, rtol=1e-4, atol=1e-3 * float(res.maps.max()))
@@ -219,7 +220,7 @@ def test_inference_variant_row_is_the_same_network_answering_otherwise():
     res = super_resolve(case.lr_maps, case.rgb, 4, config={"stage1_steps": 20},
                         elements=case.elements)
     row = inference_variant_row(case, res, {"calibration_radius": 0}, 1.0)
-    assert row["method"] == "adun (calibration_radius=0)" and row["seconds"] == 1.0
+    assert row["method"] == "network (calibration_radius=0)" and row["seconds"] == 1.0
     plain = apply_network(with_inference(res, calibration_radius=0), case, True)
     assert not np.allclose(plain, res.maps)  # the default calibrates
     from benchmarks.metrics import rmse_psnr

@@ -240,7 +240,7 @@ def test_targets_and_guard_agreement_on_made_up_rows():
         return {"case": case, "method": method, "psnr": psnr, "false_detail": fd,
                 "seam": seam, "guard": guard, "heldout_gain_db": 1.0}
 
-    rows = [row("a", "adun", 29.0, 0.04, 1.2, True), row("b", "adun", 25.0, 0.05, 1.4, True),
+    rows = [row("a", "network", 29.0, 0.04, 1.2, True), row("b", "network", 25.0, 0.05, 1.4, True),
             row("a", "guided", 23.5, 0.05), row("b", "guided", 23.0, 0.06),
             row("a", "colour_regression", 24.0), row("b", "colour_regression", 21.0),
             row("a", "bicubic_projected", 22.0), row("b", "bicubic_projected", 25.5)]
@@ -283,19 +283,19 @@ def test_cache_reuses_a_run_and_remeasures_from_stored_maps(tmp_path, monkeypatc
 
 def test_cache_keys_settings_as_differences_from_the_preset():
     case = _case()
-    k0 = cache.run_key(case, "adun", {})
-    assert cache.run_key(case, "adun", {"down_colours": "pixels"}) == k0  # today's default
-    assert cache.run_key(case, "adun", {"seed": 0}) == k0
-    assert cache.run_key(case, "adun", {"down_colours": "mean"}) != k0
+    k0 = cache.run_key(case, "network", {})
+    assert cache.run_key(case, "network", {"down_colours": "pixels"}) == k0  # today's default
+    assert cache.run_key(case, "network", {"seed": 0}) == k0
+    assert cache.run_key(case, "network", {"down_colours": "mean"}) != k0
     assert cache.run_key(case, "guided", {"down_colours": "mean"}) == cache.run_key(case,
                                                                                     "guided")
-    assert cache.run_key(_case(seed=5), "adun", {}) != k0
+    assert cache.run_key(_case(seed=5), "network", {}) != k0
 
 
 @pytest.mark.slow
 def test_network_row_has_the_guards_verdict(tmp_path, monkeypatch):
     monkeypatch.setenv("MAXRF_SR_BENCH_CACHE", str(tmp_path))
-    rows = run.run_one(_case(), "adun", settings={"stage1_steps": 40}, quiet=True)
+    rows = run.run_one(_case(), "network", settings={"stage1_steps": 40}, quiet=True)
     assert rows[0]["guard"] in (True, False) and np.isfinite(rows[0]["heldout_gain_db"])
     assert rows[0]["guard"] == (rows[0]["heldout_gain_db"] >= run.GUARD_MIN_GAIN_DB)
 

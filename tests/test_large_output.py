@@ -28,7 +28,7 @@ def test_cli_writes_big_results_to_disk_with_the_same_maps(files, tmp_path, monk
     on_disk, names2, meta = read_element_stack(tmp_path / "disk.tif")
     assert names == names2 == ("Pb L", "Hg L", "Cu K")
     np.testing.assert_array_equal(on_disk, in_memory)
-    assert meta.provenance["method"] == "adun" and meta.role == "sr_map"
+    assert meta.provenance["method"] == "network" and meta.role == "sr_map"
     np.testing.assert_allclose(block_mean_np(on_disk, 4), lr, rtol=1e-5, atol=1e-4)
     lazy = open_element_stack_lazily(tmp_path / "disk.tif")
     assert isinstance(lazy, np.memmap) and not lazy.flags.writeable

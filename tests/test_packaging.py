@@ -96,6 +96,7 @@ CLAIMS = {
     "core": Claim((f"{PKG}.io", f"{PKG}._napari", f"{PKG}.cli", f"{PKG}.api", "napari", *QT)),
     "io": Claim((f"{PKG}._napari", f"{PKG}.cli", f"{PKG}.api", "napari", *QT, "torch")),
     "errors.py": Claim((PKG, "numpy", "torch")),
+    "method_names.py": Claim((PKG, "numpy", "torch")),
     "atomic.py": Claim((f"{PKG}.core", f"{PKG}.io", f"{PKG}._napari", "numpy", "torch")),
     "errorlog.py": Claim((f"{PKG}.core", f"{PKG}.io", f"{PKG}._napari", "torch", *QT)),
     "provenance.py": Claim((f"{PKG}.core", f"{PKG}.io", f"{PKG}._napari", "torch", *QT)),

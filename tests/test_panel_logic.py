@@ -147,7 +147,7 @@ def test_the_session_checks_once_and_plans_the_job(tmp_path):
     with pytest.raises(InputError, match="Only the network's training can be resumed"):
         session.check(_inputs(), "bicubic", True, settings, "error", tmp_path, 5.0)
     assert not asked, "the method is checked before the settings are read"
-    job = session.check(_inputs(), "adun", False, settings, "clip", tmp_path, 5.0)
+    job = session.check(_inputs(), "network", False, settings, "clip", tmp_path, 5.0)
     assert job.trains and isinstance(job.prepared, PreparedInputs)
     assert job.prepared.scale == 4 and job.plan.negative == "clip"
     assert session.status is RunStatus.IDLE

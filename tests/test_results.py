@@ -80,7 +80,7 @@ def test_provenance_is_json_and_hashes_inputs():
                {"step": 9, "stage": "stage 2", "elapsed": 0.5, "total": 1.0}]
     prov = res.build_provenance(
         inputs={"Pb L": lr[0], "Hg L": lr[1]}, photo_name="photo", photo=rgb,
-        elements=["Pb L", "Hg L"], method="adun", scale=s, settings={"seed": 3},
+        elements=["Pb L", "Hg L"], method="network", scale=s, settings={"seed": 3},
         device="CPU", history=history, seconds=1.5,
         metrics=[res.ElementMetrics("Pb L", 30.0, 0.9)],
         digests={"Hg L": "known"}, notes=["a note"],

@@ -22,9 +22,7 @@ from .core.events import TrainEvent, TrainResult
 from .core.train import train
 from .core.validation import prepare_inputs
 from .errors import InputError
-
-#: The network of METHOD.md (adversarial deep unfolding).
-NETWORK = "adun"
+from .method_names import NETWORK, canonical_method
 
 
 class SRResult(NamedTuple):
@@ -83,7 +81,8 @@ def super_resolve(
     scale
         Whole-number ratio between photo and scan pixels; ``None`` detects it.
     method
-        ``"adun"`` (the network) or a baseline name (:func:`available_methods`).
+        ``"network"`` (the network; ``"adun"`` is accepted too) or a baseline name
+        (:func:`available_methods`).
     elements
         One name per map (kept in the diagnostics and model).
     config
@@ -122,6 +121,7 @@ def super_resolve(
     RuntimeError
         When the run was cancelled through ``stop``.
     """
+    method = canonical_method(method)
     if method == NETWORK:
         result = _run_network(lr_maps, rgb, scale, elements, config, preset, seed,
                               max_seconds, device, negative, callback, stop, checkpoint, infer)

@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from ..method_names import NETWORK
 from .progress import ProgressBar
 
 
@@ -131,7 +132,8 @@ def cmd_methods(args) -> int:
     from ..api import available_methods
     from ..baselines import BASELINE_HELP
 
-    print("adun: the adversarial deep-unfolding network (trained on this painting)")
+    print(f"{NETWORK}: a deep-unfolding (LISTA) network trained on this painting, with the "
+          "paper's adversarial fine-tuning as an option (also accepted: adun)")
     for name in available_methods()[1:]:
         print(f"{name}: {BASELINE_HELP.get(name, '')}")
     return 0

@@ -23,6 +23,7 @@ from ..atomic import check_writable_folder, name_bytes, name_max, refuse_overwri
 from ..errors import USER_ERRORS, InputError, OutputWriteError
 from ..io.omezarr import check_replaceable, is_ome_zarr_name
 from ..io.paths import check_name_length, refuse_same_files
+from ..method_names import NETWORK
 
 _CHECKPOINT_SUFFIX = ".checkpoint.pt"
 
@@ -164,8 +165,8 @@ def pyramid_requested(out: Path, args) -> bool:
                 "--scheduler writes a resolution pyramid: give --out a .ome.zarr name "
                 f"(e.g. {out.with_suffix('').name + '.ome.zarr'!r}), not {out.name!r}."
             )
-        if getattr(args, "method", "adun") != "adun":
-            raise InputError("--scheduler applies to the network (--method adun) only.")
+        if getattr(args, "method", NETWORK) != NETWORK:
+            raise InputError("--scheduler applies to the network (--method network) only.")
     return pyramid
 
 

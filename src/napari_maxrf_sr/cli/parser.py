@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 from .. import __version__
+from ..method_names import NETWORK, canonical_method
 from . import commands, runs
 
 DESCRIPTION = """\
@@ -166,8 +167,9 @@ def _run_parser(sub) -> None:
     r.add_argument("--scale", type=scale_type, default=None,
                    help="photo pixels per scan pixel along each side (2, 3, 4, 8 ...); "
                         "detected from the sizes when left out")
-    r.add_argument("--method", default="adun",
-                   help="'adun' (the network, default) or a baseline: bicubic, "
+    r.add_argument("--method", default=NETWORK, type=canonical_method,
+                   help="'network' (trained on this painting, the default; 'adun' is "
+                        "accepted too) or a baseline: bicubic, "
                         "bicubic_projected, guided, ssr, ssrcu, cnmf (see: maxrf-sr methods)")
     r.add_argument("--preset", default="default", choices=("default", "fast", "paper"),
                    help="'default': one to two minutes on a 2-core CPU; "

@@ -14,6 +14,7 @@ from pathlib import Path
 from ..core.control import format_mmss
 from ..errors import InputError
 from ..io.omezarr import is_ome_zarr_name
+from ..method_names import NETWORK
 from .outputs import (
     apply_to_pyramid,
     check_outputs,
@@ -96,9 +97,9 @@ def _checkpoint_plan(args, out: Path):
     """The run's checkpoint plan (``None`` for baselines or ``--checkpoint-every 0``)."""
     from ..core.checkpoint import CheckpointPlan
 
-    if args.method != "adun" or (args.checkpoint_every <= 0 and not args.resume):
+    if args.method != NETWORK or (args.checkpoint_every <= 0 and not args.resume):
         if args.resume:
-            raise InputError("--resume only applies to the network (--method adun).")
+            raise InputError("--resume only applies to the network (--method network).")
         return None
     path = checkpoint_path(out)
     if args.resume and not path.is_file():
@@ -126,7 +127,7 @@ def _train(args, maps, elements, photo, plan, pyramid: bool):
             max_seconds=args.max_seconds, device=args.device,
             negative="clip" if args.clip_negative else "error",
             callback=None if args.quiet else ProgressBar(), checkpoint=plan,
-            infer=not (args.method == "adun" and (pyramid or too_big_for_memory(maps, photo))),
+            infer=not (args.method == NETWORK and (pyramid or too_big_for_memory(maps, photo))),
         )
     except BaseException:
         if plan is not None and plan.path.is_file():
@@ -139,13 +140,13 @@ def cmd_run(args) -> int:
     """``maxrf-sr run``: train on one painting and write the super-resolved maps."""
     from ..core.checkpoint import read_checkpoint_info, remove_checkpoint
 
-    if args.settings and args.method != "adun":
+    if args.settings and args.method != NETWORK:
         raise InputError(
             f"--set changes the network's settings, and the method {args.method!r} has none: "
-            "leave --set out, or run the network (--method adun)."
+            "leave --set out, or run the network (--method network)."
         )
     out, model_path = Path(args.out), _path(args.save_model)
-    ckpt = checkpoint_path(out) if args.method == "adun" else None
+    ckpt = checkpoint_path(out) if args.method == NETWORK else None
     check_outputs({"--out": out, "--save-model": model_path, "the checkpoint": ckpt},
                   {"--xrf": Path(args.xrf), "--rgb": Path(args.rgb)}, args.force,
                   replaced=("the checkpoint",))
@@ -275,7 +276,7 @@ def cmd_apply(args) -> int:
     pyramid = pyramid_requested(out, args)
     model = load_model(args.model).answering_with(**dict(args.settings))
     maps, elements, photo, notes = read_inputs(args, model.scale)
-    diag = {"method": "adun", "elements": elements, "scale": model.scale,
+    diag = {"method": NETWORK, "elements": elements, "scale": model.scale,
             "config": model.config.to_dict()}
     record = provenance(args, "maxrf-sr apply", maps, photo, diag=diag, notes=notes,
                         extra={"model": str(args.model)})

@@ -209,7 +209,7 @@ class SettingsForm(QWidget):
             w.setChecked(bool(value)) if isinstance(w, QCheckBox) else w.setValue(value)
 
     def method(self) -> str:
-        """The chosen method key (``"adun"`` or a baseline name)."""
+        """The chosen method key (``"network"`` or a baseline name)."""
         return str(self.method_combo.currentData())
 
     def current_config(self, **overrides: Any) -> SRConfig:

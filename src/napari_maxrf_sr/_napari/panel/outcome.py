@@ -19,12 +19,12 @@ import numpy as np
 from napari_maxrf_sr import metrics
 from napari_maxrf_sr._napari import results as res
 from napari_maxrf_sr._napari.panel.inputs import RunInputs
+from napari_maxrf_sr.method_names import NETWORK
 
-#: Method key of the network, and of a run that applies a saved model.
-NETWORK = "adun"
+#: Method key of a run that applies a saved model.
 APPLY = "saved model"
 #: The network's name in the panel's method list.
-NETWORK_LABEL = "Deep unfolding network (ADUN)"
+NETWORK_LABEL = "Network trained on this painting (LISTA)"
 
 
 @dataclass
@@ -34,7 +34,7 @@ class RunOutcome:
     Attributes
     ----------
     method
-        ``"adun"``, a baseline's name or ``"saved model"``.
+        ``"network"``, a baseline's name or ``"saved model"``.
     label
         Layer-name suffix of the results: ``"SR"`` for the network, else the method.
     maps

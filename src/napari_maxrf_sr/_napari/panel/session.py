@@ -44,7 +44,7 @@ class Job:
     Attributes
     ----------
     method
-        ``"adun"`` (the network) or a baseline's name.
+        ``"network"`` or a baseline's name.
     inputs
         The layer copies.
     plan
