@@ -29,6 +29,7 @@ from napari_maxrf_sr._napari.panel.sections import Section
 from napari_maxrf_sr._napari.settings import load_settings, save_settings
 from napari_maxrf_sr.core.config import FIELD_HELP, PRESETS, SRConfig, config_from_preset
 from napari_maxrf_sr.errors import InputError
+from napari_maxrf_sr.method_names import canonical_method
 
 
 class FloatEdit(QLineEdit):
@@ -249,7 +250,8 @@ class SettingsForm(QWidget):
         """Show the remembered settings; returns them (``{}`` when there are none)."""
         s = load_settings()
         try:
-            idx = self.method_combo.findData(s.get("method"))
+            # canonical: settings saved before the network's key was "network" say "adun"
+            idx = self.method_combo.findData(canonical_method(str(s.get("method"))))
             if idx >= 0:
                 self.method_combo.setCurrentIndex(idx)
             if s.get("preset") in PRESETS:
