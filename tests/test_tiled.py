@@ -49,12 +49,15 @@ def test_tiles_are_whole_bands_within_the_bounds():
     assert tiled.tile_lr_rows(cfg, 4, 10**6, 21, tile_bytes=1) == band_rows(cfg, 4, 10**6)
 
 
-@pytest.mark.parametrize(("ship_model", "radius"), [(False, 1), (True, 1), (False, 0),
-                                                   (False, 2)])
-def test_tiled_prediction_equals_predict_bit_for_bit(monkeypatch, ship_model, radius):
-    # radius: the local calibration's windows reach across tiles (0: off)
+@pytest.mark.parametrize(("ship_model", "radius", "correction"), [
+    (False, 1, "block"), (True, 1, "block"), (False, 0, "block"), (False, 2, "block"),
+    (False, 1, "smooth"), (True, 0, "smooth")])
+def test_tiled_prediction_equals_predict_bit_for_bit(monkeypatch, ship_model, radius,
+                                                     correction):
+    # radius: the local calibration's windows reach across tiles (0: off); the smooth
+    # correction's interpolation reaches across them too
     monkeypatch.setattr(tiled, "TILE_BYTES", 4 * 3 * 4 * 116 * 6)  # 6 rows: many tiles
-    model = random_model(calibration_radius=radius)
+    model = random_model(calibration_radius=radius, correction=correction)
     lr, photo = scan_and_photo()
     prepared, norm, _ = prepare_for_model(model, lr, photo)
     expected = predict(model.generator, norm, prepared.lr_maps, prepared.rgb, model.operator,

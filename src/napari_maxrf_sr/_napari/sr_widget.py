@@ -449,7 +449,8 @@ class SuperResolutionWidget(QWidget):
         self._start_apply(model, "(the network trained last in this session)", inputs,
                           "trained network: running...",
                           f"Answering again with the scan check R = "
-                          f"{model.config.calibration_radius}...")
+                          f"{model.config.calibration_radius}, "
+                          f"{model.config.correction} scan-pixel edges...")
 
     # ========================================================== closing and settings
     def _save_settings(self) -> None:

@@ -88,6 +88,16 @@ class SRConfig:
         "gives its effect on false detail (ours).",
         min=0, max=8,
     )
+    correction: Literal["block", "smooth"] = _f(
+        "block",
+        "How the maps are made to agree exactly with the scan at the end (block operator): "
+        "'block' (the paper's projection: each scan pixel's remaining difference added "
+        "evenly over its block; the most accurate, but a noisy scan's grid can show in flat "
+        "areas at full zoom) or 'smooth' (ours: the difference spread smoothly across "
+        "scan-pixel edges first; no grid, slightly less accurate). Applied when the maps "
+        "are computed: a trained network gives either.",
+        choices=("block", "smooth"),
+    )
     # -- normalisation (ours) -------------------------------------------------------------
     zero_level: float = _f(0.1, "Normalised value of zero counts (ours).", min=0.0, max=0.5)
     peak_level: float = _f(
@@ -343,7 +353,7 @@ FIELD_HELP.update({f.name: f.metadata["help"] for f in dataclasses.fields(SRConf
 
 #: Settings that act only when a trained network is applied: a saved model may be applied
 #: with other values (``maxrf-sr apply --set``) without training again.
-INFERENCE_SETTINGS = ("calibration_radius", "tile_pixels")
+INFERENCE_SETTINGS = ("calibration_radius", "correction", "tile_pixels")
 
 #: Named presets. ``default`` is tuned for a good result in one to two minutes on a laptop
 #: CPU; ``paper`` keeps the paper's iteration counts (days on a CPU, hours on a GPU)

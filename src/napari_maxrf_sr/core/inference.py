@@ -25,6 +25,7 @@ import torch
 from ..errors import InputError
 from .calibration import apply_calibration, calibration_coefficients, photo_block_means
 from .config import SRConfig
+from .correction import correct_band, correction_source
 from .model import ListaGenerator
 from .normalisation import MapNormaliser, PhotoNormaliser, photo_normaliser_for
 from .operators import (
@@ -105,7 +106,7 @@ def lr_rows_with_halo(lr_maps: np.ndarray, r0: int, r1: int) -> np.ndarray:
     return np.asarray(lr_maps[:, rows])
 
 
-def _with_halo_columns(rows: np.ndarray) -> torch.Tensor:
+def with_halo_columns(rows: np.ndarray) -> torch.Tensor:
     """``(B, r + 2, w)`` rows with a halo row each side -> ``(B, r + 2, w + 2)`` tensor.
 
     The columns are replicated at the scan's left and right borders: the one-pixel halo
@@ -147,7 +148,7 @@ def predict_band(
     s = op.scale
     gains = torch.from_numpy(normaliser.gains.astype(np.float64)).to(dev)
     rgb_band = photo_normaliser.apply(rgb01_band)
-    pred = predict_normalised_band(generator, _with_halo_columns(source_rows).to(dev),
+    pred = predict_normalised_band(generator, with_halo_columns(source_rows).to(dev),
                                    torch.from_numpy(rgb_band).to(dev), s)
     # Back to input units in float64, where the projection is exact to rounding.
     maps = (pred.double() - normaliser.zero_level) / gains[:, None, None]
@@ -182,7 +183,7 @@ def calibrate_band(
         Apply the block projection onto the band's scan rows (block operator only).
     """
     maps = apply_calibration(torch.from_numpy(np.asarray(raw)).double(),
-                             _with_halo_columns(gain_rows), _with_halo_columns(offset_rows),
+                             with_halo_columns(gain_rows), with_halo_columns(offset_rows),
                              op.scale)
     if project:
         lr = torch.from_numpy(np.ascontiguousarray(lr_rows)).double()
@@ -224,7 +225,7 @@ def predict(
         Acquisition operator (its scale must be ``H / h``).
     config
         Settings: ``interpolation``, ``photo_normalisation``, ``tile_pixels``,
-        ``calibration_radius``.
+        ``calibration_radius``, ``correction``.
     device
         Where to compute (default: the generator's device).
     project
@@ -252,16 +253,24 @@ def predict(
     if out is None:
         out = np.empty((n_maps, big_h, big_w), dtype=np.float32)
     calibrate = config.calibration_radius > 0
+    smooth = project and op.is_block and config.correction == "smooth"
     bands = list(_bands(h, band_rows(config, s, big_w)))
-    # First pass: the network's maps (projected at once unless the calibration comes first).
+    # First pass: the network's maps (projected at once unless more passes follow).
     g, photo_lr = _network_pass(
         generator, normaliser, lr_maps, rgb01, op, config, out, bands, dev,
         photo_normaliser or photo_normaliser_for(config, rgb01),
-        project=project and op.is_block and not calibrate, gather=calibrate)
+        project=project and op.is_block and not calibrate and not smooth,
+        gather=calibrate or smooth)
+    coefficients = None
     if calibrate:
-        # Second pass: the local calibration against the scan, then the projection.
-        _calibration_pass(out, g, photo_lr, lr_maps, op, config.calibration_radius, bands,
-                          project=project and op.is_block)
+        # Second pass: the local calibration against the scan (then the projection).
+        coefficients = _calibration_pass(out, g, photo_lr, lr_maps, op,
+                                         config.calibration_radius, bands,
+                                         project=project and op.is_block and not smooth)
+    if smooth:
+        # Last pass: the scan's remaining difference spread smoothly, then the projection.
+        _correction_pass(out, correction_source(lr_maps, g, coefficients, s), lr_maps, op,
+                         bands)
     if project and not op.is_block:
         # A wide beam couples neighbouring blocks: project the whole image at once.
         full = torch.from_numpy(np.asarray(out)).double()
@@ -299,8 +308,12 @@ def _network_pass(generator: ListaGenerator, normaliser: MapNormaliser, lr_maps:
 
 def _calibration_pass(out: np.ndarray, g: np.ndarray | None, photo_lr: np.ndarray | None,
                       lr_maps: np.ndarray, op: AcquisitionOperator, radius: int,
-                      bands: list[tuple[int, int]], *, project: bool) -> None:
-    """Calibrate the maps in ``out`` against the scan, band by band (and project them)."""
+                      bands: list[tuple[int, int]], *, project: bool
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Calibrate the maps in ``out`` against the scan, band by band (and project them).
+
+    Returns the calibration's ``(gain, offset)``, ``(B, h, w)`` each.
+    """
     s = op.scale
     if g is None:  # a wide beam: its blur reaches across bands, so the whole image
         g = op.down(torch.from_numpy(np.asarray(out)).double()).numpy()
@@ -310,3 +323,14 @@ def _calibration_pass(out: np.ndarray, g: np.ndarray | None, photo_lr: np.ndarra
             out[:, s * r0 : s * r1], lr_rows_with_halo(gain, r0, r1),
             lr_rows_with_halo(offset, r0, r1), lr_maps[:, r0:r1], op, project=project,
         )
+    return gain, offset
+
+
+def _correction_pass(out: np.ndarray, source: np.ndarray, lr_maps: np.ndarray,
+                     op: AcquisitionOperator, bands: list[tuple[int, int]]) -> None:
+    """Add the smooth correction to the maps in ``out`` and project them, band by band."""
+    s = op.scale
+    for r0, r1 in bands:
+        out[:, s * r0 : s * r1] = correct_band(
+            out[:, s * r0 : s * r1], with_halo_columns(lr_rows_with_halo(source, r0, r1)),
+            lr_maps[:, r0:r1], op)

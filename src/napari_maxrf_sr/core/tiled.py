@@ -1,21 +1,16 @@
 """Inference as a dask graph over tiles, on this computer or on a dask.distributed cluster.
 
 A tile is a run of consecutive bands of :func:`~napari_maxrf_sr.core.inference.predict`
-(the photo's full width, cut at the same rows) computed with the same
-:func:`~napari_maxrf_sr.core.inference.predict_band`, so the maps equal ``predict``'s
-bit for bit whoever computes them. A tile's task gets only its own rows of the scan,
-with the one-row halo the bilinear upsampling needs, and of the photo (in the photo's
-own pixel type), plus the trained model: the model object itself on this computer, or
-for a cluster the bytes of a model file (the safe format of
-:func:`~napari_maxrf_sr.core.modelio.save_model`), sent once to each worker, which
-loads it once per process.
-
-With the local calibration (:mod:`~napari_maxrf_sr.core.calibration`) each tile runs
-the network twice: a first task returns only its block means and the photo's (for the
-noise estimate; scan-sized), one task turns them into the calibration's coefficients,
-and the tile's second task calibrates
-and projects. Running the network again costs time but keeps memory bounded: no tile's
-maps wait in memory for the others.
+(the photo's full width, cut at the same rows) computed with the same functions, so the
+maps equal ``predict``'s bit for bit whoever computes them. A tile's task gets only its
+own rows of the scan (with the one-row halo the bilinear upsampling needs) and of the
+photo (in its own pixel type), plus the trained model: the object itself here, or for a
+cluster the bytes of a model file (:func:`~napari_maxrf_sr.core.modelio.save_model`),
+loaded once per worker process. With the local calibration or the smooth correction
+(:mod:`~napari_maxrf_sr.core.calibration`, :mod:`~napari_maxrf_sr.core.correction`)
+each tile runs the network twice: a first task returns only block means (scan-sized),
+one task turns them into what the second tasks need. Running the network again costs
+time but keeps memory bounded: no tile's maps wait in memory for the others.
 
 The scheduler is dask's: its local threads by default, or the ``dask.distributed``
 scheduler whose address the user gives (:func:`computer`). On a cluster the workers
@@ -35,6 +30,7 @@ import numpy as np
 
 from ..errors import ClusterError
 from .calibration import calibration_coefficients, photo_block_means
+from .correction import correct_band, correction_source
 from .inference import (
     band_block_means,
     band_rows,
@@ -42,6 +38,7 @@ from .inference import (
     lr_rows_with_halo,
     network_source,
     predict_band,
+    with_halo_columns,
 )
 from .normalisation import MapNormaliser, PhotoNormaliser, photo_normaliser_for
 from .photo_pixels import PhotoPixels, to_unit_float
@@ -58,11 +55,7 @@ _MODELS_LOCK = threading.Lock()
 
 def tile_lr_rows(config, scale: int, width: int, n_maps: int, *,
                  tile_bytes: int | None = None, max_rows: int | None = None) -> int:
-    """Scan rows per tile: a whole number of ``predict``'s bands, within the bounds.
-
-    ``tile_bytes`` and ``max_rows`` default to :data:`TILE_BYTES` and
-    :data:`TILE_MAX_ROWS`.
-    """
+    """Scan rows per tile: whole bands, within ``tile_bytes`` and ``max_rows`` (defaults above)."""
     tile_bytes = tile_bytes or TILE_BYTES
     max_rows = max_rows or TILE_MAX_ROWS
     band = band_rows(config, scale, width)
@@ -89,7 +82,8 @@ def predict_tile(model: TrainedModel | bytes, normaliser: MapNormaliser,
                  photo_normaliser: PhotoNormaliser, source_rows: np.ndarray,
                  lr_rows: np.ndarray, photo_rows: np.ndarray, unit: float, band: int,
                  project: bool, coefficient_rows: tuple | None = None,
-                 block_means: bool = False) -> np.ndarray:
+                 block_means: bool = False, correction_rows: np.ndarray | None = None
+                 ) -> np.ndarray:
     """One tile: ``(B, s n, W)`` float32 maps for ``n`` scan rows, band by band.
 
     Parameters
@@ -119,7 +113,11 @@ def predict_tile(model: TrainedModel | bytes, normaliser: MapNormaliser,
     block_means
         Return only the block means of the uncalibrated, unprojected maps and, below
         them, the photo's (for the noise estimate): ``(B + 3, n, w)`` float64 (the
-        calibration's first pass).
+        first pass of the calibration or of the smooth correction).
+    correction_rows
+        ``(B, n + 2, w)`` the tile's rows of the smooth correction's source
+        (:func:`~napari_maxrf_sr.core.correction.correction_source`) with one row of halo
+        each side, added before the projection; ``None``: the block projection alone.
     """
     m = _model(model)
     op = m.operator
@@ -135,18 +133,22 @@ def predict_tile(model: TrainedModel | bytes, normaliser: MapNormaliser,
         raw = predict_band(
             m.generator.cpu().eval(), normaliser, source_rows[:, r0 : r1 + 2],
             lr_rows[:, r0:r1], photo_band, op,
-            photo_normaliser, project=project and coefficient_rows is None and not block_means,
+            photo_normaliser, project=(project and coefficient_rows is None
+                                       and correction_rows is None and not block_means),
         )
         if block_means:
             out[:n_maps, r0:r1] = band_block_means(raw, op)
             out[n_maps:, r0:r1] = photo_block_means(photo_band, s)
-        elif coefficient_rows is not None:
+            continue
+        if coefficient_rows is not None:
             gain, offset = coefficient_rows
-            out[:, s * r0 : s * r1] = calibrate_band(raw, gain[:, r0 : r1 + 2],
-                                                     offset[:, r0 : r1 + 2],
-                                                     lr_rows[:, r0:r1], op, project=project)
-        else:
-            out[:, s * r0 : s * r1] = raw
+            raw = calibrate_band(raw, gain[:, r0 : r1 + 2], offset[:, r0 : r1 + 2],
+                                 lr_rows[:, r0:r1], op,
+                                 project=project and correction_rows is None)
+        if correction_rows is not None and project:
+            raw = correct_band(raw, with_halo_columns(correction_rows[:, r0 : r1 + 2]),
+                               lr_rows[:, r0:r1], op)
+        out[:, s * r0 : s * r1] = raw
     return out
 
 
@@ -158,10 +160,18 @@ def _coefficients(lr_maps: np.ndarray, radius: int, *means: np.ndarray
     return calibration_coefficients(both[:n_maps], lr_maps, radius, both[n_maps:])
 
 
-def _tile_coefficient_rows(coefficients: tuple[np.ndarray, np.ndarray], r0: int, r1: int
-                           ) -> tuple[np.ndarray, np.ndarray]:
-    """A tile's rows of both coefficients, with one row of halo each side."""
-    return tuple(lr_rows_with_halo(c, r0, r1) for c in coefficients)
+def _correction(lr_maps: np.ndarray, coefficients: tuple | None, scale: int,
+                *means: np.ndarray) -> np.ndarray:
+    """The smooth correction's source from the tiles' first passes, in row order."""
+    g = np.concatenate(means, axis=1)[: lr_maps.shape[0]]
+    return correction_source(lr_maps, g, coefficients, scale)
+
+
+def _tile_rows(arrays: tuple[np.ndarray, ...] | np.ndarray, r0: int, r1: int):
+    """A tile's rows of an LR array (or of each), with one row of halo each side."""
+    if isinstance(arrays, np.ndarray):
+        return lr_rows_with_halo(arrays, r0, r1)
+    return tuple(lr_rows_with_halo(c, r0, r1) for c in arrays)
 
 
 def tiled_prediction(model: TrainedModel, normaliser: MapNormaliser, lr_maps: np.ndarray,
@@ -214,21 +224,28 @@ def tiled_prediction(model: TrainedModel, normaliser: MapNormaliser, lr_maps: np
                 np.ascontiguousarray(lr_maps[:, r0:r1]), raw[s * r0 : s * r1], unit, band,
                 project)
 
-    coefficients = None
+    coefficients = correction = None
     radius = model.config.calibration_radius
-    if radius > 0:
+    smooth = project and model.config.correction == "smooth"
+    if radius > 0 or smooth:
+        # First pass of every tile: block means only (scan-sized), for the passes after.
         means = [task(*tile_args(r0), block_means=True,
                       dask_key_name=f"maxrf-means-{token}-{i}") for i, r0 in enumerate(starts)]
+    if radius > 0:
         coefficients = dask.delayed(_coefficients, pure=True, traverse=False)(
             lr_maps, radius, *means, dask_key_name=f"maxrf-calibration-{token}")
+    if smooth:
+        correction = dask.delayed(_correction, pure=True, traverse=False)(
+            lr_maps, coefficients, s, *means, dask_key_name=f"maxrf-correction-{token}")
     tiles = []
     for i, r0 in enumerate(starts):
         r1 = min(h, r0 + rows)
-        rows_of = None if coefficients is None else dask.delayed(
-            _tile_coefficient_rows, pure=True, traverse=False)(
-                coefficients, r0, r1, dask_key_name=f"maxrf-coefficients-{token}-{i}")
-        d = task(*tile_args(r0), coefficient_rows=rows_of,
-                 dask_key_name=f"maxrf-tile-{token}-{i}")
+        rows_of = {name: None if whole is None else dask.delayed(
+            _tile_rows, pure=True, traverse=False)(
+                whole, r0, r1, dask_key_name=f"maxrf-{name}-{token}-{i}")
+            for name, whole in (("coefficient_rows", coefficients),
+                                ("correction_rows", correction))}
+        d = task(*tile_args(r0), **rows_of, dask_key_name=f"maxrf-tile-{token}-{i}")
         tiles.append(da.from_delayed(d, shape=(n, s * (r1 - r0), s * w), dtype=np.float32))
     return da.concatenate(tiles, axis=1)
 

@@ -51,6 +51,11 @@ ADVANCED_FIELDS: dict[str, tuple[str, str]] = {
                       "from: bilinear (the paper) or scan-consistent (smooth and already "
                       "agreeing with the scan; choose it when the scan's grid shows as "
                       "blocks in flat areas at full zoom)."),
+    "correction": ("Scan-pixel edges", "How the maps are made to agree exactly with the "
+                   "scan at the end: evenly over each scan pixel (the paper; the most "
+                   "accurate) or smoothly across scan-pixel edges (choose it when the "
+                   "scan's grid shows in flat areas at full zoom; slightly less accurate). "
+                   "Changes without training again."),
     "down_colours": ("Learn colours from", "How the network learns what the photo's "
                      "colours mean, one scale down: from the photo's own pixels (colours "
                      "as it will meet them, ink strokes included; more accurate) or "
@@ -77,6 +82,7 @@ CHOICE_LABELS: dict[str, dict[str, str]] = {
     "photo_range": {"scan": "clipped to scan", "full": "as photographed"},
     "down_colours": {"pixels": "photo pixels", "mean": "mean colours (paper)"},
     "interpolation": {"bilinear": "bilinear (paper)", "consistent": "scan-consistent"},
+    "correction": {"block": "even (paper)", "smooth": "smooth"},
 }
 
 
