@@ -29,8 +29,17 @@ from .errors import OutputWriteError
 #: Temporary files end with this (then the final suffix), e.g. ``.sr.tif.3f2a-811.x7.part.tif``.
 TMP_MARK = ".part"
 _TMP_NAME = re.compile(r"^\..*\.(?P<host>[0-9a-f]{4})-(?P<pid>\d+)\.[^.]*\.part(\.[^.]*)?$")
+#: Temporary folders (OME-Zarr pyramids being written, or the one being replaced).
+_TMP_FOLDER = re.compile(r"^\..*\.(?P<host>[0-9a-f]{4})-(?P<pid>\d+)\.[^.]*\.(tmp|old)$")
+#: What a temporary folder of ours may hold at its top: zarr metadata, levels, the
+#: replaced folder; anything else means it is not ours, and it is left alone.
+_OURS_IN_FOLDER = re.compile(r"^(\.zarray|\.zattrs|\.zgroup|zarr\.json|\d+|previous)$")
 #: Longest file name (bytes) most file systems take, where the system does not say.
 DEFAULT_NAME_MAX = 255
+#: How a user of the Python API asks to replace an output; the command line says its own.
+FORCE_PYTHON = "pass force=True"
+#: The same for the command line.
+FORCE_CLI = "add --force to the command"
 #: errno values that mean "no room" (a full disk, a full quota, a file too large).
 _NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
@@ -73,12 +82,14 @@ def check_writable_folder(folder: str | Path) -> Path:
     return folder
 
 
-def refuse_overwrite(paths: Iterable[str | Path], force: bool) -> None:
+def refuse_overwrite(paths: Iterable[str | Path], force: bool,
+                     how: str = FORCE_PYTHON) -> None:
     """Raise :class:`FileExistsError` naming the files that exist, unless ``force``.
 
     A symbolic link counts as existing even when what it points to does not (writing
     through it would fail only after the work). A folder in the way is refused even
-    with ``force``: it cannot be replaced by a file.
+    with ``force``: it cannot be replaced by a file. ``how`` says how to ask for
+    replacing (:data:`FORCE_PYTHON`, :data:`FORCE_CLI`).
     """
     paths = [Path(p) for p in paths]
     for p in paths:
@@ -99,8 +110,8 @@ def refuse_overwrite(paths: Iterable[str | Path], force: bool) -> None:
         shown = ", ".join(existing[:5])
         more = f" and {len(existing) - 5} more" if len(existing) > 5 else ""
         raise FileExistsError(
-            f"Not overwriting existing file(s) {shown}{more}. Choose another name, or pass "
-            "force=True (--force on the command line) to replace them."
+            f"Not overwriting existing file(s) {shown}{more}. Choose another name, or {how} "
+            "to replace them."
         )
 
 
@@ -115,10 +126,11 @@ def _alive(pid: int) -> bool:
 
 
 def clean_stale_temporaries(folder: str | Path) -> list[Path]:
-    """Remove temporary files that a killed writer left in ``folder``; return them.
+    """Remove temporary files and folders that a killed writer left in ``folder``.
 
-    Only files of this package's naming, written on this computer by a process that
-    no longer runs, are removed.
+    Only those of this package's naming, written on this computer by a process that no
+    longer runs, are removed; a folder only when it holds nothing but a pyramid's parts.
+    Returns what was removed.
     """
     removed = []
     host = _host_tag()
@@ -128,12 +140,45 @@ def clean_stale_temporaries(folder: str | Path) -> list[Path]:
         return removed
     for p in candidates:
         m = _TMP_NAME.match(p.name)
-        if not m or m["host"] != host or _alive(int(m["pid"])) or not p.is_file():
+        is_file = bool(m) and p.is_file() and not p.is_symlink()
+        if not m:
+            m = _TMP_FOLDER.match(p.name)
+            if not m or not _only_ours(p):
+                continue
+        if m["host"] != host or _alive(int(m["pid"])):
             continue
         with contextlib.suppress(OSError):
-            p.unlink()
+            if is_file:
+                p.unlink()
+            else:
+                shutil.rmtree(p)
             removed.append(p)
     return removed
+
+
+def _only_ours(p: Path) -> bool:
+    """Whether ``p`` is a real folder holding only what our pyramid writer puts there."""
+    if p.is_symlink() or not p.is_dir():
+        return False
+    try:
+        return all(_OURS_IN_FOLDER.match(c.name) for c in p.iterdir())
+    except OSError:
+        return False
+
+
+def temporary_folder(path: Path, kind: str = "tmp") -> Path:
+    """Create the hidden temporary folder for ``path`` (``kind``: ``tmp`` or ``old``).
+
+    Its name says which computer and process made it, so a later write removes it if
+    that process was killed (:func:`clean_stale_temporaries`).
+    """
+    folder = path.parent if str(path.parent) else Path(".")
+    tag = f".{_host_tag()}-{os.getpid()}."
+    room = name_max(folder) - name_bytes(tag + "." + kind) - 1 - 8
+    stem = path.name
+    while name_bytes(stem) > room:
+        stem = stem[: max(1, len(stem) - max(1, (name_bytes(stem) - room) // 4))]
+    return Path(tempfile.mkdtemp(prefix=f".{stem}{tag}", suffix=f".{kind}", dir=folder))
 
 
 def _temporary(path: Path, folder: Path) -> Path:
@@ -149,7 +194,7 @@ def _temporary(path: Path, folder: Path) -> Path:
     return Path(name)
 
 
-def _no_room(exc: BaseException) -> bool:
+def no_room(exc: BaseException) -> bool:
     """Whether a write failed for lack of room (numpy says "N requested and M written")."""
     if isinstance(exc, OSError) and exc.errno in _NO_ROOM:
         return True
@@ -198,7 +243,7 @@ def atomic_path(path: str | Path, *, force: bool = False) -> Iterator[Path]:
             f"Cannot create a file in {str(folder)!r}: {exc.strerror}. Choose another folder."
         ) from exc
     except OSError as exc:
-        if _no_room(exc):
+        if no_room(exc):
             raise full_disk_error(path, exc) from exc
         raise
     umask = os.umask(0)
@@ -208,7 +253,7 @@ def atomic_path(path: str | Path, *, force: bool = False) -> Iterator[Path]:
         try:
             yield tmp
         except OSError as exc:
-            if _no_room(exc):
+            if no_room(exc):
                 raise full_disk_error(path, exc) from exc
             raise
         _move_into_place(tmp, path, force)

@@ -20,6 +20,8 @@ __all__ = [
     "NotElementMaps",
     "OutputExistsError",
     "OutputWriteError",
+    "ResultDisagrees",
+    "RunInterrupted",
     "SameFileError",
     "TrainingDiverged",
     "USER_ERRORS",
@@ -48,6 +50,10 @@ class OutputExistsError(InputError, FileExistsError):
 
 class ModelFileError(InputError):
     """A model file that cannot be used; the message says why."""
+
+
+class ResultDisagrees(InputError):
+    """A result that does not agree with its scan (a damaged model file): never written."""
 
 
 class CheckpointError(InputError):
@@ -79,6 +85,26 @@ class CheckpointWriteError(OutputWriteError):
 
 class ClusterError(RuntimeError):
     """A dask cluster that cannot be used, or that failed; the message says what to do."""
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A signal (Ctrl-C, SIGTERM) stopped training, after the run was saved to resume.
+
+    Attributes
+    ----------
+    signum
+        The signal's number.
+    checkpoint
+        The checkpoint written at the end of the last step (a ``Path``), or ``None`` when
+        it could not be written (``reason`` says why).
+    step, total
+        Steps done and planned.
+    """
+
+    def __init__(self, signum: int, checkpoint, step: int, total: int, reason: str = "") -> None:
+        super().__init__(signum)
+        self.signum, self.checkpoint = signum, checkpoint
+        self.step, self.total, self.reason = step, total, reason
 
 
 class TrainingDiverged(RuntimeError):

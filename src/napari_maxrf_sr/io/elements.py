@@ -9,6 +9,7 @@ element (``"total counts"``, ``"scan 3"``) are kept exactly as given.
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path
 
 #: Chemical symbols, Z = 1..92 (enough to recognise any name in an MA-XRF file).
@@ -113,6 +114,10 @@ def parse_element_name(name: str) -> tuple[str, str | None] | None:
 def normalise_element_name(name: str) -> str:
     """Canonical spelling of an element map's name; unknown names are returned as given.
 
+    Every name is in Unicode's composed form (NFC): ``"é"`` typed as one character or
+    as ``e`` and an accent (NFD, as macOS writes file names) is the same name, so the
+    duplicate-name checks see look-alikes.
+
     Examples
     --------
     >>> normalise_element_name("Pb-L"), normalise_element_name("Hg_L")
@@ -120,9 +125,10 @@ def normalise_element_name(name: str) -> str:
     >>> normalise_element_name("Ca Ka"), normalise_element_name("total counts")
     ('Ca K', 'total counts')
     """
+    name = unicodedata.normalize("NFC", str(name))
     parsed = parse_element_name(name)
     if parsed is None:
-        return str(name).strip()
+        return name.strip()
     symbol, line = parsed
     return symbol if line is None else f"{symbol} {line}"
 

@@ -8,6 +8,7 @@ writes.
 from __future__ import annotations
 
 import json
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -137,9 +138,13 @@ def _refuse_duplicates(chosen: list[tuple[Path, str, float]], folder: Path) -> N
     seen: dict[str, Path] = {}
     for p, name, _ in chosen:
         if name in seen:
+            twins = unicodedata.normalize("NFC", seen[name].name) == \
+                unicodedata.normalize("NFC", p.name)
             raise InputError(
                 f"{seen[name].name} and {p.name} in {str(folder)!r} are both read as "
-                f"{name!r}: one scan has one map per element. Move one of them out of the "
+                f"{name!r}" + (" (the same name, its letters encoded in two ways, as "
+                               "different systems write accents)" if twins else "")
+                + ": one scan has one map per element. Move one of them out of the "
                 "folder, or rename it after its line (e.g. 'Pb-M.tif')."
             )
         seen[name] = p

@@ -62,6 +62,38 @@ def check_result_fits(n_maps: int, height: int, width: int, *, copies: float = 2
     )
 
 
+#: Memory of the program itself before any data (Python, NumPy, torch), in bytes.
+BASE_MEMORY = 400 * 2**20
+
+
+def check_memory_for(parts: Mapping[str, int], advice: str) -> None:
+    """Refuse, before any work, work whose memory would not fit in what is free now.
+
+    Parameters
+    ----------
+    parts
+        What will be held in memory -> its bytes (the photo as decoded, the maps...).
+    advice
+        What to do instead.
+
+    Raises
+    ------
+    InputError
+        "This will need about N GiB ...; this computer has M GiB free", with ``advice``.
+    """
+    need = BASE_MEMORY + sum(int(n) for n in parts.values())
+    free = available_memory()
+    if free is None or need <= free:
+        return
+    detail = ", ".join(f"{what} {n / 2**30:.1f} GiB" for what, n in parts.items()
+                       if n >= 2**26)
+    raise InputError(
+        f"This will need about {need / 2**30:.1f} GiB of memory"
+        + (f" ({detail})" if detail else "")
+        + f"; this computer has {free / 2**30:.1f} GiB free. {advice}"
+    )
+
+
 @contextlib.contextmanager
 def element_stack_on_disk(
     path: str | Path,

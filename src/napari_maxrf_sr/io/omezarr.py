@@ -21,21 +21,18 @@ a screen shows: the whole painting then comes from the smallest level.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import shutil
-import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..atomic import check_writable_folder
 from ..core import validation
 from ..core.validation import default_element_names
 from ..errors import ClusterError, InputError
+from . import zarrstore
+from .atomic_folder import atomic_folder, compute_here
 from .common import STACK_FORMAT
 from .elements import normalise_element_name, parse_element_name
 from .writers import _jsonable
@@ -46,7 +43,6 @@ META_KEY = "napari_maxrf_sr"
 SUFFIXES = (".ome.zarr", ".zarr")
 #: Width (pixels) of the full-resolution chunks; their height is the tile's.
 LEVEL0_CHUNK_WIDTH = 1024
-_METADATA_FILES = {".zarray", ".zattrs", ".zgroup", "zarr.json", ".zmetadata"}
 #: Levels halve until the longer side of the smallest one is at most this many pixels.
 TOP_LEVEL_MAX = 1024
 #: Chunk side (pixels) of the levels below full resolution.
@@ -123,6 +119,7 @@ def write_ome_zarr(
     units: str = "input units (counts or fitted peak areas, as the scan)",
     force: bool = False,
     compute: Callable[[list], Any] | None = None,
+    verify: Callable[[Any], None] | None = None,
 ) -> Path:
     """Write a ``(B, H, W)`` stack as an OME-Zarr resolution pyramid, atomically.
 
@@ -143,13 +140,16 @@ def write_ome_zarr(
     compute
         Called with a list of dask delayed objects to compute them (the scheduler:
         :func:`napari_maxrf_sr.core.tiled.computer`); default: dask's local threads.
+    verify
+        Called with the full-resolution level (a zarr array) once it is on disk, before
+        the pyramid gets its final name; what it raises leaves nothing behind (the
+        command line checks there that the result agrees with the scan).
 
     Returns
     -------
     pathlib.Path
         The folder written.
     """
-    import dask
     import dask.array as da
 
     path = Path(path)
@@ -161,14 +161,19 @@ def write_ome_zarr(
     if arr.ndim != 3 or len(names) != arr.shape[0]:
         raise InputError(f"{len(names)} element names for maps of shape {tuple(arr.shape)}.")
     arr = arr.astype(np.float32).rechunk({0: -1, 2: -1})
-    compute = compute or (lambda tasks: dask.compute(*tasks, scheduler="threads"))
+    compute = compute or compute_here
     shapes = level_shapes(arr.shape)
     with atomic_folder(path, force=force) as tmp:
         zarr = _zarr()
         root = zarr.open_group(str(tmp), mode="w", zarr_format=2)
         rows = arr.chunks[1][0]
-        z = _create_level(root, "0", shapes[0], (1, rows, min(LEVEL0_CHUNK_WIDTH, shapes[0][2])))
-        compute([da.store(arr, z, lock=False, compute=False)])
+        chunks = (1, rows, min(LEVEL0_CHUNK_WIDTH, shapes[0][2]))
+        z = _create_level(root, "0", shapes[0], chunks)
+        # One zarr chunk per task: a failed write (a full disk) leaves no sibling write of
+        # the same task running in zarr's own event loop after the folder is removed.
+        compute([da.store(arr.rechunk(chunks), z, lock=False, compute=False)])
+        if verify is not None:
+            verify(z)
         for k, shape in enumerate(shapes[1:], start=1):
             level = downsample(da.from_zarr(z), LEVEL_CHUNK)
             z = _create_level(root, str(k), shape, (1, LEVEL_CHUNK, LEVEL_CHUNK))
@@ -259,68 +264,13 @@ def check_complete(folder: Path, n_levels: int) -> None:
 
 
 def chunk_count(level: Path) -> tuple[int, int]:
-    """``(chunk files found, chunks expected)`` of one zarr array folder."""
-    arr = _zarr().open_array(str(level), mode="r")
-    expected = 1
-    for n, c in zip(arr.shape, arr.chunks, strict=True):
-        expected *= -(-int(n) // int(c))
-    found = sum(1 for f in level.rglob("*") if f.is_file() and f.name not in _METADATA_FILES)
-    return found, expected
+    """``(chunk files found, chunks expected)`` of one zarr array folder.
 
-
-@contextlib.contextmanager
-def atomic_folder(path: Path, *, force: bool = False) -> Iterator[Path]:
-    """Yield a hidden temporary folder next to ``path``; rename it to ``path`` on success.
-
-    Without ``force`` an existing ``path`` is refused, before and at the rename. With
-    ``force`` an existing OME-Zarr (or file) is replaced, but never a folder that is not
-    a zarr: a wrong ``--out`` must not delete someone's folder.
+    Only files named as the array's chunk keys count (not ``.DS_Store`` or notes).
     """
-    folder = check_writable_folder(path.parent if str(path.parent) else Path("."))
-    check_replaceable(path, force)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; give it normal permissions
-    try:
-        yield tmp
-        _move_into_place(tmp, path, force)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-
-
-def check_replaceable(path: Path, force: bool) -> None:
-    """Refuse an existing ``path`` without ``force``, and any folder that is not a zarr."""
-    if not (path.exists() or path.is_symlink()):
-        return
-    if not force:
-        raise FileExistsError(
-            f"Not overwriting existing {str(path)!r}. Choose another name, or pass "
-            "force=True (--force on the command line) to replace it."
-        )
-    if path.is_dir() and not any((path / f).is_file() for f in (".zattrs", ".zgroup",
-                                                                  "zarr.json")):
-        raise IsADirectoryError(
-            f"{str(path)!r} is a folder that is not an OME-Zarr: it is not replaced, even "
-            "with --force. Give the name of a new *.ome.zarr."
-        )
-
-
-def _move_into_place(tmp: Path, path: Path, force: bool) -> None:
-    if not (path.exists() or path.is_symlink()):
-        try:
-            os.rename(tmp, path)  # fails on a non-empty folder that appeared meanwhile
-            return
-        except OSError:
-            if not force:
-                check_replaceable(path, False)
-                raise
-    check_replaceable(path, force)
-    old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
-    os.rename(path, old / "previous")
-    os.rename(tmp, path)
-    shutil.rmtree(old, ignore_errors=True)
+    arr = _zarr().open_array(str(level), mode="r")
+    grid = zarrstore.chunk_grid(arr.shape, arr.chunks)
+    return zarrstore.walk_level(level, level, grid), int(np.prod(grid, dtype=np.int64))
 
 
 # --------------------------------------------------------------------------- reading
@@ -333,16 +283,17 @@ def is_ome_zarr(path: str | Path) -> bool:
         return False
     try:
         return _multiscales(_read_attrs(p)) is not None
+    except InputError:  # metadata that is a link or a pipe: its reader says why
+        return True
     except (OSError, ValueError):
         return False
 
 
 def _read_attrs(p: Path) -> dict:
+    zarrstore.check_metadata_files(p, p)  # links and pipes refused before anything is opened
     for name in (".zattrs", "zarr.json"):
         f = p / name
         if f.is_file():
-            if f.stat().st_size > 64 * 2**20:
-                raise InputError(f"{str(f)!r} is far too large for zarr metadata.")
             data = json.loads(f.read_text(encoding="utf-8"))
             if name == "zarr.json":
                 data = data.get("attributes", {}) if isinstance(data, dict) else {}
@@ -379,6 +330,8 @@ def open_ome_zarr(path: str | Path) -> tuple[list, tuple[str, ...], dict[str, An
     p = Path(path)
     try:
         attrs = _read_attrs(p)
+    except InputError:
+        raise
     except (OSError, ValueError) as exc:
         raise InputError(f"{str(p)!r} has unreadable zarr metadata ({exc}).") from exc
     ms = _multiscales(attrs)
@@ -390,14 +343,14 @@ def open_ome_zarr(path: str | Path) -> tuple[list, tuple[str, ...], dict[str, An
         raise InputError(f"{str(p)!r} lists no resolution levels ('datasets').")
     zarr = _zarr()
     ours = attrs.get(META_KEY) if isinstance(attrs.get(META_KEY), dict) else {}
-    if ours:
-        check_complete_or_say(p, paths)
     levels = []
-    for sub in paths:
-        try:
-            arr = zarr.open_array(str(p / sub), mode="r")
-        except Exception as exc:  # missing or damaged level metadata
-            raise InputError(f"{str(p)!r}: level {sub!r} cannot be opened ({exc}).") from exc
+    for sub in paths:  # inside the folder, no links or pipes, chunks within bounds
+        arr, found, expected = zarrstore.open_level(p, sub, zarr)
+        if ours and found < expected:  # our own pyramids have every chunk on disk
+            raise InputError(
+                f"{str(p)!r} is incomplete: level {sub} has {found} of its {expected} chunk "
+                "files. Copy the whole folder again from its source."
+            )
         levels.append(_as_cyx(da.from_zarr(arr), axes, p))
     _check_levels(levels, p)
     return levels, _channel_names(ms, ours, levels[0].shape[0]), {
@@ -405,17 +358,6 @@ def open_ome_zarr(path: str | Path) -> tuple[list, tuple[str, ...], dict[str, An
         "scale": ours.get("scale"), "provenance": ours.get("provenance"),
         "units": ours.get("units"), "contrast_limits": _windows(ms), "notes": [],
     }
-
-
-def check_complete_or_say(p: Path, paths: list[str]) -> None:
-    """For our own files: every chunk must be there (a copy cut short is refused)."""
-    for sub in paths:
-        found, expected = chunk_count(p / sub)
-        if found < expected:
-            raise InputError(
-                f"{str(p)!r} is incomplete: level {sub} has {found} of its {expected} chunk "
-                "files. Copy the whole folder again from its source."
-            )
 
 
 def _as_cyx(arr, axes: list, p: Path):

@@ -19,11 +19,13 @@ from ..errors import InputError, SameFileError
 def files_read_from(path: str | Path) -> list[Path]:
     """The files a reader may read for ``path``: the file, its sidecars, a folder's files.
 
-    For a ``.rpl`` header, its ``.raw`` beside it too.
+    For a ``.rpl`` header, its ``.raw`` beside it too. A folder (an OME-Zarr, a folder
+    of images) is listed itself, then its files; what lies deeper is covered by
+    :func:`refuse_same_files`' check that no output contains an input.
     """
     p = Path(path)
     if p.is_dir():
-        return [c for c in p.iterdir() if c.is_file()]
+        return [p, *(c for c in p.iterdir() if c.is_file())]
     out = [p, p.with_suffix(".json"), p.with_name(p.name + ".json")]
     if p.suffix.lower() == ".rpl":
         out += [p.with_suffix(s) for s in (".raw", ".RAW", ".Raw")]
@@ -42,9 +44,24 @@ def _spelling(path: Path) -> str:
     return os.path.normcase(os.path.abspath(path))
 
 
+def _inside(out: Path, ident: tuple[int, int] | None, f: Path) -> bool:
+    """Whether the input ``f`` lies inside the folder ``out`` (by any spelling or link)."""
+    if ident is None:
+        return False
+    for start in {Path(os.path.abspath(f)), Path(os.path.realpath(f))}:
+        for parent in start.parents:
+            if _identity(parent) == ident:
+                return True
+    return False
+
+
 def refuse_same_files(outputs: Mapping[str, str | Path | None],
                       inputs: Mapping[str, str | Path | None]) -> None:
-    """Refuse outputs that are inputs, or each other.
+    """Refuse outputs that are inputs, that contain inputs, or that are each other.
+
+    Files and folders are compared by identity (device and inode): an output folder
+    that is an input (an OME-Zarr replaced with ``--force``) or that holds one (a
+    ``--force`` would delete it) is refused.
 
     Parameters
     ----------
@@ -67,12 +84,19 @@ def refuse_same_files(outputs: Mapping[str, str | Path | None],
         out = Path(given)
         ident = _identity(out)
         for other, f, f_ident, is_input in known:
+            what = ("an input, which would be destroyed" if is_input
+                    else f"the output of {other}")
             if (ident is not None and ident == f_ident) or _spelling(out) == _spelling(f):
-                what = ("an input, which would be destroyed" if is_input
-                        else f"the output of {other}")
                 raise SameFileError(
-                    f"{label} {str(out)!r} is the file {str(f)!r} of {other}: writing it "
-                    f"would replace {what}, --force or not. Choose another name for {label}."
+                    f"{label} {str(out)!r} is the {'folder' if f.is_dir() else 'file'} "
+                    f"{str(f)!r} of {other}: writing it would replace {what}, --force or "
+                    f"not. Choose another name for {label}."
+                )
+            if is_input and out.is_dir() and _inside(out, ident, f):
+                raise SameFileError(
+                    f"{label} {str(out)!r} holds {str(f)!r}, the input of {other}: writing "
+                    f"{label} would replace the folder and delete the input, --force or "
+                    f"not. Move the input out of it, or choose another name for {label}."
                 )
         known.append((label, out, ident, False))
 

@@ -99,7 +99,7 @@ def read_photo(path: str | Path, *, as_float: bool = False) -> tuple[np.ndarray,
     suffix = path.suffix.lower()
     try:
         if suffix in (".tif", ".tiff"):
-            arr, orientation = _read_tiff_photo(path)
+            arr, orientation = _read_tiff_photo(path, notes)
         else:
             hw = image_pixels(path)
             if hw is not None:
@@ -124,7 +124,7 @@ def read_photo(path: str | Path, *, as_float: bool = False) -> tuple[np.ndarray,
     notes += check_notes
     if as_float:
         return np.asarray(PhotoPixels(raw)), notes
-    return np.ascontiguousarray(arr[..., :3]), notes
+    return np.ascontiguousarray(raw), notes  # a float photo: clipped if it had to be
 
 
 def _pillow_orientation(path: Path) -> int | None:
@@ -172,8 +172,33 @@ def _photo_error(path: Path, exc: BaseException) -> InputError:
     return damaged(path, exc, "PNG, JPEG or TIFF image")
 
 
-def _read_tiff_photo(path: Path) -> tuple[np.ndarray, int | None]:
-    """A TIFF photo as ``(H, W, C)`` and its orientation, after checking structure and size."""
+def _palette_colours(indices: np.ndarray, colormap, path: Path,
+                     notes: list[str]) -> np.ndarray:
+    """``(H, W, 3)`` colours of a palette image: each index looked up in its colour map."""
+    if colormap is None or np.ndim(colormap) != 2 or np.shape(colormap)[0] != 3:
+        raise InputError(
+            f"The photo {str(path)!r} is a palette (indexed-colour) image without a usable "
+            "palette. Save it again as an RGB image (GIMP: Image > Mode > RGB; Photoshop: "
+            "Image > Mode > RGB Color)."
+        )
+    cmap = np.asarray(colormap, dtype=np.uint16).T  # (entries, 3), 16 bits per colour
+    if int(indices.max(initial=0)) >= cmap.shape[0]:
+        raise damaged(path, ValueError("a pixel's palette index is beyond the palette"),
+                      "PNG, JPEG or TIFF image")
+    for step in (257, 256):  # 8-bit colours, as most writers store them
+        if not np.any(cmap % step):
+            cmap = (cmap // step).astype(np.uint8)
+            break
+    notes.append("the photo is a palette (indexed-colour) TIFF: its colours were looked up "
+                 "in its palette")
+    return cmap[indices]
+
+
+def _read_tiff_photo(path: Path, notes: list[str]) -> tuple[np.ndarray, int | None]:
+    """A TIFF photo as ``(H, W, C)`` and its orientation, after checking structure and size.
+
+    A palette (indexed-colour) TIFF is turned into its colours, with a note.
+    """
     from .tiff import tiff_layout
 
     with open_checked_tiff(path) as tif:  # structure and size checked as it opens
@@ -197,6 +222,8 @@ def _read_tiff_photo(path: Path) -> tuple[np.ndarray, int | None]:
                 "photo of the painting as the photo."
             )
         arr = tif.series[0].asarray()
+        if int(page.photometric) == 3 and arr.ndim == 2:  # PALETTE: indices, not greys
+            arr = _palette_colours(arr, page.colormap, path, notes)
     if planar_rgb and arr.ndim == 3 and arr.shape[0] in (3, 4):
         arr = np.moveaxis(arr, 0, -1)  # separate colour planes: (3, H, W) -> (H, W, 3)
     return arr, orientation

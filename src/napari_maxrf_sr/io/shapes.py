@@ -49,14 +49,46 @@ def _h5_shape(path: Path, dataset: str | None) -> tuple[int, int, int] | None:
     return tuple(three[0]) if len(three) == 1 else None
 
 
+def _field_shape(p: Path, kind: str) -> tuple[int, ...] | None:
+    """Declared maps of other programs' formats and OME-Zarr (see :mod:`.fieldformats`)."""
+    if kind == "ome-zarr":
+        from .omezarr import open_ome_zarr
+
+        return tuple(open_ome_zarr(p)[0][0].shape)  # metadata only: nothing is read
+    if kind == "dms":
+        from .dms import dms_header
+
+        w, h, c, _ = dms_header(p)
+        return c, h, w
+    if kind == "edf":
+        from .pymca import edf_frames
+
+        frames = edf_frames(p)  # headers only
+        return (len(frames), *frames[0].shape)
+    if kind == "datastack":
+        from .datastack import datastack_shape
+
+        shape = datastack_shape(p)
+        return (1, *shape) if len(shape) == 2 else shape
+    return None
+
+
 def maps_shape(path: str | Path, **options: Any) -> tuple[int, int, int] | None:
     """``(B, h, w)`` of the maps a file or folder declares, or ``None`` if not known.
 
-    ``options`` are those of :func:`~napari_maxrf_sr.io.read_element_maps`.
+    ``options`` are those of :func:`~napari_maxrf_sr.io.read_element_maps`. OME-Zarr,
+    ``.dms``, ``.edf`` and ``.datastack`` are read from their headers and metadata too.
     """
+    from .fieldformats import field_format
+
     p = Path(path)
     suffix = p.suffix.lower()
     try:
+        kind = field_format(p)
+        if kind is not None:
+            shape = _field_shape(p, kind)
+            return tuple(int(n) for n in shape) if shape is not None and len(shape) == 3 \
+                else None
         if p.is_dir():
             return _folder_shape(p)
         if not p.is_file():
@@ -86,6 +118,32 @@ def maps_shape(path: str | Path, **options: Any) -> tuple[int, int, int] | None:
     except Exception:  # noqa: BLE001 - unknown: the reader says what is wrong
         return None
     return None
+
+
+def photo_nbytes(path: str | Path, hw: tuple[int, int]) -> int:
+    """Bytes of the photo as it is decoded (``hw`` its size): channels x bytes per value.
+
+    From the header where it says (TIFF, PNG); else 8-bit RGB is assumed.
+    """
+    p = Path(path)
+    per_pixel = 3
+    try:
+        if p.suffix.lower() in TIFF_SUFFIXES:
+            import tifffile
+
+            with tifffile.TiffFile(p) as tif:
+                page = tif.pages[0]
+                bits = int(page.bitspersample) if page.bitspersample else 8
+                per_pixel = max(3, int(page.samplesperpixel)) * max(1, -(-bits // 8))
+        elif p.suffix.lower() == ".png":
+            with open(p, "rb") as fh:
+                head = fh.read(26)
+            if head[12:16] == b"IHDR":
+                channels = {0: 1, 2: 3, 3: 3, 4: 2, 6: 4}.get(head[25], 4)
+                per_pixel = max(3, channels) * (2 if head[24] == 16 else 1)
+    except Exception:  # noqa: BLE001 - unknown: 8-bit RGB assumed
+        pass
+    return int(hw[0]) * int(hw[1]) * per_pixel
 
 
 def photo_shape(path: str | Path) -> tuple[int, int] | None:
