@@ -15,9 +15,11 @@ settings is refused, with a message saying what differs.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,8 +28,9 @@ import numpy as np
 import torch
 
 from .. import __version__
-from ..errors import CheckpointError, CheckpointWriteError
+from ..errors import CheckpointError, CheckpointWriteError, RunInterrupted
 from .config import INFERENCE_SETTINGS, SRConfig
+from .control import InterruptRequest
 from .photo_pixels import PhotoPixels
 from .run_state import cpu_copy
 
@@ -38,6 +41,11 @@ DEFAULT_EVERY_SECONDS = 120.0
 #: Settings that do not change what training computes (a resumed run may change them;
 #: the local calibration acts on the finished network only).
 _NOT_FINGERPRINTED = ("device", "cpu_threads", *INFERENCE_SETTINGS)
+
+
+#: What to say to start again instead of resuming (the command line's words first).
+START_AGAIN = ("Start a new run instead (on the command line: the same command without "
+               "--resume, with --force to replace the checkpoint).")
 
 
 @dataclass(frozen=True)
@@ -52,11 +60,15 @@ class CheckpointPlan:
         Training seconds between two checkpoints; also written when stage 2 starts.
     resume
         Continue from ``path`` (which must exist and belong to this run).
+    interrupt
+        Where a signal handler asks the run to save a checkpoint and stop
+        (:class:`InterruptRequest`); ``None``: signals are left to the caller.
     """
 
     path: Path
     every_seconds: float = DEFAULT_EVERY_SECONDS
     resume: bool = False
+    interrupt: InterruptRequest | None = None
 
 
 class Fingerprint(str):
@@ -182,6 +194,69 @@ def load_checkpoint(path: str | os.PathLike, fingerprint: str) -> dict[str, Any]
     return payload["state"]
 
 
+def _tensors(tree: Any, prefix: str = "") -> Iterator[tuple[str, torch.Tensor]]:
+    """``(name, tensor)`` of every tensor in a checkpoint's nested containers."""
+    if isinstance(tree, torch.Tensor):
+        yield prefix, tree
+    elif isinstance(tree, dict):
+        for k, v in tree.items():
+            yield from _tensors(v, f"{prefix}/{k}" if prefix else str(k))
+    elif isinstance(tree, list | tuple):
+        for i, v in enumerate(tree):
+            yield from _tensors(v, f"{prefix}/{i}")
+
+
+def check_saved_state(path: str | os.PathLike, state: dict[str, Any], n_channels: int,
+                      config: SRConfig) -> None:
+    """Refuse a saved state whose weights do not fit this run's networks, or are not finite.
+
+    Checked before anything is built from it (the shapes on torch's ``meta`` device), so
+    a damaged checkpoint is a :class:`CheckpointError`, not a failure in the middle.
+    """
+    from .model import ListaGenerator, PatchDiscriminator
+
+    with torch.device("meta"):
+        generator = ListaGenerator.from_config(n_channels, config)
+        disc = PatchDiscriminator()
+    nets = {"model": generator, "best_state": generator, "stage2/disc": disc}
+    expected = {f"{where}/{k}": tuple(v.shape) for where, net in nets.items()
+                for k, v in net.state_dict().items()}
+    for where, net in (("stage1/opt", generator), ("stage2/opt_g", generator),
+                       ("stage2/opt_d", disc)):
+        for i, p in enumerate(net.parameters()):
+            for moment in ("exp_avg", "exp_avg_sq"):
+                expected[f"{where}/state/{i}/{moment}"] = tuple(p.shape)
+    found = dict(_tensors(state))
+    nets_saved = ["model"] + [g for g in ("best_state", "stage2/disc")
+                              if any(k.startswith(g + "/") for k in found)]
+    for group in nets_saved:  # every weight of each network saved, each of its shape
+        names = {k for k in expected if k.startswith(group + "/")}
+        names |= {k for k in found if k.startswith(group + "/")}
+        for name in sorted(names):
+            got = found.get(name)
+            if got is None or tuple(got.shape) != expected.get(name):
+                _misfit(path, name, got, expected.get(name))
+    for name, got in found.items():  # optimiser moments, where saved
+        if "/state/" in name and name in expected and tuple(got.shape) != expected[name]:
+            _misfit(path, name, got, expected[name])
+    bad = [k for k, v in found.items() if v is not None and v.is_floating_point()
+           and not v.isfinite().all()]
+    if bad:
+        raise CheckpointError(
+            f"The checkpoint {str(path)!r} holds NaN or infinite values ({', '.join(bad[:3])}"
+            f"{', ...' if len(bad) > 3 else ''}): the run had already failed when it was "
+            "saved, so it cannot be resumed. " + START_AGAIN)
+
+
+def _misfit(path, name: str, got: torch.Tensor | None, want: tuple | None) -> None:
+    raise CheckpointError(
+        f"The checkpoint {str(path)!r} does not fit this run: {name!r} "
+        + ("is missing" if got is None else f"has shape {tuple(got.shape)}")
+        + (f", where this run's network needs {want}" if want is not None else
+           ", which this run's network does not have")
+        + ". It is damaged, or was written for other settings. " + START_AGAIN)
+
+
 def _load(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(
@@ -247,6 +322,40 @@ class CheckpointSaver:
     def due(self, elapsed: float) -> bool:
         """True when a checkpoint is due."""
         return elapsed - self.last >= self.plan.every_seconds
+
+    @contextlib.contextmanager
+    def armed(self) -> Iterator[None]:
+        """While a stage trains: a signal asks for a checkpoint at the end of the step."""
+        request = self.plan.interrupt
+        if request is None:
+            yield
+            return
+        request.armed = True
+        try:
+            yield
+        finally:
+            request.armed = False
+
+    def after_step(self, state, model: torch.nn.Module, stage) -> None:
+        """At the end of a step: a checkpoint when one is due; after a signal, save and stop.
+
+        Raises
+        ------
+        RunInterrupted
+            When a signal asked the run to stop (:class:`InterruptRequest`); its
+            ``checkpoint`` is the file saved (``None`` if it could not be written).
+        """
+        request = self.plan.interrupt
+        if request is not None and request.signum is not None:
+            request.armed = False
+            try:
+                self.save(state, model, stage)
+                saved, reason = self.plan.path, ""
+            except CheckpointWriteError as exc:
+                saved, reason = None, str(exc)
+            raise RunInterrupted(request.signum, saved, state.step, state.total, reason)
+        if self.due(state.elapsed):
+            self.save(state, model, stage)
 
     def save(self, state, model: torch.nn.Module, stage) -> None:
         """Everything needed to continue the run exactly from here.

@@ -1,4 +1,4 @@
-"""Run control shared by the training loop and its callers: stop, cancel, pause."""
+"""Run control shared by the training loop and its callers: stop, cancel, pause, signals."""
 
 from __future__ import annotations
 
@@ -71,6 +71,28 @@ class RunControl:
         while not self._running.wait(poll):
             pass
         return time.perf_counter() - t0
+
+
+class InterruptRequest:
+    """A stop asked for by a signal (Ctrl-C, SIGTERM) while a run trains.
+
+    A signal handler calls :meth:`ask`. While a stage is training, the run then saves a
+    checkpoint at the end of the step it is doing and raises
+    :class:`~napari_maxrf_sr.errors.RunInterrupted`: a step is never cut in half, so the
+    saved run resumes exactly. At any other moment (reading, set-up, writing) or when
+    asked twice, :meth:`ask` returns ``False`` and the handler stops the process itself.
+    """
+
+    def __init__(self) -> None:
+        self.armed = False
+        self.signum: int | None = None
+
+    def ask(self, signum: int) -> bool:
+        """Ask the training run to save and stop; ``False`` when it cannot take the request."""
+        if not self.armed or self.signum is not None:
+            return False
+        self.signum = int(signum)
+        return True
 
 
 def format_mmss(seconds: float | None) -> str:

@@ -138,6 +138,9 @@ def _from_file(file, path: str) -> TrainedModel:
         # Models saved before the local calibration existed answer as they did then.
         config = SRConfig.from_dict({"calibration_radius": 0, **payload["config"]})
         normaliser = MapNormaliser.from_dict(payload["normaliser"])
+        if not 0 <= normaliser.zero_level < normaliser.peak_level <= 1:
+            raise ValueError(f"its normalisation levels (zero {normaliser.zero_level}, peak "
+                             f"{normaliser.peak_level}) must satisfy 0 <= zero < peak <= 1")
         elements = tuple(str(e) for e in payload["elements"])
         scale = int(payload["scale"])
         n_channels = int(payload["n_channels"])
@@ -154,10 +157,18 @@ def _from_file(file, path: str) -> TrainedModel:
         got = {k: tuple(v.shape) for k, v in state.items()}
         if expected != got:
             raise ValueError(f"weights have shapes {got}, expected {expected}")
+        bad = [k for k, v in state.items() if v.is_floating_point() and not v.isfinite().all()]
+        if bad:
+            raise ModelFileError(
+                f"{path} holds NaN or infinite weights ({', '.join(bad[:4])}): the training "
+                "that made it had failed. Train the model again (maxrf-sr run --save-model)."
+            )
         generator = ListaGenerator.from_config(n_channels, config)
         generator.load_state_dict(state)  # the output's sigmoid blend is a buffer in it
         photo = payload.get("photo_normaliser")
         photo_normaliser = None if photo is None else PhotoNormaliser.from_dict(photo)
+    except ModelFileError:
+        raise
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ModelFileError(f"{path} is damaged or inconsistent: {exc}") from None
     generator.eval()

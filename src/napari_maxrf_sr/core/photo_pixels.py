@@ -126,7 +126,7 @@ def check_rgb_pixels(rgb, *, name: str = "photo") -> tuple[np.ndarray, list[str]
     if arr.dtype in (np.uint8, np.uint16):
         return arr, notes
     if np.issubdtype(arr.dtype, np.floating):
-        return _float_photo(arr, name), notes
+        return _float_photo(arr, name, notes), notes
     if arr.dtype == np.bool_ or np.issubdtype(arr.dtype, np.integer):
         raise InputError(
             f"The {name} has pixel type {arr.dtype}; use 8-bit (uint8), 16-bit (uint16) "
@@ -169,8 +169,16 @@ def _photo_shape_checked(arr: np.ndarray, name: str) -> np.ndarray:
     return arr
 
 
-def _float_photo(arr: np.ndarray, name: str) -> np.ndarray:
-    """A float photo as float32, if its values are finite and in ``[0, 1]``."""
+#: How far a float photo may stray outside [0, 1] and be clipped (rounding in a colour
+#: conversion): half a level of an 8-bit photo.
+FLOAT_SLACK = 1 / 512
+
+
+def _float_photo(arr: np.ndarray, name: str, notes: list[str]) -> np.ndarray:
+    """A float photo as float32, if its values are finite and in ``[0, 1]``.
+
+    Values at most :data:`FLOAT_SLACK` outside are clipped, with a note.
+    """
     out = arr.astype(np.float32, copy=False)
     n_bad = sum(int((~np.isfinite(band)).sum()) for band in _row_bands(arr))
     if n_bad:
@@ -181,11 +189,16 @@ def _float_photo(arr: np.ndarray, name: str) -> np.ndarray:
         )
     lo, hi = float(out.min()), float(out.max())
     if lo < 0 or hi > 1:
+        if lo >= -FLOAT_SLACK and hi <= 1 + FLOAT_SLACK:
+            notes.append(f"the photo's values span [{lo:.3g}, {hi:.6g}], a little outside "
+                         "[0, 1] (rounding): they were clipped to [0, 1]")
+            return np.clip(out, 0.0, 1.0)
         hint = (
-            "it looks like 0-255 values: divide by 255"
-            if hi <= 255
-            else "it looks like 16-bit values: divide by 65535"
-            if hi <= 65535
+            "it has negative values: clip them with np.clip(rgb, 0, 1) if they are small, "
+            "or export the photo again" if lo < 0 and hi <= 1
+            else "rescale it to [0, 1]" if lo < 0
+            else "it looks like 0-255 values: divide by 255" if hi <= 255
+            else "it looks like 16-bit values: divide by 65535" if hi <= 65535
             else "rescale it to [0, 1]"
         )
         raise InputError(

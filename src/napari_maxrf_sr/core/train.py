@@ -18,6 +18,7 @@ in :mod:`.checkpoint`, the batches in :mod:`.sampling`.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Generator, Sequence
@@ -29,7 +30,13 @@ import numpy as np
 import torch
 
 from ..errors import TrainingDiverged
-from .checkpoint import CheckpointPlan, CheckpointSaver, load_checkpoint, run_fingerprint
+from .checkpoint import (
+    CheckpointPlan,
+    CheckpointSaver,
+    check_saved_state,
+    load_checkpoint,
+    run_fingerprint,
+)
 from .config import SRConfig, config_from_preset
 from .control import RunControl
 from .device import describe_device, resolve_device
@@ -140,6 +147,8 @@ def train_prepared(
         fingerprint = run_fingerprint(prepared.lr_maps, prepared.rgb, prepared.scale,
                                       prepared.elements, cfg)
         resumed = load_checkpoint(checkpoint.path, fingerprint) if checkpoint.resume else None
+        if resumed is not None:  # weights that fit and are finite, before anything is built
+            check_saved_state(checkpoint.path, resumed, prepared.lr_maps.shape[0] + 3, cfg)
         saver = CheckpointSaver(checkpoint, fingerprint, resumed)
     return _run_with_threads(prepared, cfg, device, stop or RunControl(), saver, infer,
                              reserve_cores)
@@ -252,7 +261,7 @@ def _run_stage(loop: _Loop, stage: PretrainingStage | AdversarialStage, n: int,
 
     Returns how a request ended it (:class:`_Ended`), or ``None`` when it ended by itself.
     """
-    state, cfg, control, report = loop.state, loop.cfg, loop.control, loop.report
+    state, cfg, report = loop.state, loop.cfg, loop.report
     first = stage.name is Stage.STAGE1
     t_stage = state.t_stage1 if first else state.t_stage2
 
@@ -264,6 +273,16 @@ def _run_stage(loop: _Loop, stage: PretrainingStage | AdversarialStage, n: int,
         return eta
 
     report.mark()
+    with contextlib.ExitStack() as armed:
+        if loop.saver is not None:  # a signal now: a checkpoint at the end of the step
+            armed.enter_context(loop.saver.armed())
+        return (yield from _steps(loop, stage, n, budget, first, t_stage, time_left))
+
+
+def _steps(loop: _Loop, stage, n: int, budget: float | None, first: bool, t_stage: float,
+           time_left) -> Generator[TrainEvent, None, _Ended | None]:
+    """The steps of :func:`_run_stage` (a signal meanwhile: see :meth:`CheckpointSaver.armed`)."""
+    state, control, report = loop.state, loop.control, loop.report
     for k in range((state.step1 if first else state.step2) + 1, n + 1):
         # A pause: say exactly where training halts (events are throttled), then wait.
         if control.paused:
@@ -285,10 +304,10 @@ def _run_stage(loop: _Loop, stage: PretrainingStage | AdversarialStage, n: int,
             state.step2 = k
         state.meter.add(terms)
         # The held-out check (stage 1 may end on a plateau), a checkpoint, an event.
-        if (k % cfg.check_every == 0 or k == n) and _held_out_step(loop, first, k):
+        if (k % loop.cfg.check_every == 0 or k == n) and _held_out_step(loop, first, k):
             return None
-        if loop.saver is not None and loop.saver.due(state.elapsed):
-            loop.saver.save(state, loop.model, stage)
+        if loop.saver is not None:  # due, or asked for by a signal (then: stop)
+            loop.saver.after_step(state, loop.model, stage)
         out_of_time = budget is not None and state.elapsed - t_stage >= budget
         if k == n or out_of_time or report.due():
             report.mark()

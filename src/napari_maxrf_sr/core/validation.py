@@ -6,6 +6,7 @@ Every public entry point (API, CLI, widget) funnels its arrays through
 
 from __future__ import annotations
 
+import unicodedata
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ MAX_MAP_VALUES = 1 << 29
 #: Where panel users find the alignment that API users call as napari_maxrf_sr.io.align_photo.
 ALIGN_HINT = ("napari_maxrf_sr.io.align_photo; in napari: Plugins > MA-XRF Super-Resolution > "
               "Align photo to the scan")
+#: Largest scale accepted (the method is meant for 2 to 8; far beyond, the photo is wrong).
+MAX_SCALE = 32
 #: Largest magnitude of a map value: the core computes in float32 (largest 3.4e38),
 #: and a super-resolved pixel may be several times brighter than any block mean.
 MAX_MAP_MAGNITUDE = 1e30
@@ -249,13 +252,12 @@ def infer_scale(lr_shape: tuple[int, int], hr_shape: tuple[int, int]) -> int:
 def check_scale(scale, lr_shape: tuple[int, int], hr_shape: tuple[int, int]) -> int:
     """Check that ``hr_shape == scale * lr_shape`` for a whole-number ``scale``."""
     if scale is None:
-        return infer_scale(lr_shape, hr_shape)
+        return _bounded_scale(infer_scale(lr_shape, hr_shape), lr_shape)
     try:
         s_float = float(scale)
     except (TypeError, ValueError):
-        raise InputError(
-            f"The scale must be a whole number such as 2, 4 or 8, got {scale!r}."
-        ) from None
+        raise InputError(f"The scale must be a whole number such as 2, 4 or 8, got {scale!r}."
+                         ) from None
     if not np.isfinite(s_float) or s_float != int(s_float) or s_float < 1:
         raise InputError(
             f"The scale must be a whole number such as 2, 4 or 8, got {scale!r}: each map "
@@ -273,6 +275,20 @@ def check_scale(scale, lr_shape: tuple[int, int], hr_shape: tuple[int, int]) -> 
             f"With scale {s} the photo must be {s * h} x {s * w} px (s x the maps' "
             f"{h} x {w}), but it is {hr_shape[0]} x {hr_shape[1]}.{detected} Crop or "
             f"resample the photo onto the scan's grid ({ALIGN_HINT})."
+        )
+    return _bounded_scale(s, lr_shape)
+
+
+def _bounded_scale(s: int, lr_shape: tuple[int, int]) -> int:
+    """``s``, or an error for a scale beyond :data:`MAX_SCALE`."""
+    if s > MAX_SCALE:
+        raise InputError(
+            f"The photo is {s} times the maps' size (scale {s}): each scan pixel would "
+            f"become {s} x {s} photo pixels, far more than the scan can guide (the method is "
+            f"meant for scales 2 to 8; at most {MAX_SCALE} is accepted). Check that the photo "
+            f"and the maps show the same area, and reduce the photo to a few times the "
+            f"maps' size (e.g. {4 * lr_shape[0]} x {4 * lr_shape[1]} px for scale 4) with "
+            f"{ALIGN_HINT}."
         )
     return s
 
@@ -359,7 +375,7 @@ def prepare_inputs(
     if elements is None:
         names = default_element_names(maps.shape[0])
     else:
-        names = tuple(str(e) for e in elements)
+        names = tuple(unicodedata.normalize("NFC", str(e)) for e in elements)  # look-alikes
         if len(names) != maps.shape[0]:
             raise InputError(
                 f"{len(names)} element names were given for {maps.shape[0]} maps; "
