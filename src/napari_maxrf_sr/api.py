@@ -121,17 +121,21 @@ def super_resolve(
     RuntimeError
         When the run was cancelled through ``stop``.
     """
+    from .provenance import timestamp
+
     method = canonical_method(method)
+    started = timestamp()
     if method == NETWORK:
         result = _run_network(lr_maps, rgb, scale, elements, config, preset, seed,
                               max_seconds, device, negative, callback, stop, checkpoint, infer)
     else:
         result = _run_baseline(lr_maps, rgb, scale, method, elements, seed, negative)
-    result.diagnostics["provenance"] = _provenance(lr_maps, rgb, result)
+    result.diagnostics["provenance"] = _provenance(lr_maps, rgb, result, started, timestamp())
     return result
 
 
-def _provenance(lr_maps, rgb, result: SRResult) -> dict[str, Any]:
+def _provenance(lr_maps, rgb, result: SRResult, started: str, finished: str
+                ) -> dict[str, Any]:
     from .provenance import build_provenance, describe_array
 
     diag = result.diagnostics
@@ -143,7 +147,7 @@ def _provenance(lr_maps, rgb, result: SRResult) -> dict[str, Any]:
         photo=describe_array(rgb), settings=diag.get("config"), output_shape=shape,
         device=diag["device"], seconds=diag["seconds"],
         stopped_early=bool(diag.get("stopped_early")), history=diag.get("history", ()),
-        notes=diag.get("notes", ()))
+        notes=diag.get("notes", ()), started=started, finished=finished)
 
 
 def _run_baseline(lr_maps, rgb, scale, method, elements, seed, negative) -> SRResult:

@@ -13,6 +13,7 @@ import hashlib
 import platform
 import sys
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from importlib import metadata as importlib_metadata
 from typing import Any
 
@@ -154,6 +155,11 @@ def build_provenance(
     }
     record.update(extra or {})
     return record
+
+
+def timestamp() -> str:
+    """Now, as the record writes times: local time with its UTC offset, to the second."""
+    return datetime.now().astimezone().isoformat(timespec="seconds")
 
 
 def command_line() -> str:

@@ -13,7 +13,7 @@ cluster; ``*.tif`` the single-resolution element stack
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -58,6 +58,7 @@ def apply_to_file(
     scheduler: str | None = None,
     provenance: Mapping[str, Any] | None = None,
     force: bool = False,
+    verify: Callable[[Any], None] | None = None,
 ) -> Path:
     """Apply a trained model and write the maps to ``out`` tile by tile, atomically.
 
@@ -82,6 +83,11 @@ def apply_to_file(
         Recorded in the file's metadata.
     force
         Replace an existing output.
+    verify
+        Called with the full-resolution maps (in the model's element order) once they are
+        on disk, before the output gets its name; what it raises leaves nothing behind.
+        Default: the maps must agree with the scan (their block means give it back), or
+        :class:`~napari_maxrf_sr.errors.ResultDisagrees` is raised (a damaged model file).
 
     Returns
     -------
@@ -99,12 +105,27 @@ def apply_to_file(
         )
     prepared, normaliser, _order = prepare_for_model(model, lr_maps, rgb, scale=scale,
                                                      negative=negative, elements=elements)
+    if verify is None:
+        verify = _agrees_with(model, prepared.lr_maps)
     if kind == "tiff":
-        return _to_tiff(model, prepared, normaliser, out, provenance, force)
-    return _to_ome_zarr(model, prepared, normaliser, out, scheduler, provenance, force)
+        return _to_tiff(model, prepared, normaliser, out, provenance, force, verify)
+    return _to_ome_zarr(model, prepared, normaliser, out, scheduler, provenance, force, verify)
 
 
-def _to_ome_zarr(model, prepared, normaliser, out, scheduler, provenance, force) -> Path:
+def _agrees_with(model, lr: np.ndarray) -> Callable[[Any], None]:
+    """The default check of :func:`apply_to_file`: the result gives back the scan ``lr``."""
+    from .io.agreement import check_agreement
+
+    if not model.operator.is_block:  # a beam's blocks overlap: block means are not the scan
+        return lambda sr: None
+    advice = ("The model is damaged or does not fit these maps: train a new one "
+              "(napari_maxrf_sr.super_resolve, or maxrf-sr run ... --save-model).")
+    return lambda sr: check_agreement(sr, lr, model.scale, list(model.elements),
+                                      advice=advice)
+
+
+def _to_ome_zarr(model, prepared, normaliser, out, scheduler, provenance, force,
+                 verify=None) -> Path:
     import dask.array as da
 
     from .core.inference import predict
@@ -122,10 +143,11 @@ def _to_ome_zarr(model, prepared, normaliser, out, scheduler, provenance, force)
                              chunks=(-1, 512, -1))
     with computer(scheduler) as compute:
         return write_ome_zarr(out, maps, model.elements, scale=model.scale, role="sr_map",
-                              provenance=provenance, force=force, compute=compute)
+                              provenance=provenance, force=force, compute=compute,
+                              verify=verify)
 
 
-def _to_tiff(model, prepared, normaliser, out, provenance, force) -> Path:
+def _to_tiff(model, prepared, normaliser, out, provenance, force, verify=None) -> Path:
     from .core.inference import predict
     from .io.large import element_stack_on_disk
 
@@ -134,4 +156,6 @@ def _to_tiff(model, prepared, normaliser, out, provenance, force) -> Path:
                                provenance=provenance, force=force) as mm:
         predict(model.generator, normaliser, prepared.lr_maps, prepared.rgb, model.operator,
                 model.config, out=mm, photo_normaliser=model.photo_normaliser)
+        if verify is not None:
+            verify(mm)
     return out

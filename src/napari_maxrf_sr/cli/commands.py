@@ -21,6 +21,7 @@ def _fresh_folder(base: Path) -> Path:
 
 def cmd_simulate(args) -> int:
     """``maxrf-sr simulate``: write a synthetic test painting with known truth."""
+    from ..atomic import FORCE_CLI, refuse_overwrite
     from ..io import read_photo
     from ..io.paths import refuse_same_files
     from ..simulate import make_synthetic_painting, write_synthetic_painting
@@ -29,6 +30,8 @@ def cmd_simulate(args) -> int:
     out = Path(args.out)
     refuse_same_files({f"--out ({name})": out / name for name in FILE_NAMES.values()},
                       {"--photo": None if args.photo is None else Path(args.photo)})
+    if out.is_dir():  # before the painting is made, in the command line's words
+        refuse_overwrite([out / name for name in FILE_NAMES.values()], args.force, FORCE_CLI)
     photo = None
     if args.photo:
         photo, _ = read_photo(args.photo)
@@ -75,7 +78,9 @@ def cmd_demo(args) -> int:
         elements=painting.elements, scale=painting.scale, settings=diag.get("config"),
         output_shape=result.maps.shape, device=diag["device"], seconds=diag["seconds"],
         history=diag.get("history", ()), notes=diag.get("notes", ()),
-        extra={"inputs": {"synthetic painting": {"seed": args.seed, "folder": str(folder)}}})
+        started=diag["provenance"]["started"], finished=diag["provenance"]["finished"],
+        extra={"inputs": {"synthetic painting": {"seed": args.seed,
+                                                 "folder": str(folder.resolve())}}})
     write_element_stack(out, result.maps, painting.elements, scale=painting.scale,
                         role="sr_map", provenance=record)
     rows = compare_with_bicubic(result.maps, painting.lr_maps, painting.hr_maps,

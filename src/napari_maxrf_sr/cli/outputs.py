@@ -19,9 +19,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..atomic import check_writable_folder, name_bytes, name_max, refuse_overwrite
-from ..errors import USER_ERRORS, InputError, OutputWriteError
-from ..io.omezarr import check_replaceable, is_ome_zarr_name
+from ..atomic import FORCE_CLI, check_writable_folder, name_bytes, name_max, refuse_overwrite
+from ..errors import USER_ERRORS, ClusterError, InputError, OutputWriteError, ResultDisagrees
+from ..io.atomic_folder import check_replaceable
+from ..io.omezarr import is_ome_zarr_name
 from ..io.paths import check_name_length, refuse_same_files
 from ..method_names import NETWORK
 
@@ -69,9 +70,9 @@ def check_outputs(outputs: Mapping[str, Path | None], inputs: Mapping[str, Path 
             continue
         check_name_length(path, f"The {label} file")  # first: a longer name fails any stat
         if label in tiff and is_ome_zarr_name(path):
-            check_replaceable(path, force)
+            check_replaceable(path, force, FORCE_CLI)
         elif label not in replaced:
-            refuse_overwrite([path], force)
+            refuse_overwrite([path], force, FORCE_CLI)
         check_writable_folder(path.parent if str(path.parent) else Path("."))
     refuse_same_files(outputs, inputs)  # first: an input at risk matters most
     for label in tiff:
@@ -119,15 +120,24 @@ def keep_somewhere(out: Path, suffix: str, write: Callable[[Path], Any]) -> Path
     return None
 
 
+def _they_were_kept(kept: Path) -> str:
+    return f" They were kept as {str(kept)!r} instead: move or rename that file."
+
+
 def write_or_keep(what: str, target: Path, write: Callable[[], Any],
-                  keep: Callable[[], Path | None], problems: list[str]) -> bool:
+                  keep: Callable[[], Path | None], problems: list[str],
+                  kept_as: Callable[[Path], str] = _they_were_kept) -> bool:
     """Write an output; when that fails, keep it somewhere with ``keep`` and say where.
 
-    Returns whether ``target`` was written. Unexpected errors are logged.
+    ``kept_as`` says what was kept (the maps, or only the model that makes them).
+    Returns whether ``target`` was written. Unexpected errors are logged. A result that
+    does not agree with the scan (:class:`~..errors.ResultDisagrees`) is never kept.
     """
     try:
         write()
         return True
+    except ResultDisagrees:
+        raise
     except (Exception, KeyboardInterrupt) as exc:  # the work is done: keep it, then report
         from ..errorlog import write_traceback_log
 
@@ -137,7 +147,7 @@ def write_or_keep(what: str, target: Path, write: Callable[[], Any],
             log = write_traceback_log(exc, f"writing {target}")
             said += f" (Details for a bug report: {log}.)" if log else ""
         if kept is not None:
-            said += f" They were kept as {str(kept)!r} instead: move or rename that file."
+            said += kept_as(kept)
         else:
             said += (" They could not be kept anywhere else either: free some space and "
                      "run the same command again.")
@@ -156,8 +166,16 @@ def raise_problems(problems: list[str]) -> None:
 # -------------------------------------------------------------- OME-Zarr pyramids
 
 
+#: Seconds to wait for a dask scheduler and its first worker (tests lower it).
+SCHEDULER_TIMEOUT = 30.0
+
+
 def pyramid_requested(out: Path, args) -> bool:
-    """Whether ``out`` asks for an OME-Zarr pyramid; ``--scheduler`` needs one."""
+    """Whether ``out`` asks for an OME-Zarr pyramid; ``--scheduler`` needs one.
+
+    A ``--scheduler`` is tried now, before any work: ``dask.distributed`` installed, the
+    scheduler reachable, workers with this package's version.
+    """
     pyramid = is_ome_zarr_name(out)
     if getattr(args, "scheduler", None):
         if not pyramid:
@@ -167,12 +185,34 @@ def pyramid_requested(out: Path, args) -> bool:
             )
         if getattr(args, "method", NETWORK) != NETWORK:
             raise InputError("--scheduler applies to the network (--method network) only.")
+        check_scheduler(args.scheduler)
     return pyramid
 
 
+def check_scheduler(address: str) -> None:
+    """Connect to the dask scheduler at ``address`` and check its workers, then leave.
+
+    Raises
+    ------
+    ClusterError
+        When ``dask.distributed`` is missing, the scheduler cannot be reached, or it has
+        no suitable workers; the message says what to do.
+    """
+    from ..core.tiled import computer
+
+    try:
+        with computer(address, timeout=SCHEDULER_TIMEOUT):
+            pass
+    except ImportError as exc:
+        raise ClusterError(f"{exc} Or leave --scheduler out to compute here.") from None
+
+
 def apply_to_pyramid(model, maps, photo, out: Path, elements, args, provenance: dict,
-                      negative: str = "error") -> None:
-    """Apply the model tile by tile into an OME-Zarr pyramid (here, or on a cluster)."""
+                      negative: str = "error", verify=None) -> None:
+    """Apply the model tile by tile into an OME-Zarr pyramid (here, or on a cluster).
+
+    ``verify`` checks the full-resolution maps before the pyramid gets its name.
+    """
     from ..to_file import apply_to_file
 
     where = f"the dask cluster at {args.scheduler}" if args.scheduler else "this computer"
@@ -181,7 +221,7 @@ def apply_to_pyramid(model, maps, photo, out: Path, elements, args, provenance: 
     t0 = time.perf_counter()
     apply_to_file(model, maps, photo, out, elements=elements, scale=model.scale,
                   negative=negative, scheduler=args.scheduler, provenance=provenance,
-                  force=args.force)
+                  force=args.force, verify=verify)
     print(f"inference took {time.perf_counter() - t0:.1f} s", file=sys.stderr)
 
 

@@ -33,8 +33,9 @@ examples:
                                                   change one of the network's settings
   maxrf-sr run --xrf maps.tif --rgb photo.png --scale 4 --out bic.tif --method bicubic
   maxrf-sr apply --model painting.pt --xrf maps2.tif --rgb photo2.png --out sr2.tif
-  maxrf-sr apply --model painting.pt --xrf maps.tif --rgb photo.tif --out sr.ome.zarr \
-                 --scheduler tcp://scheduler:8786   a pyramid, tiles on a cluster
+  maxrf-sr apply --model painting.pt --xrf maps.tif --rgb photo.tif --out sr.ome.zarr \\
+                 --scheduler tcp://scheduler:8786
+                                                  a pyramid, its tiles computed on a cluster
   maxrf-sr simulate --out my_test_case --elements 9
 
 exit codes: 0 done, 1 failed (message on stderr), 2 bad command line, 130 interrupted

@@ -7,12 +7,14 @@ the element names a TIFF must store); what still fails after it keeps the result
 
 from __future__ import annotations
 
+import os
+import shlex
 import sys
 import time
 from pathlib import Path
 
 from ..core.control import format_mmss
-from ..errors import InputError
+from ..errors import CheckpointError, InputError, RunInterrupted
 from ..io.omezarr import is_ome_zarr_name
 from ..method_names import NETWORK
 from .outputs import (
@@ -27,20 +29,39 @@ from .outputs import (
 )
 from .progress import ProgressBar
 
+#: The notes printed by this command so far (each is printed once).
+_SAID: set[str] = set()
+
 
 def note(text: str) -> None:
-    """Print a note for the user on stderr."""
-    print(f"note: {text}", file=sys.stderr)
+    """Print a note for the user on stderr, once (a reader and the run may note the same)."""
+    if text not in _SAID:
+        _SAID.add(text)
+        print(f"note: {text}", file=sys.stderr)
+
+
+def forget_notes() -> None:
+    """A new command starts: no note said yet."""
+    _SAID.clear()
+
+
+def resume_command(argv: list[str]) -> str:
+    """The command that continues an interrupted run: the same one, with ``--resume``."""
+    args = list(argv) if "--resume" in argv else [*argv, "--resume"]
+    return "maxrf-sr " + shlex.join(args)
 
 
 def _path(value) -> Path | None:
     return None if value is None else Path(value)
 
 
-def read_inputs(args, scale=None) -> tuple:
+def read_inputs(args, scale=None, *, network: bool = False, pyramid: bool = False) -> tuple:
     """The maps (with their names) and the photo, and every note the readers made.
 
-    ``scale``: the whole number the photo must be of the maps (``None``: any).
+    ``scale``: the whole number the photo must be of the maps (``None``: any). Before
+    anything is decoded, the sizes the files declare are checked: the photo must fit the
+    maps, and the work must fit in the free memory (``network``, ``pyramid``: whether
+    the result is computed by the network, and into a pyramid, tile by tile).
     """
     import numpy as np
 
@@ -61,6 +82,7 @@ def read_inputs(args, scale=None) -> tuple:
         # a photo that does not fit is refused now, before gigabytes of maps are decoded
         # (sizes beyond the limits are left to the readers, which say so first)
         check_sizes_fit(declared, hw, scale)
+        _check_memory(args, declared, hw, network, pyramid)
     maps, elements, meta = read_element_maps(xrf, **options)
     if getattr(args, "elements", None):
         elements = tuple(e.strip() for e in args.elements.split(","))
@@ -69,26 +91,53 @@ def read_inputs(args, scale=None) -> tuple:
     notes = [*meta.notes, *photo_notes]
     for text in notes:
         note(text)
+    args.read_elements = tuple(elements)
     return maps, tuple(elements), photo, notes
+
+
+def _check_memory(args, declared, hw, network: bool, pyramid: bool) -> None:
+    """Refuse now a run whose declared sizes need more memory than is free."""
+    from ..io import large
+    from ..io.shapes import photo_nbytes
+
+    b, h, w = (int(n) for n in declared)
+    result = large.result_nbytes(b, *hw)
+    banded = network and (pyramid or result > large.IN_MEMORY_LIMIT)
+    large.check_memory_for(
+        {"the photo as decoded": 2 * photo_nbytes(args.rgb, hw),
+         "the maps": 3 * 4 * b * h * w, "the result": 0 if banded else 2 * result},
+        "Work on a crop of the painting (the photo and the scan cut to the same area), "
+        "close other programs" + ("" if pyramid else ", or write an OME-Zarr pyramid "
+                                  "(--out NAME.ome.zarr), which the network computes tile "
+                                  "by tile") + ".")
+
+
+def _timestamp() -> str:
+    from ..provenance import timestamp
+
+    return timestamp()
 
 
 def provenance(args, made_by: str, maps, photo, *, diag=None, notes=(), extra=None) -> dict:
     """The output's provenance record (see :mod:`napari_maxrf_sr.provenance`).
 
-    A run's record comes from the API (``diagnostics["provenance"]``); the command line
-    adds its command, the input files and the readers' notes.
+    A run's record comes from the API (``diagnostics["provenance"]``, with the training's
+    start and end); the command line adds its command, the input files (absolute paths)
+    and the readers' notes, and for ``apply`` the times of its work.
     """
-    from ..provenance import build_provenance, command_line, describe_array
+    from ..provenance import build_provenance, command_line, describe_array, timestamp
 
     diag = diag or {}
     record = dict(diag.get("provenance") or build_provenance(
         made_by=made_by, method=diag.get("method"), elements=diag.get("elements", ()),
         scale=diag.get("scale"), inputs={"maps": describe_array(maps)},
         photo=describe_array(photo), settings=diag.get("config"),
-        output_shape=(maps.shape[0], *photo.shape[:2])))
+        output_shape=(maps.shape[0], *photo.shape[:2]),
+        started=getattr(args, "started", ""), finished=timestamp()))
     record.update(made_by=made_by, command=command_line(),
-                  inputs={"xrf": {**record["inputs"].get("maps", {}), "path": str(args.xrf)}},
-                  photo={**(record.get("photo") or {}), "path": str(args.rgb)},
+                  inputs={"xrf": {**record["inputs"].get("maps", {}),
+                                  "path": os.path.abspath(args.xrf)}},
+                  photo={**(record.get("photo") or {}), "path": os.path.abspath(args.rgb)},
                   notes=[*notes, *record.get("notes", ())], **(extra or {}))
     return record
 
@@ -114,7 +163,8 @@ def _checkpoint_plan(args, out: Path):
             "command to continue it, or --force to start again and replace it."
         )
     every = args.checkpoint_every if args.checkpoint_every > 0 else float("inf")
-    return CheckpointPlan(path, every_seconds=every, resume=args.resume)
+    return CheckpointPlan(path, every_seconds=every, resume=args.resume,
+                          interrupt=getattr(args, "interrupt", None))
 
 
 def _train(args, maps, elements, photo, plan, pyramid: bool):
@@ -129,10 +179,12 @@ def _train(args, maps, elements, photo, plan, pyramid: bool):
             callback=None if args.quiet else ProgressBar(), checkpoint=plan,
             infer=not (args.method == NETWORK and (pyramid or too_big_for_memory(maps, photo))),
         )
+    except (CheckpointError, RunInterrupted):
+        raise  # a checkpoint that cannot be resumed; or one just saved (main says how)
     except BaseException:
         if plan is not None and plan.path.is_file():
-            print(f"\nthe run's last checkpoint is {plan.path}: add --resume to the same "
-                  "command to continue from there", file=sys.stderr)
+            print(f"\nthe run's last checkpoint is {plan.path}; to continue from there, "
+                  f"run:\n  {resume_command(getattr(args, 'argv', []))}", file=sys.stderr)
         raise
 
 
@@ -140,6 +192,7 @@ def cmd_run(args) -> int:
     """``maxrf-sr run``: train on one painting and write the super-resolved maps."""
     from ..core.checkpoint import read_checkpoint_info, remove_checkpoint
 
+    args.started = _timestamp()
     if args.settings and args.method != NETWORK:
         raise InputError(
             f"--set changes the network's settings, and the method {args.method!r} has none: "
@@ -156,7 +209,8 @@ def cmd_run(args) -> int:
         info = read_checkpoint_info(plan.path)
         print(f"resuming from {plan.path}: step {info['step']} of {info['planned_steps']}, "
               f"{format_mmss(info['elapsed'])} of training already done", file=sys.stderr)
-    maps, elements, photo, notes = read_inputs(args, args.scale)
+    maps, elements, photo, notes = read_inputs(args, args.scale, network=args.method == NETWORK,
+                                               pyramid=pyramid)
     print(f"read {maps.shape[0]} maps of {maps.shape[1]} x {maps.shape[2]} px "
           f"({', '.join(elements)}) and a {photo.shape[0]} x {photo.shape[1]} photo",
           file=sys.stderr)
@@ -179,30 +233,61 @@ def cmd_run(args) -> int:
     return 0
 
 
+def _advice(args) -> str:
+    """What to do when a result does not agree with the scan."""
+    if getattr(args, "model", None):
+        return (f"The model {str(args.model)!r} is damaged or does not fit these maps: train "
+                "a new one (maxrf-sr run ... --save-model).")
+    if args.method == NETWORK:
+        return ("The trained network gives nonsense: run the same command again (with "
+                "--force instead of --resume if it resumed a checkpoint, which may be "
+                "damaged), or compare with --method bicubic_projected.")
+    return "This method failed on these maps: choose another one (maxrf-sr methods)."
+
+
+def agreement_check(args, maps, scale: int, names, model=None):
+    """A function that refuses a result not agreeing with ``maps`` (see :mod:`..io.agreement`).
+
+    ``names``: the result's maps in their order (the model's, for results written from a
+    model). ``None`` for plain bicubic, which does not agree with the scan by design, and
+    for a model with a beam (its blocks overlap).
+    """
+    import numpy as np
+
+    from ..io.agreement import check_agreement
+
+    if getattr(args, "method", NETWORK) == "bicubic" or (
+            model is not None and not model.operator.is_block):
+        return None
+    lr = np.clip(maps, 0, None) if getattr(args, "clip_negative", False) else maps
+    given = [str(e) for e in args_elements(args, maps)]
+    if list(names) != given and sorted(names) == sorted(given):
+        lr = lr[[given.index(n) for n in names]]  # the model's order
+    return lambda sr: check_agreement(sr, lr, scale, list(names), advice=_advice(args))
+
+
+def args_elements(args, maps):
+    """The maps' names as this command read them (kept on ``args`` by :func:`read_inputs`)."""
+    return getattr(args, "read_elements", None) or [f"map {i + 1}" for i in range(len(maps))]
+
+
 def _write_maps(args, sr, diag, maps, photo, elements, record, problems) -> None:
     from ..io import write_element_stack
 
     out = Path(args.out)
     negative = "clip" if args.clip_negative else "error"
-    if sr is None and is_ome_zarr_name(out):  # tile by tile from the model, maybe a cluster
-        write_or_keep(
-            "the super-resolved maps", out,
-            lambda: apply_to_pyramid(diag["model"], maps, photo, out, elements, args, record,
-                                     negative),
-            lambda: _keep_model(out, diag["model"]), problems)
-        return
-    if is_ome_zarr_name(out):  # a baseline's maps, already in memory
+    model = diag.get("model")
+    if sr is None:  # from the model, tile by tile: a pyramid (maybe a cluster) or a TIFF
+        write = apply_to_pyramid if is_ome_zarr_name(out) else apply_to_disk
+        check = agreement_check(args, maps, diag["scale"], model.elements, model)
         write_or_keep("the super-resolved maps", out,
-                      lambda: write_pyramid(out, sr, elements, diag["scale"], args.force, record),
-                      lambda: None, problems)
+                      lambda: write(model, maps, photo, out, elements, args, record, negative,
+                                    verify=check),
+                      lambda: _keep_model(out, model), problems, kept_as=_model_kept)
         return
-    if sr is None:  # too big for memory: written band by band from the model
-        write_or_keep(
-            "the super-resolved maps", out,
-            lambda: apply_to_disk(diag["model"], maps, photo, out, elements, args, record,
-                                  negative, device="auto"),
-            lambda: _keep_model(out, diag["model"]), problems)
-        return
+    check = agreement_check(args, maps, diag["scale"], elements)
+    if check is not None:
+        check(sr)  # before anything is written
     scale = diag["scale"]
 
     def keep():
@@ -210,6 +295,11 @@ def _write_maps(args, sr, diag, maps, photo, elements, record, problems) -> None
         return keep_somewhere(out, ".tif", lambda p: write_element_stack(
             p, sr, safe, scale=scale, role="sr_map", provenance=record))
 
+    if is_ome_zarr_name(out):  # a baseline's maps, already in memory
+        write_or_keep("the super-resolved maps", out,
+                      lambda: write_pyramid(out, sr, elements, scale, args.force, record),
+                      keep, problems)
+        return
     write_or_keep("the super-resolved maps", out, lambda: write_element_stack(
         out, sr, elements, scale=scale, role="sr_map", provenance=record,
         force=args.force), keep, problems)
@@ -218,11 +308,13 @@ def _write_maps(args, sr, diag, maps, photo, elements, record, problems) -> None
 def _keep_model(out: Path, model) -> Path | None:
     from ..core.modelio import save_model
 
-    kept = keep_somewhere(out, ".pt", lambda p: save_model(model, p))
-    if kept is not None:
-        note(f"the trained model was kept as {kept}: 'maxrf-sr apply --model {kept} ...' "
-             "writes the maps without training again")
-    return kept
+    return keep_somewhere(out, ".pt", lambda p: save_model(model, p))
+
+
+def _model_kept(kept: Path) -> str:
+    return (f" The maps were not kept, but the trained network was, as {str(kept)!r}: "
+            f"'maxrf-sr apply --model {kept} ...' (the same --xrf, --rgb and --out) writes "
+            "the maps without training again.")
 
 
 def _write_model(diag, path: Path, force: bool, problems) -> None:
@@ -245,8 +337,11 @@ def too_big_for_memory(maps, photo) -> bool:
 
 
 def apply_to_disk(model, maps, photo, out: Path, elements, args, record: dict,
-                  negative: str = "error", device: str = "cpu") -> None:
-    """Write a result bigger than memory straight into the output file, band by band."""
+                  negative: str = "error", device: str = "cpu", verify=None) -> None:
+    """Write a result bigger than memory straight into the output file, band by band.
+
+    ``verify`` checks the maps before the file gets its name.
+    """
     from ..core.trained_model import apply_model
     from ..io.large import element_stack_on_disk, result_nbytes
 
@@ -261,6 +356,8 @@ def apply_to_disk(model, maps, photo, out: Path, elements, args, record: dict,
                                force=args.force) as mm:
         apply_model(model, maps, photo, scale=model.scale, device=args.device or device,
                     negative=negative, elements=elements, out=mm)
+        if verify is not None:
+            verify(mm)
     print(f"inference took {time.perf_counter() - t0:.1f} s", file=sys.stderr)
 
 
@@ -270,25 +367,33 @@ def cmd_apply(args) -> int:
     from ..core.trained_model import apply_model
     from ..io import write_element_stack
 
+    args.started = _timestamp()
     out = Path(args.out)
     check_outputs({"--out": out}, {"--xrf": Path(args.xrf), "--rgb": Path(args.rgb),
                                    "--model": Path(args.model)}, args.force)
     pyramid = pyramid_requested(out, args)
     model = load_model(args.model).answering_with(**dict(args.settings))
-    maps, elements, photo, notes = read_inputs(args, model.scale)
+    maps, elements, photo, notes = read_inputs(args, model.scale, network=True,
+                                               pyramid=pyramid)
     diag = {"method": NETWORK, "elements": elements, "scale": model.scale,
             "config": model.config.to_dict()}
     record = provenance(args, "maxrf-sr apply", maps, photo, diag=diag, notes=notes,
-                        extra={"model": str(args.model)})
+                        extra={"model": os.path.abspath(args.model)})
     problems: list[str] = []
+    in_model_order = agreement_check(args, maps, model.scale, model.elements, model)
     if pyramid:  # nothing to keep when it fails: the computing is the writing
-        apply_to_pyramid(model, maps, photo, out, elements, args, record)
+        apply_to_pyramid(model, maps, photo, out, elements, args, record,
+                         verify=in_model_order)
     elif too_big_for_memory(maps, photo):
         write_or_keep("the super-resolved maps", out,
-                      lambda: apply_to_disk(model, maps, photo, out, elements, args, record),
+                      lambda: apply_to_disk(model, maps, photo, out, elements, args, record,
+                                            verify=in_model_order),
                       lambda: None, problems)
     else:
         sr = apply_model(model, maps, photo, device=args.device or "cpu", elements=elements)
+        check = agreement_check(args, maps, model.scale, elements, model)
+        if check is not None:
+            check(sr)  # before anything is written
         write_or_keep("the super-resolved maps", out, lambda: write_element_stack(
             out, sr, elements, scale=model.scale, role="sr_map", provenance=record,
             force=args.force), lambda: keep_somewhere(out, ".tif", lambda p: write_element_stack(
