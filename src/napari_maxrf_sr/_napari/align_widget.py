@@ -25,6 +25,7 @@ from qtpy.QtWidgets import (
 
 from ..errors import InputError
 from ..io.align import align_photo
+from .plain_text import make_labels_plain
 
 PHOTO_POINTS = "align: points on photo"
 MAP_POINTS = "align: points on map"
@@ -112,6 +113,7 @@ class AlignPhotoWidget(QWidget):
         if hasattr(events, "moved"):
             events.moved.connect(self._refresh)
         self._refresh()
+        make_labels_plain(self)  # layer names from files are shown as typed
 
     # ------------------------------------------------------------------ layer lists
 

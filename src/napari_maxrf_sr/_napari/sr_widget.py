@@ -33,6 +33,7 @@ from napari_maxrf_sr._napari.panel.results_view import Dialogs, ResultsView
 from napari_maxrf_sr._napari.panel.run_view import RunView
 from napari_maxrf_sr._napari.panel.sections import ScrollingColumn, Section
 from napari_maxrf_sr._napari.panel.session import RunSession
+from napari_maxrf_sr._napari.plain_text import make_labels_plain
 from napari_maxrf_sr.core.checkpoint import DEFAULT_EVERY_SECONDS
 from napari_maxrf_sr.core.events import EventKind
 from napari_maxrf_sr.errors import InputError
@@ -71,6 +72,7 @@ class SuperResolutionWidget(QWidget):
         self.inputs.clip_check.setChecked(bool(restored.get("clip_negative", False)))
         self.inputs.refresh()
         self._update_enabled()
+        make_labels_plain(self)  # element names from files are shown as typed, never as HTML
 
     # ======================================================================== building
     def _build(self) -> None:

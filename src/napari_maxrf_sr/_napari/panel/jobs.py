@@ -159,13 +159,28 @@ def baseline_job(method: str, inputs: RunInputs, prepared: Any,
 
 
 def apply_job(model: Any, model_file: str, inputs: RunInputs, negative: str) -> RunOutcome:
-    """Apply a saved network to the inputs."""
+    """Apply a saved network to the inputs.
+
+    Raises
+    ------
+    ResultDisagrees
+        When the result does not give back the scan (a damaged model file): no layer.
+    """
+    import numpy as np
+
     from napari_maxrf_sr.core.trained_model import apply_model
+    from napari_maxrf_sr.io.agreement import check_agreement
 
     started = now()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         maps = apply_model(model, inputs.lr_maps, inputs.rgb, negative=negative)
+    if model.operator.is_block:  # a beam's blocks overlap: their means are not the scan
+        lr = np.asarray(inputs.lr_maps, dtype=np.float32)
+        check_agreement(maps, np.clip(lr, 0, None) if negative == "clip" else lr, model.scale,
+                        list(model.elements), advice=(
+                            f"The model {str(model_file)!r} is damaged or does not fit these "
+                            "maps: train a new one (Start), then save it again."))
     settings = {"model_file": str(model_file), **model.config.to_dict()}
     return build_outcome(inputs, maps, method=APPLY, settings=settings, started=started,
                          digests=input_digests(inputs),

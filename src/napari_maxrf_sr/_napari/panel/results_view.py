@@ -30,6 +30,7 @@ from qtpy.QtWidgets import (
 
 from napari_maxrf_sr._napari.panel import texts
 from napari_maxrf_sr._napari.panel.outcome import RunOutcome
+from napari_maxrf_sr._napari.plain_text import plain_tooltip
 
 #: Quality maps the user can ask for: label -> kind (see ``results.DIAGNOSTICS``).
 VIEWS = {"Detail the photo added": "detail", "Error against the truth": "error",
@@ -55,8 +56,10 @@ class Dialogs:
 
     def confirm_overwrite(self, path: str) -> bool:
         """Ask before replacing a file."""
-        answer = QMessageBox.question(self.parent, "Replace file?", f"{path} exists. Replace it?")
-        return answer == QMessageBox.Yes
+        box = QMessageBox(QMessageBox.Question, "Replace file?", f"{path} exists. Replace it?",
+                          QMessageBox.Yes | QMessageBox.No, self.parent)
+        box.setTextFormat(Qt.PlainText)  # a file name is shown as typed, never as HTML
+        return box.exec() == QMessageBox.Yes
 
 
 def _label(text: str = "", *, warn: bool = False) -> QLabel:
@@ -174,7 +177,7 @@ class ResultsView(QWidget):
             self._fill(_DETAIL_HEADERS, [
                 (d.element, f"{d.changed_pct:.0f} %", f"{d.typical_pct:.1f} %", d.where)
                 for d in outcome.detail])
-            self.table.setToolTip("\n".join(d.sentence() for d in outcome.detail))
+            self.table.setToolTip(plain_tooltip("\n".join(d.sentence() for d in outcome.detail)))
         self._show_notes(outcome.notes)
 
     def _fill(self, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
