@@ -342,7 +342,7 @@ CASES: list[Case] = [
                                r"Choose a shorter name")}),
     Case("issue13 --out a dangling symbolic link", cli_out=_dangling_out,
          expect={"cli": Expect(r"a link to .*gone/sr\.tif', which is missing",
-                               r"Choose another name, or pass .*--force")}),
+                               r"Choose another name, or add --force to the command")}),
     # ---- no traceback: messages that say what to do
     Case("issue13 .rpl sidecar with zero_ev Infinity", files=lambda tmp: _with_maps(
         tmp, _rpl_sidecar(tmp, '{"zero_ev": Infinity, "ev_per_channel": 100}')),

@@ -42,9 +42,10 @@ from napari_maxrf_sr.io import read_element_maps, read_photo
 from .malformed_cases import CASES as BASIC_CASES
 from .malformed_cases_formats import CASES as FORMAT_CASES
 from .malformed_cases_reliability import CASES as RELIABILITY_CASES
+from .malformed_cases_round3 import CASES as ROUND3_CASES
 from .malformed_table import ELEMENTS, ENTRIES, TINY, Case, Expect, good_maps, good_photo
 
-CASES = [*BASIC_CASES, *RELIABILITY_CASES, *FORMAT_CASES]
+CASES = [*BASIC_CASES, *RELIABILITY_CASES, *FORMAT_CASES, *ROUND3_CASES]
 
 
 def _trains(entry: str, case: Case, exp: Expect) -> bool:

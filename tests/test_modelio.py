@@ -41,7 +41,7 @@ def test_save_refuses_to_overwrite(trained, tmp_path):
     result, _, _ = trained
     path = tmp_path / "m.pt"
     path.write_bytes(b"precious")
-    with pytest.raises(FileExistsError, match="--force"):
+    with pytest.raises(FileExistsError, match="pass force=True"):
         save_model(result, path)
     assert path.read_bytes() == b"precious"
     save_model(result, path, force=True)
