@@ -295,3 +295,18 @@ def test_denormal_weight_counts_and_step_times():
     x = torch.rand(64, 5)
     assert step_ms(g, x, raw=True, reps=2) > 0
     assert step_ms(g, x, raw=False, reps=2) > 0
+
+
+def test_small_files_builds_the_issue_files_and_measures_a_child(tmp_path):
+    from benchmarks.small_files import _datastack, _hand_store, measure
+
+    from napari_maxrf_sr.errors import InputError
+    from napari_maxrf_sr.io import read_element_maps
+
+    with pytest.raises(InputError, match=r"is cut into 1,000,000 chunks"):
+        read_element_maps(_datastack(tmp_path, (1, 1000, 1000), (1, 1, 1)))
+    with pytest.raises(InputError, match=r"declares chunks of 1 x 16384 x 16384 values"):
+        read_element_maps(_hand_store(tmp_path, (1, 16, 16), (1, 16384, 16384), b"x"))
+    r = measure([sys.executable, "-c", "import sys; print('said'); sys.stderr.write("
+                 "'@@ 0.5 3\\n'); sys.exit(3)"], 60)
+    assert r["code"] == 3 and r["work_s"] == 0.5 and 0 < r["peak_mib"] < 200

@@ -830,3 +830,19 @@ def test_the_panel_refuses_look_alike_layer_names(qtbot, vm, monkeypatch):
     assert not w.running
     assert "Maps 1 and 2 are both called 'Pb Lé'" in w.status_label.text(), \
         w.status_label.text()
+
+
+def test_a_png_photo_is_measured_without_decoding_it(tmp_path, monkeypatch):
+    """Pillow decodes a whole PNG to look for EXIF: 12000 x 12000 px took 1.8 s, 412 MiB."""
+    import imageio.v3 as iio
+    from PIL import ImageFile
+
+    from napari_maxrf_sr.io.shapes import photo_shape
+
+    iio.imwrite(tmp_path / "p.png", np.zeros((48, 64, 3), np.uint8))
+    decoded = []
+    real = ImageFile.ImageFile.load
+    monkeypatch.setattr(ImageFile.ImageFile, "load",
+                        lambda self: decoded.append(1) or real(self))
+    assert photo_shape(tmp_path / "p.png") == (48, 64)
+    assert not decoded  # (errors are swallowed there: a trap that raises would pass)

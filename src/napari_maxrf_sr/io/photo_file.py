@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -132,14 +134,43 @@ def _pillow_orientation(path: Path) -> int | None:
     from PIL import Image
 
     try:
-        with Image.open(path) as im:  # the header only
+        with warnings.catch_warnings():  # the size is checked against ours, not Pillow's
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(path)  # the header only
+        with im:
             if im.mode == "CMYK":
                 raise _cmyk(path)
-            return im.getexif().get(0x0112)
+            if im.format != "PNG":
+                return im.getexif().get(0x0112)
+        # Pillow decodes a whole PNG to look for its EXIF (seconds and gigabytes for a
+        # small file of many pixels): find the chunk ourselves instead.
+        data = _png_exif(path)
+        if data is None:
+            return None
+        exif = Image.Exif()
+        exif.load(data)
+        return exif.get(0x0112)
     except InputError:
         raise
     except Exception:  # the decoder says what is wrong when it reads the pixels
         return None
+
+
+def _png_exif(path: Path) -> bytes | None:
+    """The bytes of a PNG's ``eXIf`` chunk, found by skipping from chunk to chunk."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        fh.seek(8)  # the signature
+        while True:
+            head = fh.read(8)
+            if len(head) < 8:
+                return None
+            length, kind = int.from_bytes(head[:4], "big"), head[4:]
+            if kind == b"IEND" or length > size:
+                return None
+            if kind == b"eXIf":
+                return fh.read(length)
+            fh.seek(length + 4, os.SEEK_CUR)  # the data and its CRC
 
 
 def _read_with_pillow_limit(path: Path, *, checked: bool) -> np.ndarray:
