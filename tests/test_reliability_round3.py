@@ -216,6 +216,20 @@ def test_the_memory_estimate_counts_the_decoded_photo_and_the_result(tmp_path, m
     assert seen["the result"] == 0  # written tile by tile
 
 
+def test_the_api_refuses_a_result_that_would_not_fit_in_memory_first(monkeypatch):
+    from napari_maxrf_sr import api
+
+    _trap(monkeypatch, api, "_run_network")
+    _trap(monkeypatch, api, "_run_baseline")
+    monkeypatch.setattr(large, "available_memory", lambda: 100 * 2**20)
+    for method in ("adun", "bicubic"):
+        with pytest.raises(Exception, match=r"This will need about 0\.\d GiB of memory; this "
+                           r"computer has 0\.1 GiB free\. Train without computing the maps"):
+            api.super_resolve(good_maps(), good_photo(), 4, method=method)
+    with pytest.raises(AssertionError, match="_run_network was called"):
+        api.super_resolve(good_maps(), good_photo(), 4, infer=False)  # no maps held: it runs
+
+
 # ====================================== 12, 17a, 17d: model files that do not fit the scan
 def _model_file(tmp: Path, lr: np.ndarray, edit=None) -> Path:
     """A (not trained) model for ``lr``, saved, then its saved payload edited."""

@@ -125,6 +125,8 @@ def super_resolve(
 
     method = canonical_method(method)
     started = timestamp()
+    if method != NETWORK or infer:
+        _check_result_memory(lr_maps, rgb)
     if method == NETWORK:
         result = _run_network(lr_maps, rgb, scale, elements, config, preset, seed,
                               max_seconds, device, negative, callback, stop, checkpoint, infer)
@@ -132,6 +134,23 @@ def super_resolve(
         result = _run_baseline(lr_maps, rgb, scale, method, elements, seed, negative)
     result.diagnostics["provenance"] = _provenance(lr_maps, rgb, result, started, timestamp())
     return result
+
+
+def _check_result_memory(lr_maps, rgb) -> None:
+    """Refuse, before any work, a result the free memory cannot hold (inputs are in memory).
+
+    Shapes that are not those of maps and a photo are left to :func:`prepare_inputs`.
+    """
+    from .io import large
+
+    maps_shape, photo_shape = np.shape(lr_maps), np.shape(rgb)
+    if len(maps_shape) != 3 or len(photo_shape) < 2:
+        return
+    large.check_memory_for(
+        {"the result": 2 * large.result_nbytes(maps_shape[0], *photo_shape[:2])},
+        "Train without computing the maps in memory (infer=False), then write them tile by "
+        "tile with napari_maxrf_sr.apply_to_file(result.diagnostics['model'], maps, photo, "
+        "'result.ome.zarr'); or work on a crop of the painting.")
 
 
 def _provenance(lr_maps, rgb, result: SRResult, started: str, finished: str
