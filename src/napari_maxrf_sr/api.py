@@ -121,19 +121,23 @@ def super_resolve(
     RuntimeError
         When the run was cancelled through ``stop``.
     """
-    from .provenance import timestamp
-
-    method = canonical_method(method)
-    started = timestamp()
-    if method != NETWORK or infer:
-        _check_result_memory(lr_maps, rgb)
+    method, started = _begin(canonical_method(method), lr_maps, rgb, infer)
     if method == NETWORK:
         result = _run_network(lr_maps, rgb, scale, elements, config, preset, seed,
                               max_seconds, device, negative, callback, stop, checkpoint, infer)
     else:
         result = _run_baseline(lr_maps, rgb, scale, method, elements, seed, negative)
-    result.diagnostics["provenance"] = _provenance(lr_maps, rgb, result, started, timestamp())
+    result.diagnostics["provenance"] = _provenance(lr_maps, rgb, result, started)
     return result
+
+
+def _begin(method: str, lr_maps, rgb, infer: bool) -> tuple[str, str]:
+    """``(method, start time)``, once a result held in memory is known to fit (see below)."""
+    from .provenance import timestamp
+
+    if method != NETWORK or infer:
+        _check_result_memory(lr_maps, rgb)
+    return method, timestamp()
 
 
 def _check_result_memory(lr_maps, rgb) -> None:
@@ -153,9 +157,9 @@ def _check_result_memory(lr_maps, rgb) -> None:
         "'result.ome.zarr'); or work on a crop of the painting.")
 
 
-def _provenance(lr_maps, rgb, result: SRResult, started: str, finished: str
-                ) -> dict[str, Any]:
-    from .provenance import build_provenance, describe_array
+def _provenance(lr_maps, rgb, result: SRResult, started: str) -> dict[str, Any]:
+    """The result's record; it finished now."""
+    from .provenance import build_provenance, describe_array, timestamp
 
     diag = result.diagnostics
     maps = np.asarray(lr_maps)
@@ -166,7 +170,7 @@ def _provenance(lr_maps, rgb, result: SRResult, started: str, finished: str
         photo=describe_array(rgb), settings=diag.get("config"), output_shape=shape,
         device=diag["device"], seconds=diag["seconds"],
         stopped_early=bool(diag.get("stopped_early")), history=diag.get("history", ()),
-        notes=diag.get("notes", ()), started=started, finished=finished)
+        notes=diag.get("notes", ()), started=started, finished=timestamp())
 
 
 def _run_baseline(lr_maps, rgb, scale, method, elements, seed, negative) -> SRResult:
