@@ -95,6 +95,8 @@ class Claim:
 CLAIMS = {
     "core": Claim((f"{PKG}.io", f"{PKG}._napari", f"{PKG}.cli", f"{PKG}.api", "napari", *QT)),
     "io": Claim((f"{PKG}._napari", f"{PKG}.cli", f"{PKG}.api", "napari", *QT, "torch")),
+    "registration": Claim((f"{PKG}.io", f"{PKG}._napari", f"{PKG}.cli", f"{PKG}.api",
+                           "napari", *QT)),
     "errors.py": Claim((PKG, "numpy", "torch")),
     "method_names.py": Claim((PKG, "numpy", "torch")),
     "atomic.py": Claim((f"{PKG}.core", f"{PKG}.io", f"{PKG}._napari", "numpy", "torch")),

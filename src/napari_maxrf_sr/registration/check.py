@@ -1,0 +1,144 @@
+"""The registration check of a photo that is already on the scan's grid."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from ..errors import InputError
+from . import geometry
+from .geometry import Warp, lr_to_hr
+from .inputs import check_kind, check_maps, check_photo, check_scale
+from .register import (
+    ALPHA,
+    finish,
+    fit_colours,
+    placement_test,
+    prepare,
+    refine_levels,
+    refusal,
+    reweight_bands,
+)
+from .result import Registration
+from .search import significance
+
+#: Residual (photo pixels, RMS over the scan) below which an on-grid photo is left as is.
+TOLERANCE = 0.1
+#: ... and below this many of the refinement's estimated standard errors (RMS).
+SIGNIFICANT_ERRORS = 3.0
+
+
+@dataclass
+class RegistrationCheck:
+    """What the check found.
+
+    Attributes
+    ----------
+    verdict
+        ``"ok"``: the photo lies on the grid (residual below ``tolerance``); ``"refine"``:
+        it is off by more, and ``registration.apply(photo)`` gives the photo on the grid;
+        ``"refuse"``: the photo does not explain the scan (``message`` says what to do).
+    message
+        A plain sentence for the user (or the provenance's notes).
+    residual_rms_px, residual_corner_px
+        How far the photo is from the grid, photo pixels: RMS over the scan and at its
+        worst corner (``nan`` when refused).
+    shift_px, rotation_deg
+        The residual's shift at the scan's centre ``(x, y)`` and its rotation.
+    registration
+        The refined registration (``None`` when refused).
+    quality
+        The test against unrelated content (see :class:`Registration`).
+    """
+
+    verdict: Literal["ok", "refine", "refuse"]
+    message: str
+    residual_rms_px: float
+    residual_corner_px: float
+    shift_px: tuple[float, float]
+    rotation_deg: float
+    registration: Registration | None
+    quality: dict
+
+
+def check_registration(lr_maps, photo_on_grid, scale: int, *, transform: str = "similarity",
+                       tolerance: float = TOLERANCE, alpha: float = ALPHA) -> RegistrationCheck:
+    """Check that a photo on the scan's grid (``scale`` times the maps) really lies on it.
+
+    The photo must explain the scan significantly better than turned, mirrored and
+    rolled copies of itself at the same place (refused otherwise: another painting, a
+    mirrored photo, a crop of another area). Its residual misplacement is then
+    estimated by the same sub-pixel refinement as :func:`register_photo`, starting on
+    the grid.
+
+    Parameters
+    ----------
+    lr_maps
+        ``(B, h, w)`` element maps.
+    photo_on_grid
+        ``(scale*h, scale*w, 3)`` photo.
+    scale
+        Its whole-number scale.
+    transform
+        Kind of the refinement (``"similarity"``, ``"affine"``, ``"homography"``).
+    tolerance
+        Residual (photo pixels, RMS over the scan) below which the verdict is ``"ok"``.
+    alpha
+        Significance level of the test.
+    """
+    kind = check_kind(transform)
+    s = check_scale(scale)
+    if s is None:
+        raise InputError("check_registration needs the photo's scale (a whole number).")
+    maps = check_maps(lr_maps)
+    photo = check_photo(photo_on_grid)
+    h, w = maps.shape[-2:]
+    if photo.shape[:2] != (s * h, s * w):
+        raise InputError(
+            f"The photo ({photo.shape[0]} x {photo.shape[1]}) is not {s} times the maps "
+            f"({h} x {w}), so it is not on the scan's grid at scale {s}. Register it with "
+            "register_photo, which takes a photo of any size."
+        )
+    ctx = prepare(maps, photo)
+    grid = Warp.from_lr_matrix(lr_to_hr(s), (h, w))
+    sig, best_variant, variant_scores = placement_test(ctx, grid)
+    significant = sig.significant(alpha) and best_variant == "as is"
+    quality = {**sig.to_dict(), "significant": significant, "alpha": alpha,
+               "variant_scores": variant_scores}
+    if not significant:
+        if best_variant != "as is" and not significance(
+                variant_scores[best_variant], sig.null_scores).significant(alpha):
+            best_variant = "as is"  # a turned copy beat it by chance: no claim of a turn
+        return RegistrationCheck("refuse", refusal(sig, best_variant, variant_scores),
+                                 float("nan"), float("nan"), (float("nan"), float("nan")),
+                                 float("nan"), None, quality)
+    fit_colours(ctx, grid)
+    reweight_bands(ctx, grid)
+    sol, log = refine_levels(ctx, grid, kind)
+    reg = finish(ctx, sol, kind, s, sig, significant, alpha, {"levels": log, "search": {
+        "test": "placement", "variant_scores": variant_scores}})
+    pts = geometry.grid_points((h, w), 17)
+    diff = geometry.displacement(reg.lr_matrix, grid.lr_matrix, pts)
+    corner = geometry.displacement(reg.lr_matrix, grid.lr_matrix, geometry.corners((h, w)))
+    rms, worst = float(np.sqrt(np.mean(diff**2))), float(corner.max())
+    centre = np.array([[(w - 1) / 2, (h - 1) / 2]])
+    shift = geometry.apply(reg.lr_matrix, centre)[0] - geometry.apply(grid.lr_matrix, centre)[0]
+    m = reg.matrix
+    rotation = float(np.degrees(np.arctan2(m[1, 0] - m[0, 1], m[0, 0] + m[1, 1])))
+    detail = (f"shift ({shift[0]:+.2f}, {shift[1]:+.2f}) photo px at the centre, rotation "
+              f"{rotation:+.3f} degrees; {rms:.2f} px RMS, {worst:.2f} px at the worst corner")
+    # an offset the refinement cannot tell from its own error is no reason to resample
+    # the photo (that would add the refinement's error to a photo that was right)
+    limit = max(tolerance, SIGNIFICANT_ERRORS * reg.error_rms_px)
+    if rms < limit:
+        verdict, message = "ok", (f"The photo lies on the scan's grid ({detail}; within "
+                                  f"{limit:.2f} px, left as it is).")
+    else:
+        verdict = "refine"
+        message = (f"The photo was off the scan's grid ({detail}); it was registered again "
+                   f"(estimated error {reg.error_rms_px:.2f} px RMS).")
+    reg.notes = (*reg.notes, message)
+    return RegistrationCheck(verdict, message, rms, worst, (float(shift[0]), float(shift[1])),
+                             rotation, reg, quality)
