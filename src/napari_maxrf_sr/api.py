@@ -68,6 +68,7 @@ def super_resolve(
     stop: RunControl | None = None,
     checkpoint: CheckpointPlan | None = None,
     infer: bool = True,
+    align: bool = True,
 ) -> SRResult:
     """Super-resolve element maps with a photo of the same painting.
 
@@ -76,8 +77,8 @@ def super_resolve(
     lr_maps
         ``(B, h, w)`` measured element maps (counts or fitted areas, ``>= 0``).
     rgb
-        ``(H, W, 3)`` photo, uint8, uint16 or float in ``[0, 1]``, with
-        ``H = scale * h`` and ``W = scale * w`` (co-registered with the scan).
+        ``(H, W, 3)`` photo, uint8, uint16 or float in ``[0, 1]``, of any size (see
+        ``align``).
     scale
         Whole-number ratio between photo and scan pixels; ``None`` detects it.
     method
@@ -89,25 +90,26 @@ def super_resolve(
         Network settings: an :class:`~napari_maxrf_sr.core.config.SRConfig`, or a dict
         of the settings that differ from the ``preset``'s; default: the ``preset``.
     preset
-        ``"default"`` (minutes on a CPU), ``"fast"`` (a quick look) or ``"paper"``
-        (the paper's iteration counts: days on a CPU).
+        ``"default"`` (minutes on a CPU), ``"fast"`` or ``"paper"`` (days on a CPU).
     seed, max_seconds, device
         Override the config's seed, time budget (seconds) and device
         (``"auto"``, ``"cpu"``, ``"cuda"``, ``"mps"``).
     negative
         ``"error"`` refuses negative counts; ``"clip"`` sets them to zero.
-    callback
-        Called with every :class:`~napari_maxrf_sr.core.events.TrainEvent`.
-    stop
-        A :class:`~napari_maxrf_sr.core.control.RunControl` to stop or cancel from
+    callback, stop
+        Called with every :class:`~napari_maxrf_sr.core.events.TrainEvent`; a
+        :class:`~napari_maxrf_sr.core.control.RunControl` to stop or cancel from
         another thread.
     checkpoint
         Network only: save the run's state regularly to ``checkpoint.path`` and, with
         ``checkpoint.resume``, continue the interrupted run saved there
         (:class:`~napari_maxrf_sr.core.checkpoint.CheckpointPlan`).
     infer
-        Network only: ``False`` trains without computing the maps (``maps`` is
-        ``None``; apply ``diagnostics["model"]`` tile by tile into a file instead).
+        Network only: ``False`` trains without computing the maps (``maps`` is ``None``;
+        apply ``diagnostics["model"]`` tile by tile into a file instead).
+    align
+        Register or check the photo first (:func:`~.registration.photo_on_grid`; a note,
+        the provenance's ``registration``); ``False``: it must be ``scale`` times the maps.
 
     Returns
     -------
@@ -117,18 +119,36 @@ def super_resolve(
     Raises
     ------
     InputError
-        For unusable input or an unknown method; the message says what to change.
+        For unusable input, another painting's photo, an unknown method (says what to do).
     RuntimeError
         When the run was cancelled through ``stop``.
     """
     method, started = _begin(canonical_method(method), lr_maps, rgb, infer)
+    on_grid = _on_grid(lr_maps, rgb, scale, align)  # may refuse: then nothing runs
+    rgb, scale = on_grid.photo, on_grid.scale
     if method == NETWORK:
         result = _run_network(lr_maps, rgb, scale, elements, config, preset, seed,
                               max_seconds, device, negative, callback, stop, checkpoint, infer)
     else:
         result = _run_baseline(lr_maps, rgb, scale, method, elements, seed, negative)
-    result.diagnostics["provenance"] = _provenance(lr_maps, rgb, result, started)
+    _record(result, lr_maps, rgb, on_grid, started)
     return result
+
+
+def _on_grid(lr_maps, rgb, scale, align: bool):
+    """The photo on the scan's grid (:func:`~.registration.photo_on_grid`)."""
+    from .registration.auto import photo_on_grid
+
+    return photo_on_grid(lr_maps, rgb, scale, align=align)
+
+
+def _record(result: SRResult, lr_maps, rgb, on_grid, started: str) -> None:
+    """The notes, the registration and the provenance of a finished run."""
+    diag = result.diagnostics
+    diag["notes"] = [*on_grid.notes, *diag.get("notes", ())]
+    if on_grid.record is not None:
+        diag["registration"] = on_grid.record
+    diag["provenance"] = _provenance(lr_maps, rgb, result, started, on_grid.record)
 
 
 def _begin(method: str, lr_maps, rgb, infer: bool) -> tuple[str, str]:
@@ -157,7 +177,8 @@ def _check_result_memory(lr_maps, rgb) -> None:
         "'result.ome.zarr'); or work on a crop of the painting.")
 
 
-def _provenance(lr_maps, rgb, result: SRResult, started: str) -> dict[str, Any]:
+def _provenance(lr_maps, rgb, result: SRResult, started: str,
+                registration=None) -> dict[str, Any]:
     """The result's record; it finished now."""
     from .provenance import build_provenance, describe_array, timestamp
 
@@ -170,7 +191,8 @@ def _provenance(lr_maps, rgb, result: SRResult, started: str) -> dict[str, Any]:
         photo=describe_array(rgb), settings=diag.get("config"), output_shape=shape,
         device=diag["device"], seconds=diag["seconds"],
         stopped_early=bool(diag.get("stopped_early")), history=diag.get("history", ()),
-        notes=diag.get("notes", ()), started=started, finished=timestamp())
+        notes=diag.get("notes", ()), started=started, finished=timestamp(),
+        extra=None if registration is None else {"registration": registration})
 
 
 def _run_baseline(lr_maps, rgb, scale, method, elements, seed, negative) -> SRResult:

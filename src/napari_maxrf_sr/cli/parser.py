@@ -12,7 +12,7 @@ from typing import Any
 
 from .. import __version__
 from ..method_names import NETWORK, canonical_method
-from . import commands, runs
+from . import align, commands, runs
 
 DESCRIPTION = """\
 Super-resolve MA-XRF element maps with a high-resolution photograph of the same
@@ -26,6 +26,10 @@ EPILOG = """\
 examples:
   maxrf-sr demo                                   try it on a built-in synthetic painting
   maxrf-sr run --xrf maps.tif --rgb photo.png --scale 4 --out maps_sr.tif
+  maxrf-sr run --xrf maps.tif --rgb camera.jpg --out maps_sr.tif
+                                                  a camera photo: registered automatically
+  maxrf-sr align --xrf maps.tif --rgb camera.jpg --out aligned.png
+                                                  the photo on the maps' grid, + aligned.json
   maxrf-sr run --xrf maps.tif --rgb photo.png --scale 4 --out sr.tif --max-seconds 300
   maxrf-sr run --xrf maps.tif --rgb photo.png --scale 4 --out sr.tif --resume
                                                   continue a run that was killed or crashed
@@ -139,8 +143,9 @@ def _common_io(sp, out_help: str) -> None:
                          "spectral cube, PyMca .edf/.h5, .dms, a maxrf4u .datastack or an "
                          "OME-Zarr")
     sp.add_argument("--rgb", required=True, metavar="PHOTO",
-                    help="photo of the same painting (PNG, JPEG or TIFF, 8 or 16 bit), "
-                         "already aligned so it is exactly SCALE times the maps' size")
+                    help="photo of the same painting (PNG, JPEG or TIFF, 8 or 16 bit): a "
+                         "camera photo of any size, with a margin and a slight turn, is "
+                         "registered to the maps automatically")
     sp.add_argument("--out", required=True, metavar="OUT.tif", help=out_help)
     sp.add_argument("--elements", metavar="NAMES",
                     help="comma-separated element names, when the maps file has none "
@@ -199,8 +204,25 @@ def _run_parser(sub) -> None:
     r.add_argument("--resume", action="store_true",
                    help="continue the interrupted run of the same command from its "
                         "checkpoint (same maps, photo and settings)")
+    r.add_argument("--no-align", action="store_true",
+                   help="use the photo as it is: it must be exactly SCALE times the maps' "
+                        "size, and it is neither checked nor registered")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=runs.cmd_run)
+
+
+def _align_parser(sub) -> None:
+    a = sub.add_parser("align", help="register a camera photo onto the maps' grid")
+    _common_io(a, "where to write the aligned photo (NAME.png, or NAME.tif); the transform "
+                  "and its quality go to NAME.json next to it")
+    a.add_argument("--scale", type=scale_type, default=None,
+                   help="photo pixels per scan pixel of the aligned photo (default: the "
+                        "largest whole number the photo's resolution supports)")
+    a.add_argument("--transform", default="similarity",
+                   choices=("similarity", "affine", "homography"),
+                   help="'similarity' (a photo taken square-on, default), 'affine', or "
+                        "'homography' (a photo taken at a slant)")
+    a.set_defaults(func=align.cmd_align)
 
 
 def _other_parsers(sub) -> None:
@@ -213,6 +235,8 @@ def _other_parsers(sub) -> None:
                         "training (calibration_radius, tile_pixels), e.g. "
                         "--set calibration_radius=0")
     a.set_defaults(func=runs.cmd_apply)
+
+    _align_parser(sub)
 
     s = sub.add_parser("simulate", help="write a synthetic painting with known truth")
     s.add_argument("--out", required=True, help="folder to write into")

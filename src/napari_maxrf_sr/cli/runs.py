@@ -55,13 +55,15 @@ def _path(value) -> Path | None:
     return None if value is None else Path(value)
 
 
-def read_inputs(args, scale=None, *, network: bool = False, pyramid: bool = False) -> tuple:
+def read_inputs(args, scale=None, *, network: bool = False, pyramid: bool = False,
+                strict: bool = True) -> tuple:
     """The maps (with their names) and the photo, and every note the readers made.
 
     ``scale``: the whole number the photo must be of the maps (``None``: any). Before
     anything is decoded, the sizes the files declare are checked: the photo must fit the
-    maps, and the work must fit in the free memory (``network``, ``pyramid``: whether
-    the result is computed by the network, and into a pyramid, tile by tile).
+    maps (unless ``strict`` is ``False``: the photo is to be registered to the maps),
+    and the work must fit in the free memory (``network``, ``pyramid``: whether the
+    result is computed by the network, and into a pyramid, tile by tile).
     """
     import numpy as np
 
@@ -81,7 +83,8 @@ def read_inputs(args, scale=None, *, network: bool = False, pyramid: bool = Fals
             and int(np.prod(declared, dtype=object)) <= MAX_MAP_VALUES):
         # a photo that does not fit is refused now, before gigabytes of maps are decoded
         # (sizes beyond the limits are left to the readers, which say so first)
-        check_sizes_fit(declared, hw, scale)
+        if strict:
+            check_sizes_fit(declared, hw, scale)
         _check_memory(args, declared, hw, network, pyramid)
     maps, elements, meta = read_element_maps(xrf, **options)
     if getattr(args, "elements", None):
@@ -167,12 +170,30 @@ def _checkpoint_plan(args, out: Path):
                           interrupt=getattr(args, "interrupt", None))
 
 
-def _train(args, maps, elements, photo, plan, pyramid: bool):
+def _photo_on_grid(args, maps, photo):
+    """The photo on the maps' grid (registered or checked), its scale and the record.
+
+    Done here rather than inside the API call so that the aligned photo is also the one
+    the maps are written with when they are written band by band from the model.
+    """
+    from ..registration.auto import photo_on_grid
+
+    if not args.no_align:
+        print("checking that the photo lies on the maps' grid (registering it if not)",
+              file=sys.stderr)
+    on_grid = photo_on_grid(maps, photo, args.scale, align=not args.no_align)
+    for text in on_grid.notes:
+        note(text)
+    return on_grid.photo, on_grid.scale, on_grid.record
+
+
+def _train(args, maps, elements, photo, plan, pyramid: bool, scale=None):
     from ..api import super_resolve
 
     try:
         return super_resolve(
-            maps, photo, args.scale, args.method, elements=elements, preset=args.preset,
+            maps, photo, scale, args.method, elements=elements, preset=args.preset,
+            align=False,
             config=dict(args.settings) or None, seed=args.seed,
             max_seconds=args.max_seconds, device=args.device,
             negative="clip" if args.clip_negative else "error",
@@ -210,13 +231,15 @@ def cmd_run(args) -> int:
         print(f"resuming from {plan.path}: step {info['step']} of {info['planned_steps']}, "
               f"{format_mmss(info['elapsed'])} of training already done", file=sys.stderr)
     maps, elements, photo, notes = read_inputs(args, args.scale, network=args.method == NETWORK,
-                                               pyramid=pyramid)
+                                               pyramid=pyramid, strict=args.no_align)
     print(f"read {maps.shape[0]} maps of {maps.shape[1]} x {maps.shape[2]} px "
           f"({', '.join(elements)}) and a {photo.shape[0]} x {photo.shape[1]} photo",
           file=sys.stderr)
-    result = _train(args, maps, elements, photo, plan, pyramid)
+    photo, scale, registration = _photo_on_grid(args, maps, photo)
+    result = _train(args, maps, elements, photo, plan, pyramid, scale)
     diag = result.diagnostics
-    record = provenance(args, "maxrf-sr run", maps, photo, diag=diag, notes=notes)
+    record = provenance(args, "maxrf-sr run", maps, photo, diag=diag, notes=notes,
+                        extra=None if registration is None else {"registration": registration})
     problems: list[str] = []
     _write_maps(args, result.maps, diag, maps, photo, elements, record, problems)
     if model_path is not None:
