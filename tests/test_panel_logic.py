@@ -106,22 +106,25 @@ def test_training_job_yields_started_then_events_and_returns_the_outcome(tmp_pat
     config = SimpleNamespace(to_dict=lambda: {"seed": 0}, device="cpu")
     plan = jobs.TrainingPlan(config, folder=tmp_path, every_seconds=5.0)
     prepared = object()  # what validate() prepared: handed on, not checked again
+    checked = []
     gen = jobs.training_job(got, plan, prepared, SimpleNamespace(cancelled=False), fake_train,
-                            notes=("input note",))
+                            notes=("input note",),
+                            check=lambda p: (checked.append(p), (p, ("check note",)))[1])
     started = next(gen)
     assert isinstance(started, jobs.Started) and started.checkpoint.parent == tmp_path
+    assert checked == [prepared]  # the registration check ran before training
     assert calls[0][0] is prepared and isinstance(calls[0][1]["checkpoint"], CheckpointPlan)
     assert next(gen).stage == "stage 1"
     with pytest.raises(StopIteration) as end:
         next(gen)
     result = end.value.value
     assert isinstance(result, outcome.RunOutcome) and result.has_model
-    assert result.notes == ("input note", "core note")
+    assert result.notes == ("input note", "check note", "core note")
     assert result.detail and result.layers[0][1]["name"] == "Pb L (SR)"
     assert not started.checkpoint.exists(), "a finished run removes its checkpoint"
     with pytest.raises(InputError, match="No interrupted run"):
         next(jobs.training_job(got, jobs.TrainingPlan(config, resume=True, folder=tmp_path),
-                               prepared, None, fake_train))
+                               prepared, None, fake_train, check=lambda p: (p, ())))
 
 
 # -- the run session: the Qt-free model the widget wraps ------------------------------------

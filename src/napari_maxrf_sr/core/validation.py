@@ -23,9 +23,11 @@ from .photo_pixels import MAX_HR_PIXELS, PhotoPixels, check_photo_size, check_rg
 #: float32 copies of the scan. Readers check a file's header against it before they
 #: allocate anything.
 MAX_MAP_VALUES = 1 << 29
-#: Where panel users find the alignment that API users call as napari_maxrf_sr.io.align_photo.
-ALIGN_HINT = ("napari_maxrf_sr.io.align_photo; in napari: Plugins > MA-XRF Super-Resolution > "
-              "Align photo to the scan")
+#: Where users find the alignment: automatic in the API and CLI (unless turned off), a
+#: button in napari, point pairs as a fallback.
+ALIGN_HINT = ("napari_maxrf_sr.registration.register_photo, automatic in super_resolve and "
+              "maxrf-sr run unless align=False / --no-align; in napari: Plugins > MA-XRF "
+              "Super-Resolution > Align photo to the scan > Align automatically")
 #: Largest scale accepted (the method is meant for 2 to 8; far beyond, the photo is wrong).
 MAX_SCALE = 32
 #: Largest magnitude of a map value: the core computes in float32 (largest 3.4e38),

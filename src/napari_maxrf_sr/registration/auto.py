@@ -64,15 +64,20 @@ def _checkable(maps, photo) -> bool:
     is wrong with malformed input in their own words; the registration only looks at
     inputs that pass the basic shape and value tests.
     """
+    from ..core.photo_pixels import MAX_HR_PIXELS
+    from ..core.validation import MAX_MAP_VALUES
+
     if not (isinstance(maps, np.ndarray) and isinstance(photo, np.ndarray)):
         return False
+    if maps.size > MAX_MAP_VALUES or photo.shape[0] * photo.shape[1] > MAX_HR_PIXELS:
+        return False  # refused by the size checks, before anything is copied
     if maps.ndim != 3 or photo.ndim != 3 or photo.shape[-1] not in (3, 4):
         return False
     if min(maps.shape[1:]) < CHECK_MIN_SIDE or maps.dtype.kind not in "fiu":
         return False
     if photo.dtype not in (np.uint8, np.uint16) and photo.dtype.kind != "f":
         return False
-    if maps.dtype.kind == "f" and not np.isfinite(maps).all():
+    if maps.dtype.kind == "f" and not all(np.isfinite(m).all() for m in maps):  # by band
         return False
     if photo.dtype.kind == "f" and not (np.isfinite(photo).all() and photo.min() >= 0
                                         and photo.max() <= 1):
@@ -107,7 +112,9 @@ def photo_on_grid(lr_maps, rgb, scale: int | None = None, *, align: bool = True,
     """
     if not align:
         return PhotoOnGrid(rgb, scale)
-    maps, photo = np.asarray(lr_maps), np.asarray(rgb)
+    maps, photo = lr_maps, rgb
+    if not (hasattr(maps, "shape") and hasattr(photo, "shape")):  # lists: no size known
+        maps, photo = np.asarray(lr_maps), np.asarray(rgb)
     if maps.ndim == 2:
         maps = maps[None]
     if not _checkable(maps, photo):

@@ -2,7 +2,8 @@
 
 The panel checks the input once, in the GUI thread, before a job starts (so a
 refused input never starts a thread, and its notes are said once), and the job works
-on what that check prepared; each job hashes the input once (for the checkpoint's name
+on what that check prepared, after the registration check (:func:`checked_photo`, in
+the worker: it takes seconds); each job hashes the input once (for the checkpoint's name
 and the provenance record) and ends by building the :class:`~.outcome.RunOutcome` in
 the worker thread. The training job is a generator:
 it yields one :class:`Started` (the checkpoint file and the input notes), then the
@@ -104,9 +105,28 @@ def validate(inputs: RunInputs, negative: str) -> tuple[Any, tuple[str, ...]]:
     return prepared, tuple(dict.fromkeys(said))
 
 
+def checked_photo(prepared: Any) -> tuple[Any, tuple[str, ...]]:
+    """The registration check, in the worker thread (seconds: napari must not wait).
+
+    The photo must explain the scan (another painting's, a mirrored one, are refused
+    with :class:`InputError`, before anything is trained); one measurably off the
+    scan's grid is registered again, and a note says so.
+    """
+    import dataclasses
+
+    from napari_maxrf_sr.core.photo_pixels import PhotoPixels
+    from napari_maxrf_sr.registration import photo_on_grid
+
+    raw = prepared.rgb.raw  # the validated photo (alpha dropped), in its pixel type
+    on_grid = photo_on_grid(prepared.lr_maps, raw, prepared.scale)
+    if on_grid.photo is not raw:
+        prepared = dataclasses.replace(prepared, rgb=PhotoPixels(on_grid.photo))
+    return prepared, tuple(on_grid.notes)
+
+
 def training_job(inputs: RunInputs, plan: TrainingPlan, prepared: Any, control: Any,
-                 train_fn: Callable | None = None,
-                 notes: tuple[str, ...] = ()) -> Generator[Any, None, RunOutcome | None]:
+                 train_fn: Callable | None = None, notes: tuple[str, ...] = (),
+                 check: Callable | None = None) -> Generator[Any, None, RunOutcome | None]:
     """Train the network on the inputs; yields :class:`Started`, then progress events.
 
     Parameters
@@ -124,14 +144,17 @@ def training_job(inputs: RunInputs, plan: TrainingPlan, prepared: Any, control: 
         The core's ``train_prepared`` (tests pass another one).
     notes
         What :func:`validate` said about the inputs.
+    check
+        The registration check (default :func:`checked_photo`; tests pass another one).
     """
     if train_fn is None:
         from napari_maxrf_sr.core.train import train_prepared as train_fn
     from napari_maxrf_sr.core.checkpoint import remove_checkpoint
 
     started = now()
+    prepared, checked = (check or checked_photo)(prepared)
     digests = input_digests(inputs)
-    said: list[str] = []
+    said: list[str] = list(checked)
     checkpoint = _checkpoint(plan, digests, inputs, said)
     # One core stays free for napari's own thread, so the viewer keeps responding.
     gen = train_fn(prepared, plan.config, stop=control, checkpoint=checkpoint, reserve_cores=1)
@@ -153,9 +176,11 @@ def baseline_job(method: str, inputs: RunInputs, prepared: Any,
     from napari_maxrf_sr.baselines import run_baseline
 
     started = now()
+    prepared, checked = checked_photo(prepared)
     maps = run_baseline(method, prepared.lr_maps, prepared.rgb, prepared.scale)
     return build_outcome(inputs, maps, method=method, settings={"method": method},
-                         started=started, digests=input_digests(inputs), notes=notes)
+                         started=started, digests=input_digests(inputs),
+                         notes=(*notes, *checked))
 
 
 def apply_job(model: Any, model_file: str, inputs: RunInputs, negative: str) -> RunOutcome:
