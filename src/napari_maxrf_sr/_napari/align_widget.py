@@ -1,10 +1,12 @@
-"""Dock widget: bring a photo onto the scan's grid from point pairs.
+"""Dock widget: bring a photo onto the scan's grid, automatically or from point pairs.
 
-The user marks the same features on the photo and on an element map (two
-points layers, same order); "Align" fits a similarity or affine transform and
-adds ``"<photo> (aligned)"``, exactly ``s`` times the map's size and placed
-over it. The input layers are never changed. The work is done by
-:func:`napari_maxrf_sr.io.align.align_photo`.
+"Align automatically" registers the photo to the element maps with no points
+(:func:`napari_maxrf_sr.registration.register_photo`, in a background thread so that
+napari never freezes); point pairs, when there are some, are its starting guess.
+"Align from points" fits a similarity or affine transform to point pairs the user
+marked on the photo and on a map (two points layers, same order). Either adds
+``"<photo> (aligned)"``, exactly ``s`` times the map's size and covering the maps'
+extent; aligning again replaces it. The input layers are never changed.
 """
 
 from __future__ import annotations
@@ -75,11 +77,19 @@ class AlignPhotoWidget(QWidget):
             "Create two points layers: click features on the photo in one and the same "
             "features, in the same order, on the map in the other (at least 3)"
         )
-        self.align_button = QPushButton("Align")
+        self.align_button = QPushButton("Align from points")
+        self.auto_button = QPushButton("Align automatically")
+        self.auto_button.setToolTip(
+            "Register the photo to the element maps without any points: a camera photo of "
+            "any size, with a margin and a slight turn. Point pairs, if any, are its "
+            "starting guess. The scale is the largest the photo's resolution supports.")
+        #: The running automatic alignment (``None`` when none runs).
+        self.worker: Any = None
         #: The photo and map the scale was last guessed for: it is guessed again only
         #: when they change, so a scale the user typed stays when layers come and go.
         self._guessed_for: tuple[str, str] | None = None
-        self.status_label = QLabel("Choose the layers, add at least 3 point pairs, then Align.")
+        self.status_label = QLabel("Choose the photo and a map, then Align automatically "
+                                   "(or add at least 3 point pairs and Align from points).")
         self.status_label.setWordWrap(True)
 
         self.map_combo.setToolTip("The element map the photo is aligned to (one that shows "
@@ -98,6 +108,8 @@ class AlignPhotoWidget(QWidget):
             combo.setMinimumContentsLength(10)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        layout.addWidget(self.auto_button)
+        layout.addWidget(QLabel("Optional, or if the automatic alignment fails:"))
         layout.addWidget(self.add_points_button)
         layout.addWidget(self.align_button)
         layout.addWidget(self.status_label)
@@ -105,6 +117,7 @@ class AlignPhotoWidget(QWidget):
 
         self.add_points_button.clicked.connect(self.add_point_layers)
         self.align_button.clicked.connect(self.align)
+        self.auto_button.clicked.connect(self.align_automatically)
         self.photo_combo.currentIndexChanged.connect(self._suggest_scale)
         self.map_combo.currentIndexChanged.connect(self._suggest_scale)
         events = self.viewer.layers.events
@@ -268,25 +281,7 @@ class AlignPhotoWidget(QWidget):
         except InputError as exc:
             self._status(str(exc), error=True)
             return None
-        # place the HR grid over the map layer: HR pixel r sits at LR coordinate (r-(s-1)/2)/s
-        map_scale = np.asarray(ref.scale[-2:], dtype=float)
-        map_translate = np.asarray(ref.translate[-2:], dtype=float)
-        layer = self.viewer.add_image(
-            aligned,
-            name=f"{photo.name} (aligned)",
-            rgb=aligned.ndim == 3,
-            scale=tuple(map_scale / s),
-            translate=tuple(map_translate - map_scale * (s - 1) / (2 * s)),
-            metadata={
-                "maxrf_sr": {
-                    "role": "photo",
-                    "aligned_from": photo.name,
-                    "reference": ref.name,
-                    "scale": s,
-                    "alignment": info,
-                }
-            },
-        )
+        layer = self._show_aligned(aligned, photo.name, ref, s, info)
         message = (
             f"Aligned '{photo.name}' ({kind}, {info['n_pairs']} pairs): residual RMS "
             f"{info['rms']:.2f} photo px, max {info['max']:.2f}; "
@@ -296,3 +291,118 @@ class AlignPhotoWidget(QWidget):
             message += f" Warning: {w.message}"
         self._status(message)
         return layer
+
+    # ------------------------------------------------------------------ automatic
+
+    def _show_aligned(self, aligned: np.ndarray, photo_name: str, ref, s: int, info: dict):
+        """Show the aligned photo over the maps; a second alignment replaces the first."""
+        # the HR grid over the map layer: HR pixel r sits at LR coordinate (r-(s-1)/2)/s,
+        # so the aligned photo covers exactly the maps' extent
+        map_scale = np.asarray(ref.scale[-2:], dtype=float)
+        map_translate = np.asarray(ref.translate[-2:], dtype=float)
+        place = {"scale": tuple(map_scale / s),
+                 "translate": tuple(map_translate - map_scale * (s - 1) / (2 * s))}
+        meta = {"maxrf_sr": {"role": "photo", "aligned_from": photo_name,
+                             "reference": ref.name, "scale": s, "alignment": info}}
+        name = f"{photo_name} (aligned)"
+        if name in self.viewer.layers:
+            layer = self.viewer.layers[name]
+            layer.data = aligned
+            layer.scale, layer.translate = place["scale"], place["translate"]
+            layer.metadata = meta
+            return layer
+        return self.viewer.add_image(aligned, name=name, rgb=aligned.ndim == 3,
+                                     metadata=meta, **place)
+
+    def _maps_like(self, ref) -> np.ndarray:
+        """Every element-map layer of the reference map's size, stacked: ``(B, h, w)``.
+
+        More maps register better: each map is explained by the photo's colours in its
+        own way, and the registration weighs them by how well.
+        """
+        shape = np.shape(ref.data)[-2:]
+        layers = [ref] + [m for m in self._layers_of("map")
+                          if m is not ref and not m.multiscale and np.shape(m.data) == shape
+                          and not m.name.endswith("(truth)")]
+        return np.stack([np.asarray(m.data, dtype=np.float32) for m in layers])
+
+    def _points_guess(self, photo, ref) -> np.ndarray | None:
+        """The point pairs' transform (HR -> photo matrix), if there are 3 or more."""
+        p_pts, m_pts = self._layer(self.photo_points_combo), self._layer(self.map_points_combo)
+        if p_pts is None or m_pts is None or p_pts is m_pts:
+            return None
+        src, dst = self._to_data(p_pts, photo), self._to_data(m_pts, ref)
+        if len(src) != len(dst) or len(src) < 3:
+            return None
+        data = photo.data[0] if photo.multiscale else photo.data
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                _, info = align_photo(np.asarray(data), src, dst, np.shape(ref.data)[-2:],
+                                      int(self.scale_spin.value()), "similarity")
+        except InputError:
+            return None
+        return np.asarray(info["matrix"], dtype=np.float64)
+
+    def align_automatically(self) -> Any:
+        """Register the photo to the maps in a background thread; returns the worker."""
+        from napari.qt.threading import create_worker
+
+        photo, ref = self._layer(self.photo_combo), self._layer(self.map_combo)
+        if photo is None or ref is None:
+            self._status("Choose a photo (RGB image) layer and an element-map layer first.",
+                         error=True)
+            return None
+        data = np.asarray(photo.data[0] if photo.multiscale else photo.data)
+        guess = self._points_guess(photo, ref)
+        scale = int(self.scale_spin.value()) if guess is not None else None
+        # the slots are given at creation: without an "errored" one, superqt raises
+        # the worker's error again in the Qt event loop
+        worker = create_worker(_register, self._maps_like(ref), data, scale, guess,
+                               _start_thread=False, _connect={
+                                   "returned": lambda out: self._auto_done(out, photo.name, ref),
+                                   "errored": self._auto_failed,
+                                   "finished": self._auto_finished})
+        self.worker = worker
+        self.auto_button.setEnabled(False)
+        self._status(f"Registering '{photo.name}' to the maps (about a minute; napari stays "
+                     "usable)...")
+        worker.start()
+        return worker
+
+    def _auto_done(self, out, photo_name: str, ref) -> None:
+        reg, aligned = out
+        self.scale_spin.setValue(reg.scale)
+        self._guessed_for = (photo_name, ref.name)  # the registration's scale stays
+        self._show_aligned(aligned, photo_name, ref, reg.scale, reg.to_dict())
+        notes = " ".join(f"{n[:1].upper()}{n[1:]}." for n in reg.notes)
+        self._status(
+            f"Aligned '{photo_name}' automatically: scale {reg.scale} "
+            f"({aligned.shape[0]} x {aligned.shape[1]} px), estimated error "
+            f"{reg.error_rms_px:.2f} photo px ({reg.error_rms_px / reg.scale:.3f} scan px) "
+            f"RMS. {notes}".strip())
+
+    def _auto_failed(self, exc: BaseException) -> None:
+        exc = getattr(exc, "original", exc)
+        if isinstance(exc, InputError):
+            self._status(f"{exc} You can also align from point pairs.", error=True)
+        else:
+            self._status(f"The automatic alignment failed ({type(exc).__name__}: {exc}). "
+                         "Align from point pairs instead.", error=True)
+
+    def _auto_finished(self) -> None:
+        self.worker = None
+        self.auto_button.setEnabled(True)
+
+
+def _register(maps: np.ndarray, photo: np.ndarray, scale: int | None,
+              initial: np.ndarray | None):
+    """In the worker thread: the registration and the aligned photo."""
+    from ..registration import register_photo
+    from .panel.controller import WorkerError
+
+    try:
+        reg = register_photo(maps, photo, scale, initial=initial)
+        return reg, reg.apply(photo)
+    except RuntimeError as exc:  # superqt would only warn about a RuntimeError
+        raise WorkerError(exc) from exc

@@ -1,7 +1,7 @@
 """napari sample data: a synthetic painting (photo, LR element maps and their truth).
 
-Imports nothing from Qt; napari calls :func:`synthetic_painting` from the
-File > Open Sample menu.
+Imports nothing from Qt; napari calls :func:`synthetic_painting` and
+:func:`camera_painting` from the File > Open Sample menu.
 """
 
 from __future__ import annotations
@@ -60,3 +60,47 @@ def synthetic_painting(
             "metadata": {"maxrf_sr": {"role": "truth", "element": name, "scale": s}},
         }, "image"))
     return layers
+
+
+#: The camera of :func:`camera_painting`: enlarged, turned (degrees), margin (pixels).
+CAMERA_ZOOM, CAMERA_DEGREES, CAMERA_MARGIN = 1.37, 2.0, 40
+#: The wall around the painting in the camera photo.
+WALL = (72, 62, 52)
+
+
+def camera_view(rgb: np.ndarray, zoom: float = CAMERA_ZOOM, degrees: float = CAMERA_DEGREES,
+                margin: int = CAMERA_MARGIN) -> np.ndarray:
+    """``rgb`` photographed again: enlarged, turned, with a wall around it (uint8)."""
+    from ..registration.resample import warp_photo
+
+    h, w = rgb.shape[:2]
+    a = np.radians(degrees)
+    lin = zoom * np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    corners = np.array([[-0.5, -0.5], [w - 0.5, -0.5], [w - 0.5, h - 0.5], [-0.5, h - 0.5]])
+    placed = corners @ lin.T
+    lo, size = placed.min(axis=0), np.ptp(placed, axis=0)
+    to_photo = np.eye(3)  # painting (x, y) -> camera (x, y)
+    to_photo[:2, :2], to_photo[:2, 2] = lin, margin - lo
+    cols, rows = (int(np.ceil(v)) + 2 * margin for v in size)
+    out, _ = warp_photo(rgb, np.linalg.inv(to_photo), (rows, cols))
+    yy, xx = np.mgrid[0:rows, 0:cols]
+    src = np.stack([xx.ravel(), yy.ravel(), np.ones(xx.size)]).T @ np.linalg.inv(to_photo).T
+    off = ((src[:, 0] < -0.5) | (src[:, 0] > w - 0.5) | (src[:, 1] < -0.5)
+           | (src[:, 1] > h - 0.5)).reshape(rows, cols)
+    out[off] = WALL
+    return out
+
+
+def camera_painting(seed: int = 0) -> list[tuple]:
+    """The synthetic painting with a camera-style photo instead of an aligned one.
+
+    The photo is enlarged 1.37 times, turned 2 degrees and has a margin (a wall around
+    the painting), as a conservator's own photo has: try "Align automatically" in the
+    "Align photo to the scan" widget on it. The maps and their truth are those of
+    :func:`synthetic_painting`.
+    """
+    layers = synthetic_painting(seed=seed)
+    rgb = layers[0][0]
+    photo = (camera_view(rgb), {"name": "Photo (camera)", "rgb": True,
+                                "metadata": {"maxrf_sr": {"role": "photo"}}}, "image")
+    return [photo, *layers[1:]]
