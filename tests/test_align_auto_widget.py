@@ -74,3 +74,21 @@ def test_a_photo_of_something_else_is_refused_with_words(make_napari_viewer, qtb
     assert "does not explain the scan" in widget.status_label.text()
     assert "noise (aligned)" not in viewer.layers
     assert any("does not explain" in t for t in notifications.of("error"))
+
+
+def test_the_panel_offers_to_align_a_camera_photo(make_napari_viewer, qtbot, sample,
+                                                 notifications):
+    from napari_maxrf_sr._napari.sr_widget import SuperResolutionWidget
+
+    viewer = make_napari_viewer()
+    for data, kwargs, kind in sample:
+        getattr(viewer, f"add_{kind}")(data, **kwargs)
+    panel = SuperResolutionWidget(viewer)
+    view = panel.inputs
+    assert view.photo_combo.currentText() == "Photo (camera)"
+    assert view.align_button.isVisibleTo(panel)  # offered: the photo is off the grid
+    widget = view.align_photo()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=600_000)
+    assert view.photo_combo.currentText() == "Photo (camera) (aligned)"
+    assert not view.align_button.isVisibleTo(panel)  # on the grid now: no offer
+    assert "5" in view.scale_label.text()

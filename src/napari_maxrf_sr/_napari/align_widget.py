@@ -344,8 +344,11 @@ class AlignPhotoWidget(QWidget):
             return None
         return np.asarray(info["matrix"], dtype=np.float64)
 
-    def align_automatically(self) -> Any:
-        """Register the photo to the maps in a background thread; returns the worker."""
+    def align_automatically(self, on_done: Any = None) -> Any:
+        """Register the photo to the maps in a background thread; returns the worker.
+
+        ``on_done``: called (no arguments) after the aligned photo is shown.
+        """
         from napari.qt.threading import create_worker
 
         photo, ref = self._layer(self.photo_combo), self._layer(self.map_combo)
@@ -360,7 +363,8 @@ class AlignPhotoWidget(QWidget):
         # the worker's error again in the Qt event loop
         worker = create_worker(_register, self._maps_like(ref), data, scale, guess,
                                _start_thread=False, _connect={
-                                   "returned": lambda out: self._auto_done(out, photo.name, ref),
+                                   "returned": lambda out: self._auto_done(
+                                       out, photo.name, ref, on_done),
                                    "errored": self._auto_failed,
                                    "finished": self._auto_finished})
         self.worker = worker
@@ -370,7 +374,7 @@ class AlignPhotoWidget(QWidget):
         worker.start()
         return worker
 
-    def _auto_done(self, out, photo_name: str, ref) -> None:
+    def _auto_done(self, out, photo_name: str, ref, on_done: Any = None) -> None:
         reg, aligned = out
         self.scale_spin.setValue(reg.scale)
         self._guessed_for = (photo_name, ref.name)  # the registration's scale stays
@@ -381,6 +385,8 @@ class AlignPhotoWidget(QWidget):
             f"({aligned.shape[0]} x {aligned.shape[1]} px), estimated error "
             f"{reg.error_rms_px:.2f} photo px ({reg.error_rms_px / reg.scale:.3f} scan px) "
             f"RMS. {notes}".strip())
+        if on_done is not None:
+            on_done()
 
     def _auto_failed(self, exc: BaseException) -> None:
         exc = getattr(exc, "original", exc)

@@ -2,7 +2,9 @@
 
 It lists the viewer's layers (keeping the user's choices when layers come and go) and
 ticks "Compare with ground truth" by itself when truth layers of the listed maps are
-in the viewer (the sample painting has them), until the user changes it.
+in the viewer (the sample painting has them), until the user changes it. When the photo
+is not on the maps' grid (a camera photo), it offers to align it: one button that opens
+the alignment widget and runs its automatic alignment, then picks the aligned photo.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from qtpy.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QPushButton,
     QWidget,
 )
 
@@ -47,6 +50,12 @@ class InputView(QWidget):
                                     "interpolation, and error maps.")
         self.scale_label = QLabel()
         self.scale_label.setWordWrap(True)
+        self.align_button = QPushButton("Align the photo to the maps")
+        self.align_button.setToolTip(
+            "The photo is not on the maps' grid (a camera photo: another size, a margin, a "
+            "slight turn). Register it to the maps automatically, no points needed.")
+        self.align_button.setVisible(False)
+        self.align_button.clicked.connect(self.align_photo)
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
         form.addRow("Element maps", self.maps_list)
@@ -54,6 +63,7 @@ class InputView(QWidget):
         form.addRow(self.clip_check)
         form.addRow(self.truth_check)
         form.addRow("Scale", self.scale_label)
+        form.addRow(self.align_button)
         self._truth_auto = True  # until the user ticks or unticks it
         self._truth_seen: frozenset[str] = frozenset()
         self.truth_check.clicked.connect(self._user_set_truth)
@@ -150,6 +160,38 @@ class InputView(QWidget):
         text, error = inp.scale_text(self.selected_map_layers(), self.photo_layer())
         self.scale_label.setText(text)
         self.scale_label.setStyleSheet("color: #e8a33d;" if error else "")
+        self.align_button.setVisible(self._off_grid())
+
+    def _off_grid(self) -> bool:
+        """Whether the photo is bigger than the maps but not a whole multiple of them."""
+        maps, photo = self.selected_map_layers(), self.photo_layer()
+        if not maps or photo is None or getattr(photo, "multiscale", False):
+            return False
+        h, w = maps[0].data.shape[-2:]
+        big_h, big_w = photo.data.shape[:2]
+        if big_h < h or big_w < w:
+            return False
+        return bool(big_h % h or big_w % w or big_h // h != big_w // w)
+
+    def align_photo(self) -> Any:
+        """Open the alignment widget and align the chosen photo to the ticked maps.
+
+        Returns the alignment widget (``None`` without a window to dock it in). The
+        aligned photo becomes the panel's photo when it arrives.
+        """
+        from napari_maxrf_sr._napari.align_widget import AlignPhotoWidget
+
+        maps, photo = self.selected_map_layers(), self.photo_layer()
+        window = getattr(self.viewer, "window", None)
+        if not maps or photo is None or window is None:
+            return None
+        widget = AlignPhotoWidget(self.viewer)
+        window.add_dock_widget(widget, name="Align photo to the scan")
+        widget.photo_combo.setCurrentText(photo.name)
+        widget.map_combo.setCurrentText(maps[0].name)
+        aligned = f"{photo.name} (aligned)"
+        widget.align_automatically(on_done=lambda: self.photo_combo.setCurrentText(aligned))
+        return widget
 
     def collect(self) -> inp.RunInputs:
         """Copy the chosen layers' data for a run (raises InputError with what to do)."""
