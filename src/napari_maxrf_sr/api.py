@@ -92,14 +92,12 @@ def super_resolve(
     preset
         ``"default"`` (minutes on a CPU), ``"fast"`` or ``"paper"`` (days on a CPU).
     seed, max_seconds, device
-        Override the config's seed, time budget (seconds) and device
-        (``"auto"``, ``"cpu"``, ``"cuda"``, ``"mps"``).
+        Override the config's seed, time budget (s), device (auto, cpu, cuda, mps).
     negative
         ``"error"`` refuses negative counts; ``"clip"`` sets them to zero.
     callback, stop
-        Called with every :class:`~napari_maxrf_sr.core.events.TrainEvent`; a
-        :class:`~napari_maxrf_sr.core.control.RunControl` to stop or cancel from
-        another thread.
+        Called with every :class:`~.core.events.TrainEvent`; a
+        :class:`~.core.control.RunControl` to stop or cancel from another thread.
     checkpoint
         Network only: save the run's state regularly to ``checkpoint.path`` and, with
         ``checkpoint.resume``, continue the interrupted run saved there
