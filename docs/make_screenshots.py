@@ -136,7 +136,7 @@ def align_shot() -> None:
                 "Align photo to the scan").trigger()
     _wait(lambda: False, 2.0)
     dock = window.findChildren(_align_widget_type())[0]
-    click(dock, "Align")
+    click(dock, "Align automatically")
     _wait(lambda: not getattr(dock, "running", False), 600)
     _wait(lambda: False, 2.0)
     _shot(viewer, "sr_align.png")

@@ -57,7 +57,8 @@ def test_one_click_aligns_and_a_second_replaces(make_napari_viewer, qtbot, sampl
 
     np.testing.assert_allclose(edges(layer), edges(ref), atol=1e-6)
     original = sample[0][0]
-    assert viewer.layers["Photo (camera)"].data is original  # the input is untouched
+    assert viewer.layers["Photo (camera)"].data is original  # the input is untouched,
+    assert not viewer.layers["Photo (camera)"].visible  # hidden so that it covers nothing
     n = len(viewer.layers)
     _click_and_wait(qtbot, widget)
     assert len(viewer.layers) == n  # replaced, no 'Photo (camera) (aligned) [1]'

@@ -117,7 +117,7 @@ class AlignPhotoWidget(QWidget):
 
         self.add_points_button.clicked.connect(self.add_point_layers)
         self.align_button.clicked.connect(self.align)
-        self.auto_button.clicked.connect(self.align_automatically)
+        self.auto_button.clicked.connect(lambda *_: self.align_automatically())  # not "checked"
         self.photo_combo.currentIndexChanged.connect(self._suggest_scale)
         self.map_combo.currentIndexChanged.connect(self._suggest_scale)
         events = self.viewer.layers.events
@@ -305,6 +305,8 @@ class AlignPhotoWidget(QWidget):
         meta = {"maxrf_sr": {"role": "photo", "aligned_from": photo_name,
                              "reference": ref.name, "scale": s, "alignment": info}}
         name = f"{photo_name} (aligned)"
+        if photo_name in self.viewer.layers:  # hidden, not changed: it would cover the maps
+            self.viewer.layers[photo_name].visible = False
         if name in self.viewer.layers:
             layer = self.viewer.layers[name]
             layer.data = aligned
@@ -343,6 +345,11 @@ class AlignPhotoWidget(QWidget):
         except InputError:
             return None
         return np.asarray(info["matrix"], dtype=np.float64)
+
+    @property
+    def running(self) -> bool:
+        """Whether an automatic alignment is running."""
+        return self.worker is not None
 
     def align_automatically(self, on_done: Any = None) -> Any:
         """Register the photo to the maps in a background thread; returns the worker.
