@@ -73,6 +73,7 @@ def read_inputs(args, scale=None, *, network: bool = False, pyramid: bool = Fals
     from ..io.shapes import maps_shape, photo_shape
     from ..io.sidecar import rpl_options
     from ..io.writers import check_stack_names
+    from ..registration.auto import may_register
 
     xrf = Path(args.xrf)
     options = rpl_options(xrf) if xrf.suffix.lower() == ".rpl" else {}
@@ -83,7 +84,7 @@ def read_inputs(args, scale=None, *, network: bool = False, pyramid: bool = Fals
             and int(np.prod(declared, dtype=object)) <= MAX_MAP_VALUES):
         # a photo that does not fit is refused now, before gigabytes of maps are decoded
         # (sizes beyond the limits are left to the readers, which say so first)
-        if strict:
+        if strict or not may_register(declared, hw):
             check_sizes_fit(declared, hw, scale)
         _check_memory(args, declared, hw, network, pyramid)
     maps, elements, meta = read_element_maps(xrf, **options)

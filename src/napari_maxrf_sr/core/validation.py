@@ -23,10 +23,8 @@ from .photo_pixels import MAX_HR_PIXELS, PhotoPixels, check_photo_size, check_rg
 #: float32 copies of the scan. Readers check a file's header against it before they
 #: allocate anything.
 MAX_MAP_VALUES = 1 << 29
-#: Where users find the alignment: automatic in the API and CLI (unless turned off), a
-#: button in napari, point pairs as a fallback.
-ALIGN_HINT = ("napari_maxrf_sr.registration.register_photo, automatic in super_resolve and "
-              "maxrf-sr run unless align=False / --no-align; in napari: Plugins > MA-XRF "
+#: Where users find the alignment (automatic in the API and CLI, a button in napari).
+ALIGN_HINT = ("automatic unless align=False / --no-align; in napari: Plugins > MA-XRF "
               "Super-Resolution > Align photo to the scan > Align automatically")
 #: Largest scale accepted (the method is meant for 2 to 8; far beyond, the photo is wrong).
 MAX_SCALE = 32
@@ -289,8 +287,8 @@ def _bounded_scale(s: int, lr_shape: tuple[int, int]) -> int:
             f"become {s} x {s} photo pixels, far more than the scan can guide (the method is "
             f"meant for scales 2 to 8; at most {MAX_SCALE} is accepted). Check that the photo "
             f"and the maps show the same area, and reduce the photo to a few times the "
-            f"maps' size (e.g. {4 * lr_shape[0]} x {4 * lr_shape[1]} px for scale 4) with "
-            f"{ALIGN_HINT}."
+            f"maps' size (e.g. {4 * lr_shape[0]} x {4 * lr_shape[1]} px for scale 4; "
+            f"alignment: {ALIGN_HINT})."
         )
     return s
 

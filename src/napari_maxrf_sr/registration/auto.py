@@ -46,6 +46,20 @@ class PhotoOnGrid:
     notes: list[str] = field(default_factory=list)
 
 
+def may_register(map_shape: tuple[int, ...], photo_shape: tuple[int, ...]) -> bool:
+    """Whether sizes leave the photo to the registration (else the strict size checks).
+
+    The scan must be large enough to register against, and the photo no more than
+    1.5 times the largest scale accepted (a margin of a quarter on each side) per scan
+    pixel: a photo beyond that is refused from its header, before it is decoded.
+    """
+    from ..core.validation import MAX_SCALE
+
+    h, w = (int(n) for n in map_shape[-2:])
+    big_h, big_w = (int(n) for n in photo_shape[:2])
+    return min(h, w) >= CHECK_MIN_SIDE and max(big_h / h, big_w / w) <= 1.5 * MAX_SCALE
+
+
 def _grid_scale(map_shape: tuple[int, int], photo_shape: tuple[int, int],
                 scale: int | None) -> int | None:
     """The scale at which the photo lies exactly on the scan's grid, if it does."""
@@ -73,7 +87,7 @@ def _checkable(maps, photo) -> bool:
         return False  # refused by the size checks, before anything is copied
     if maps.ndim != 3 or photo.ndim != 3 or photo.shape[-1] not in (3, 4):
         return False
-    if min(maps.shape[1:]) < CHECK_MIN_SIDE or maps.dtype.kind not in "fiu":
+    if not may_register(maps.shape, photo.shape) or maps.dtype.kind not in "fiu":
         return False
     if photo.dtype not in (np.uint8, np.uint16) and photo.dtype.kind != "f":
         return False
