@@ -83,10 +83,10 @@ def _checkable(maps, photo) -> bool:
 
     if not (isinstance(maps, np.ndarray) and isinstance(photo, np.ndarray)):
         return False
-    if maps.size > MAX_MAP_VALUES or photo.shape[0] * photo.shape[1] > MAX_HR_PIXELS:
-        return False  # refused by the size checks, before anything is copied
     if maps.ndim != 3 or photo.ndim != 3 or photo.shape[-1] not in (3, 4):
         return False
+    if maps.size > MAX_MAP_VALUES or photo.shape[0] * photo.shape[1] > MAX_HR_PIXELS:
+        return False  # refused by the size checks, before anything is copied
     if not may_register(maps.shape, photo.shape) or maps.dtype.kind not in "fiu":
         return False
     if photo.dtype not in (np.uint8, np.uint16) and photo.dtype.kind != "f":
