@@ -59,6 +59,11 @@ def test_one_click_aligns_and_a_second_replaces(make_napari_viewer, qtbot, sampl
     original = sample[0][0]
     assert viewer.layers["Photo (camera)"].data is original  # the input is untouched,
     assert not viewer.layers["Photo (camera)"].visible  # hidden so that it covers nothing
+    zoom = viewer.camera.zoom  # the view is on the maps, not on the larger camera photo
+    viewer.reset_view(layers=[layer, ref])
+    assert viewer.camera.zoom == pytest.approx(zoom)
+    viewer.reset_view()
+    assert viewer.camera.zoom < 0.9 * zoom
     n = len(viewer.layers)
     _click_and_wait(qtbot, widget)
     assert len(viewer.layers) == n  # replaced, no 'Photo (camera) (aligned) [1]'

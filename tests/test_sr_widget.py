@@ -215,11 +215,16 @@ def test_comparison_view_shows_four_labelled_tiles_and_goes_back(vm, qtbot):
     w = _widget(viewer, qtbot, **TINY)
     w.start()
     _wait_idle(qtbot, w)
+    # a large hidden layer (an unaligned camera photo, points) must not set the view
+    viewer.add_image(np.zeros((4000, 4000), np.float32), name="camera photo", visible=False)
     before = {layer.name: layer.visible for layer in viewer.layers}
     w.results.element_combo.setCurrentText("Hg L")
     w.results.compare_btn.click()
     grid = viewer.canvas.grid if hasattr(viewer, "canvas") else viewer.grid
     visible = [layer.name for layer in viewer.layers if layer.visible]
+    zoom = viewer.camera.zoom
+    viewer.reset_view(layers=[viewer.layers[n] for n in visible])
+    assert viewer.camera.zoom == pytest.approx(zoom)  # the tiles fill the canvas
     assert grid.enabled and sorted(visible) == sorted(
         ["photo", "Hg L (scan)", "Hg L (bicubic)", "Hg L (SR)"])
     assert all(viewer.layers[n].name_overlay.visible for n in visible), "tiles are labelled"

@@ -312,9 +312,12 @@ class AlignPhotoWidget(QWidget):
             layer.data = aligned
             layer.scale, layer.translate = place["scale"], place["translate"]
             layer.metadata = meta
-            return layer
-        return self.viewer.add_image(aligned, name=name, rgb=aligned.ndim == 3,
-                                     metadata=meta, **place)
+        else:
+            layer = self.viewer.add_image(aligned, name=name, rgb=aligned.ndim == 3,
+                                          metadata=meta, **place)
+        # the view on the maps' extent, not on the (hidden) camera photo's
+        self.viewer.reset_view(layers=[layer, ref])
+        return layer
 
     def _maps_like(self, ref) -> np.ndarray:
         """Every element-map layer of the reference map's size, stacked: ``(B, h, w)``.

@@ -113,7 +113,8 @@ class ComparisonView:
         grid.shape = (2, 2)
         grid.spacing = 4
         grid.enabled = True
-        self.viewer.reset_view()
+        # fit the tiles only: a hidden camera photo or point layer must not set the view
+        self.viewer.reset_view(layers=tiles)
         return [layer.name for layer in tiles]
 
     def leave(self) -> None:
@@ -133,4 +134,4 @@ class ComparisonView:
             if layer.name in visible:
                 layer.visible = visible[layer.name]
         self._visible, self._tiles = None, []
-        self.viewer.reset_view()
+        self.viewer.reset_view(layers=[x for x in self.viewer.layers if x.visible] or None)
