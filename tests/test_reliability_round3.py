@@ -802,7 +802,7 @@ def test_a_note_is_said_once_as_a_note(tmp_path, capsys):
 
 # ======================================================== 15: markup from a file in Qt
 @pytest.mark.viewer
-def test_names_from_files_are_shown_as_plain_text(qtbot, vm):
+def test_names_from_files_are_shown_as_plain_text(qtbot, vm, notifications):
     from qtpy.QtCore import Qt
     from qtpy.QtWidgets import QLabel
 
@@ -820,6 +820,9 @@ def test_names_from_files_are_shown_as_plain_text(qtbot, vm):
     qtbot.addWidget(w)
     w.start()
     assert name in w.status_label.text() and not w.running
+    # napari's notification guesses HTML too: it gets the name with look-alike brackets
+    (kind, shown), = notifications
+    assert kind == "error" and "<" not in shown and "\u2039b\u203a\u2039font" in shown
     align = AlignPhotoWidget(vm)
     qtbot.addWidget(align)
     for widget in (w, align):

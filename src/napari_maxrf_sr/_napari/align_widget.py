@@ -27,7 +27,7 @@ from qtpy.QtWidgets import (
 
 from ..errors import InputError
 from ..io.align import align_photo
-from .plain_text import make_labels_plain
+from .plain_text import make_labels_plain, no_markup
 
 PHOTO_POINTS = "align: points on photo"
 MAP_POINTS = "align: points on map"
@@ -37,13 +37,13 @@ _NONE = "(none)"
 def _show_error(message: str) -> None:
     from napari.utils.notifications import show_error
 
-    show_error(message)
+    show_error(no_markup(message))
 
 
 def _show_info(message: str) -> None:
     from napari.utils.notifications import show_info
 
-    show_info(message)
+    show_info(no_markup(message))
 
 
 class AlignPhotoWidget(QWidget):

@@ -49,7 +49,9 @@ def _notify(message: str) -> None:
     try:
         from napari.utils.notifications import show_info
 
-        show_info(message)
+        from napari_maxrf_sr._napari.plain_text import no_markup
+
+        show_info(no_markup(message))
     except Exception:  # no napari (tests, scripts): a warning still reaches the user
         warnings.warn(message, UserWarning, stacklevel=3)
 

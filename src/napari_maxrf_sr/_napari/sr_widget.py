@@ -33,7 +33,7 @@ from napari_maxrf_sr._napari.panel.results_view import Dialogs, ResultsView
 from napari_maxrf_sr._napari.panel.run_view import RunView
 from napari_maxrf_sr._napari.panel.sections import ScrollingColumn, Section
 from napari_maxrf_sr._napari.panel.session import RunSession
-from napari_maxrf_sr._napari.plain_text import make_labels_plain
+from napari_maxrf_sr._napari.plain_text import make_labels_plain, no_markup
 from napari_maxrf_sr.core.checkpoint import DEFAULT_EVERY_SECONDS
 from napari_maxrf_sr.core.events import EventKind
 from napari_maxrf_sr.errors import InputError
@@ -288,7 +288,7 @@ class SuperResolutionWidget(QWidget):
         self._update_enabled()
         from napari.utils.notifications import show_info
 
-        show_info(notice)
+        show_info(no_markup(notice))
 
     def _on_ended(self, run: Any) -> None:
         ended = self.session.ended(run.cancelled, run.failed, run.retry_on_cpu)
@@ -308,7 +308,7 @@ class SuperResolutionWidget(QWidget):
         log = None if texts.is_expected(exc) else write_traceback_log(exc, "napari panel")
         self.status_label.setProperty("error_type", type(exc).__name__)
         self.run_view.set_status(texts.error_message(exc, log), error=True)
-        show_error(self.status_label.text())
+        show_error(no_markup(self.status_label.text()))
 
     error_message = staticmethod(texts.error_message)
 

@@ -25,8 +25,7 @@ from .photo_pixels import MAX_HR_PIXELS, PhotoPixels, check_photo_size, check_rg
 MAX_MAP_VALUES = 1 << 29
 #: Where users find the alignment (automatic in the API and CLI, a button in napari).
 ALIGN_HINT = ("automatic unless align=False / --no-align; in napari: Plugins > MA-XRF "
-              "Super-Resolution > Align photo to the scan, then its Align automatically "
-              "button")
+              "Super-Resolution > Align photo to the scan, button Align automatically")
 #: Largest scale accepted (the method is meant for 2 to 8; far beyond, the photo is wrong).
 MAX_SCALE = 32
 #: Largest magnitude of a map value: the core computes in float32 (largest 3.4e38),
