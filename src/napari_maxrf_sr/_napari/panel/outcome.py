@@ -24,7 +24,7 @@ from napari_maxrf_sr.method_names import NETWORK
 #: Method key of a run that applies a saved model.
 APPLY = "saved model"
 #: The network's name in the panel's method list.
-NETWORK_LABEL = "Network trained on this painting (LISTA)"
+NETWORK_LABEL = "Network (trained here)"
 
 
 @dataclass
