@@ -110,6 +110,7 @@ CLAIMS = {
     "_napari/sample_data.py": Claim(QT, at_import=("torch",)),
     "_napari/results.py": Claim(QT),
     "_napari/layer_style.py": Claim(("napari", *QT)),
+    "_napari/plain_text.py": Claim(at_import=QT),
     "core/photo_pixels.py": Claim(at_import=("torch",)),
     "_napari/panel/__init__.py": Claim(QT),
     "_napari/panel/inputs.py": Claim(QT),
