@@ -4,6 +4,7 @@ Usage::
 
     python -m benchmarks.registration                 # three paintings at 4x, one at 8x
     python -m benchmarks.registration --quick         # one case, two distortions
+    python -m benchmarks.registration --large --network-seconds 0   # a 27 Mpx photo
     python -m benchmarks.registration --network-seconds 0   # no network runs
 
 Every case of ``benchmarks.cases`` (a synthetic painting with known truth, its photo
@@ -183,8 +184,20 @@ def network_psnr(case: Case, aligned: np.ndarray, seconds: float) -> dict:
     return out
 
 
-def default_cases(quick: bool) -> list[tuple[Case, list[Distortion]]]:
-    """Three paintings at 4x with every distortion, one at 8x with three (about 15 min)."""
+#: The large case: a 1,024 px scan, and a camera photo of about 27 Mpx (5204 x 5204).
+LARGE = (painting_case, ("vermeer_the_milkmaid", 7), {"size": 4096},
+         Distortion("large: 1.2x, 2 deg, 60 px, JPEG 90", zoom=1.2, rotation=2.0, margin=60,
+                    jpeg=90))
+
+
+def default_cases(quick: bool, large: bool = False) -> list[tuple[Case, list[Distortion]]]:
+    """Three paintings at 4x with every distortion, one at 8x with three (about 15 min).
+
+    ``large``: only :data:`LARGE` (time and memory of a photo of camera size).
+    """
+    if large:
+        make, args, kwargs, dist = LARGE
+        return [(make(*args, **kwargs), [dist])]
     if quick:
         return [(painting_case("vermeer_the_milkmaid", 9), DISTORTIONS[:2])]
     out = [(painting_case(stem, b), DISTORTIONS) for stem, b in PAINTINGS
@@ -211,11 +224,13 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.registration", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="one case, two distortions")
+    p.add_argument("--large", action="store_true",
+                   help="one 1,024 px scan with a 27 Mpx camera photo (time and memory)")
     p.add_argument("--network-seconds", type=float, default=60.0,
                    help="training time of each network run (0: no network runs)")
     args = p.parse_args(argv)
     rows, psnr = [], None
-    for case, dists in default_cases(args.quick):
+    for case, dists in default_cases(args.quick, args.large):
         for dist in dists:
             try:
                 row, aligned = run_case(case, dist)
