@@ -215,6 +215,24 @@ def full_disk_error(path: Path, exc: BaseException) -> OutputWriteError:
 
 
 @contextlib.contextmanager
+def full_disk_said(path: Path) -> Iterator[None]:
+    """Inside the block, "no space left" becomes an :class:`OutputWriteError` on ``path``."""
+    try:
+        yield
+    except OSError as exc:
+        if no_room(exc):
+            raise full_disk_error(path, exc) from exc
+        raise
+
+
+def give_normal_permissions(path: Path, mode: int) -> None:
+    """``mode`` less the umask, as for a file made by ``open`` (temporaries are private)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, mode & ~umask)
+
+
+@contextlib.contextmanager
 def atomic_path(path: str | Path, *, force: bool = False) -> Iterator[Path]:
     """Yield a temporary path to write; move it to ``path`` when the block succeeds.
 
@@ -246,16 +264,10 @@ def atomic_path(path: str | Path, *, force: bool = False) -> Iterator[Path]:
         if no_room(exc):
             raise full_disk_error(path, exc) from exc
         raise
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; give it normal permissions
+    give_normal_permissions(tmp, 0o666)  # mkstemp makes it private
     try:
-        try:
+        with full_disk_said(path):
             yield tmp
-        except OSError as exc:
-            if no_room(exc):
-                raise full_disk_error(path, exc) from exc
-            raise
         _move_into_place(tmp, path, force)
     finally:
         with contextlib.suppress(FileNotFoundError):

@@ -21,8 +21,8 @@ from ..atomic import (
     FORCE_PYTHON,
     check_writable_folder,
     clean_stale_temporaries,
-    full_disk_error,
-    no_room,
+    full_disk_said,
+    give_normal_permissions,
     temporary_folder,
 )
 
@@ -42,20 +42,12 @@ def atomic_folder(path: Path, *, force: bool = False) -> Iterator[Path]:
     folder = check_writable_folder(path.parent if str(path.parent) else Path("."))
     check_replaceable(path, force)
     clean_stale_temporaries(folder)
-    try:
+    with full_disk_said(path):
         tmp = temporary_folder(path)
-    except OSError as exc:
-        raise (full_disk_error(path, exc) if no_room(exc) else exc) from exc
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; give it normal permissions
+    give_normal_permissions(tmp, 0o777)  # mkdtemp makes it private
     try:
-        try:
+        with full_disk_said(path):
             yield tmp
-        except OSError as exc:
-            if no_room(exc):
-                raise full_disk_error(path, exc) from exc
-            raise
         _move_into_place(tmp, path, force)
     finally:
         if tmp.exists():
