@@ -101,6 +101,20 @@ def fit_colours(ctx: Context, warp: Warp) -> None:
         ctx.colour_fit = ColourModel.from_pixels(rgb[inside], CENTRES_FIT)
 
 
+def features_at_level(ctx: Context, warp: Warp, max_pixels: int
+                      ) -> tuple[int, tuple[int, int], np.ndarray]:
+    """The finest scan level of at most ``max_pixels`` and the photo's features on it.
+
+    Returns the level's factor ``d``, its shape and the features at ``warp``.
+    """
+    d = 1
+    while ctx.scan.level_shape(d)[0] * ctx.scan.level_shape(d)[1] > max_pixels:
+        d *= 2
+    shape = ctx.scan.level_shape(d)
+    m = warp.lr_matrix @ coarse_to_lr(d)
+    return d, shape, features_on_grid(ctx.pyr, ctx.colour_fit, m, shape, d * rho_lr(warp))
+
+
 def reweight_bands(ctx: Context, warp: Warp, max_pixels: int = 65536) -> np.ndarray:
     """Weigh each map by how well the photo explains it (its misfit, in its noise units).
 
@@ -109,12 +123,7 @@ def reweight_bands(ctx: Context, warp: Warp, max_pixels: int = 65536) -> np.ndar
     photo more truly than one it hardly explains. This is the maximum-likelihood
     weighting of maps with independent misfits. Returns the misfit ratios applied.
     """
-    d = 1
-    while ctx.scan.level_shape(d)[0] * ctx.scan.level_shape(d)[1] > max_pixels:
-        d *= 2
-    hl, wl = ctx.scan.level_shape(d)
-    m = warp.lr_matrix @ coarse_to_lr(d)
-    feats = features_on_grid(ctx.pyr, ctx.colour_fit, m, (hl, wl), d * rho_lr(warp))
+    d, (hl, wl), feats = features_at_level(ctx, warp, max_pixels)
     inside = feats[0].ravel() > 0.999
     yy, xx = np.mgrid[0:hl, 0:wl]
     half = max(hl, wl) / 2
@@ -385,12 +394,7 @@ def placement_test(ctx: Context, warp: Warp, max_pixels: int = 16384,
     explains them) and on the photo's detail (high-pass). ``half``: only that colour of
     the checkerboard counts (the placement was fitted on the other).
     """
-    d = 1
-    while ctx.scan.level_shape(d)[0] * ctx.scan.level_shape(d)[1] > max_pixels:
-        d *= 2
-    hl, wl = ctx.scan.level_shape(d)
-    m = warp.lr_matrix @ coarse_to_lr(d)
-    feats = features_on_grid(ctx.pyr, ctx.colour_fit, m, (hl, wl), d * rho_lr(warp))
+    d, (hl, wl), feats = features_at_level(ctx, warp, max_pixels)
     z = detrended(ctx.scan.weighted_level(d, noise_only=True))
     mask = None
     if half is not None:
