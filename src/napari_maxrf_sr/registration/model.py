@@ -114,14 +114,23 @@ def design(f_col: np.ndarray, q: np.ndarray, shading: bool = True) -> np.ndarray
     return np.concatenate([f_col, sh], axis=1).astype(np.float64)
 
 
-def design_jac(g_col: np.ndarray, q: np.ndarray, shading: bool = True) -> np.ndarray:
-    """Derivatives ``(N, K, P)`` of :func:`design` by the warp's parameters."""
-    if not shading:
-        return g_col.astype(np.float64)
-    g = shading_terms(q)
-    sh = (g_col[:, :N_SHADED, None, :] * g[:, None, :, None]).reshape(
-        len(g_col), -1, g_col.shape[2])
-    return np.concatenate([g_col, sh], axis=1).astype(np.float64)
+def design_jac_times(g_col: np.ndarray, q: np.ndarray, beta: np.ndarray,
+                     shading: bool = True) -> np.ndarray:
+    """``(N, k, P)``: the derivatives of :func:`design` contracted with ``beta`` ``(K, k)``.
+
+    ``g_col`` ``(N, F, P)``: derivatives of the colour features by the warp's ``P``
+    parameters. :func:`design` is linear in the features, so its derivative along
+    parameter ``p`` is ``design(g_col[:, :, p], q)``; the contraction is done without
+    forming that ``(N, K, P)`` array (several times the refinement's working set).
+    """
+    n_col = g_col.shape[1]
+    a = np.einsum("nfp,fb->nbp", g_col, beta[:n_col])
+    if shading:
+        g = shading_terms(q)
+        b_sh = beta[n_col:].reshape(N_SHADED, N_SHADING, -1)
+        for j in range(N_SHADING):
+            a += np.einsum("nfp,fb->nbp", g_col[:, :N_SHADED], b_sh[:, j]) * g[:, j, None, None]
+    return a
 
 
 @dataclass
@@ -156,12 +165,12 @@ def fit(f: np.ndarray, z: np.ndarray) -> Fit:
     return Fit(u, beta, resid, float(np.sum(resid**2)), float(np.sum(zc**2)))
 
 
-def residual_jacobian(fitted: Fit, g: np.ndarray) -> np.ndarray:
+def residual_jacobian(fitted: Fit, a: np.ndarray) -> np.ndarray:
     """``(N, k, P)``: derivative of the residual by the warp (variable projection).
 
-    Kaufman's form ``-P_perp (dF/dtheta) beta``; its product with the residual is the
-    exact gradient of the reduced criterion.
+    Kaufman's form ``-P_perp (dF/dtheta) beta``, from ``a = (dF/dtheta) beta``
+    (:func:`design_jac_times`); its product with the residual is the exact gradient
+    of the reduced criterion.
     """
-    a = np.einsum("nkp,kb->nbp", g, fitted.beta)  # (N, k, P)
     proj = np.einsum("nr,nbp->rbp", fitted.basis, a)
     return -(a - np.einsum("nr,rbp->nbp", fitted.basis, proj))

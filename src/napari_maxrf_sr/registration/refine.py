@@ -20,7 +20,7 @@ from .model import ColourModel
 from .pyramid import PhotoPyramid, level_coords, sample
 from .scan import ScanData
 
-_SAMPLES_PER_CHUNK = 131072
+_SAMPLES_PER_CHUNK = 65536  # photo points read at a time (bounds the memory)
 _CLUSTER = 8  # scan pixels per side of a block of the error estimate's clusters
 
 
@@ -240,8 +240,8 @@ def _lm(warp, scan, pyr, colour, spec, max_iter, tol, shading, weights) -> Solut
     lam = 1e-3
     it = 0
     for it in range(1, max_iter + 1):  # noqa: B007
-        g = model.design_jac(ev.g, ev.q, shading) * sw[:, None, None]
-        jac = model.residual_jacobian(fitted, g)
+        a = model.design_jac_times(ev.g, ev.q, fitted.beta, shading) * sw[:, None, None]
+        jac = model.residual_jacobian(fitted, a)
         jtj = np.einsum("nbp,nbq->pq", jac, jac)
         jtr = np.einsum("nbp,nb->p", jac, fitted.resid)
         accepted = False
@@ -262,6 +262,6 @@ def _lm(warp, scan, pyr, colour, spec, max_iter, tol, shading, weights) -> Solut
             lam *= 8
         if not accepted or np.abs(delta).max() < tol * unit:
             break
-    g = model.design_jac(ev.g, ev.q, shading) * sw[:, None, None]
-    jac = model.residual_jacobian(fitted, g)
+    a = model.design_jac_times(ev.g, ev.q, fitted.beta, shading) * sw[:, None, None]
+    jac = model.residual_jacobian(fitted, a)
     return Solution(warp, fitted, jac, ev.cluster, it, len(ev.z), ev.n_total, ev.ids, sw)

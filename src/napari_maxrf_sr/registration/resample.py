@@ -18,7 +18,7 @@ from scipy.ndimage import gaussian_filter
 from .geometry import apply, local_scales
 from .inputs import photo_range
 
-_BAND_PIXELS = 1 << 20
+_BAND_PIXELS = 1 << 18  # a band's float copies stay within tens of MiB
 
 
 def antialias_sigma(matrix: np.ndarray, xy: np.ndarray) -> float:

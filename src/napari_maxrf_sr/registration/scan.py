@@ -56,7 +56,7 @@ class ScanData:
     def _set_components(self) -> None:
         h, w = self.shape
         d = max(1, int(np.ceil(max(h, w) / 256)))
-        small = self._weighted(block_mean(np.asarray(self.maps[self.bands], np.float64), d))
+        small = self.weighted_level(d)  # read by bands of rows: no float64 copy of the scan
         flat = small.reshape(len(self.bands), -1)
         cov = flat @ flat.T / flat.shape[1]
         val, vec = np.linalg.eigh(cov)
@@ -112,10 +112,20 @@ class ScanData:
         return (a - self.mean[:, None, None]) / self.sigma[:, None, None]
 
     def region(self, d: int, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
-        """``(k, r1-r0, c1-c0)`` components at block-mean level ``d`` (level pixels)."""
-        raw = np.asarray(self.maps[self.bands, d * r0 : d * r1, d * c0 : d * c1], np.float64)
-        z = self._weighted(block_mean(raw, d))
-        return np.einsum("bk,bhw->khw", self.components, z)
+        """``(k, r1-r0, c1-c0)`` components at block-mean level ``d`` (level pixels).
+
+        Read in bands of rows, so that a coarse level of a big scan never holds the
+        region's full-resolution pixels in float64 at once.
+        """
+        out = np.empty((self.n_components, r1 - r0, c1 - c0))
+        step = max(1, _ROWS // d)
+        for a0 in range(r0, r1, step):
+            a1 = min(r1, a0 + step)
+            raw = np.asarray(self.maps[self.bands, d * a0 : d * a1, d * c0 : d * c1],
+                             np.float64)
+            z = self._weighted(block_mean(raw, d))
+            out[:, a0 - r0 : a1 - r0] = np.einsum("bk,bhw->khw", self.components, z)
+        return out
 
     def level(self, d: int) -> np.ndarray:
         """The whole scan at level ``d``: ``(k, h//d, w//d)`` float64 (cached)."""

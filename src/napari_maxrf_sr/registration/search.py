@@ -71,6 +71,10 @@ class Canvas:
         return m
 
 
+#: Photo points read at a time by :func:`features_on_grid` (bounds its memory).
+_POINTS_PER_BAND = 131072
+
+
 def features_on_grid(pyr: PhotoPyramid, colour: ColourModel, m: np.ndarray,
                      shape: tuple[int, int], a: float, n_target: int = 2) -> np.ndarray:
     """The photo's colour features averaged over the pixels of a grid.
@@ -84,16 +88,22 @@ def features_on_grid(pyr: PhotoPyramid, colour: ColourModel, m: np.ndarray,
     n = int(np.clip(np.ceil(a / 2.0**lev), 1, 6))
     off = (np.arange(n) + 0.5) / n - 0.5
     oy, ox = np.meshgrid(off, off, indexing="ij")
-    yy, xx = np.mgrid[0:hc, 0:wc]
-    pts = np.stack([xx.ravel()[:, None] + ox.ravel(), yy.ravel()[:, None] + oy.ravel()], -1)
-    pts = pts.reshape(-1, 2)
-    w = pts @ m[:, :2].T + m[:, 2]
-    p = w[:, :2] / w[:, 2:3]
-    rgb, _, inside = sample(pyr, lev, level_coords(p, lev), slopes=False, smooth=0.0,
-                            margin=0.0)
-    f, _ = colour.features(rgb)
-    f *= inside[:, None]
-    return f.reshape(hc * wc, n * n, -1).mean(axis=1).T.reshape(-1, hc, wc)
+    out = np.empty((colour.n_features, hc, wc), np.float32)
+    # bands of rows: the points' features are n * n times the result's size
+    step = max(1, _POINTS_PER_BAND // (wc * n * n))
+    for r0 in range(0, hc, step):
+        r1 = min(hc, r0 + step)
+        yy, xx = np.mgrid[r0:r1, 0:wc]
+        pts = np.stack([xx.ravel()[:, None] + ox.ravel(), yy.ravel()[:, None] + oy.ravel()],
+                       -1).reshape(-1, 2)
+        w = pts @ m[:, :2].T + m[:, 2]
+        p = w[:, :2] / w[:, 2:3]
+        rgb, _, inside = sample(pyr, lev, level_coords(p, lev), slopes=False, smooth=0.0,
+                                margin=0.0)
+        f, _ = colour.features(rgb)
+        f *= inside[:, None]
+        out[:, r0:r1] = f.reshape(-1, n * n, f.shape[1]).mean(axis=1).T.reshape(-1, r1 - r0, wc)
+    return out
 
 
 def make_canvas(pyr: PhotoPyramid, colour: ColourModel, a: float, phi: float = 0.0,
