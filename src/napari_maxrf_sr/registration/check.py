@@ -28,6 +28,9 @@ from .search import significance
 TOLERANCE = 0.1
 #: ... and below this many of the refinement's estimated standard errors (RMS).
 SIGNIFICANT_ERRORS = 3.0
+#: ... and below this many times the RMS disagreement of the two checkerboard halves'
+#: estimates (each half's error is about 0.7 of it; the whole scan's about half of it).
+HALVES_FACTOR = 1.5
 
 
 @dataclass
@@ -129,9 +132,7 @@ def check_registration(lr_maps, photo_on_grid, scale: int, *, transform: str = "
     rotation = float(np.degrees(np.arctan2(m[1, 0] - m[0, 1], m[0, 0] + m[1, 1])))
     detail = (f"shift ({shift[0]:+.2f}, {shift[1]:+.2f}) photo px at the centre, rotation "
               f"{rotation:+.3f} degrees; {rms:.2f} px RMS, {worst:.2f} px at the worst corner")
-    # an offset the refinement cannot tell from its own error is no reason to resample
-    # the photo (that would add the refinement's error to a photo that was right)
-    limit = max(tolerance, SIGNIFICANT_ERRORS * reg.error_rms_px)
+    limit = _limit(ctx, grid, kind, pts, reg, rms, tolerance)
     if rms < limit:
         verdict, message = "ok", (f"The photo lies on the scan's grid ({detail}; within "
                                   f"{limit:.2f} px, left as it is).")
@@ -142,3 +143,32 @@ def check_registration(lr_maps, photo_on_grid, scale: int, *, transform: str = "
     reg.notes = (*reg.notes, message)
     return RegistrationCheck(verdict, message, rms, worst, (float(shift[0]), float(shift[1])),
                              rotation, reg, quality)
+
+
+def _limit(ctx, grid: Warp, kind: str, pts: np.ndarray, reg: Registration, rms: float,
+           tolerance: float) -> float:
+    """The residual (photo px RMS) below which an on-grid photo is left as it is.
+
+    An offset the refinement cannot tell from its own error is no reason to resample
+    the photo: that would add the refinement's error to a photo that was right.
+    """
+    limit = max(tolerance, SIGNIFICANT_ERRORS * reg.error_rms_px)
+    if rms >= limit:
+        # the estimated error misses the colour model's misfit, which follows the
+        # painting's content: the two halves of the checkerboard, fitted apart, show it
+        limit = max(limit, HALVES_FACTOR * _halves_disagree(ctx, grid, kind, pts))
+    return limit
+
+
+def _halves_disagree(ctx, grid: Warp, kind: str, pts: np.ndarray) -> float:
+    """RMS distance (photo px) between the placements fitted on each checkerboard half.
+
+    The halves share no scan pixels, so their disagreement measures the estimate's
+    real error, the colour model's misfit included (which the curvature-based
+    estimate leaves out).
+    """
+    placed = []
+    for half in (0, 1):
+        sol, _ = refine_levels(ctx, grid, kind, half=half)
+        placed.append(geometry.apply(sol.warp.lr_matrix, pts))
+    return float(np.sqrt(np.mean(np.sum((placed[0] - placed[1]) ** 2, axis=1))))
