@@ -4,6 +4,7 @@ Usage::
 
     python -m benchmarks.photo_conditions            # three paintings at 4x (about 35 min)
     python -m benchmarks.photo_conditions --quick    # one painting, 1,500 steps
+    python -m benchmarks.photo_conditions --check    # the registration check only (2 min)
 
 Issue 36's two targets that concern the network rather than the registration:
 
@@ -86,6 +87,29 @@ def run_case(case: Case, steps: int | None) -> dict:
     return row
 
 
+CHECK_STEMS = ("vermeer", "fra", "hokusai", "munch")
+
+
+def check_rows() -> list[str]:
+    """The registration check's verdict on each photo condition (no network runs)."""
+    from napari_maxrf_sr.registration import check_registration
+
+    lines = ["| case | true photo | shifted 1.5 px, 0.35 deg | another light + JPEG |",
+             "|---|---|---|---|"]
+    for stem, b in PAINTINGS:
+        if stem.split("_")[0] not in CHECK_STEMS:
+            continue
+        case = painting_case(stem, b)
+        cells = []
+        for rgb in (case.rgb, misregistered(case.rgb), another_light(case.rgb)):
+            c = check_registration(case.lr_maps, rgb, case.scale)
+            verdict = {"ok": "left", "refine": "registered again"}.get(c.verdict, c.verdict)
+            cells.append(f"{c.residual_rms_px:.2f} px: {verdict}")
+        lines.append(f"| {case.name} | " + " | ".join(cells) + " |")
+        print(lines[-1], flush=True)
+    return lines
+
+
 def fmt_table(rows: list[dict]) -> str:
     head = ("| case | bicubic + projection | network, true photo (default: checked) | "
             "same, align=False | shifted 1.5 px, 0.35 deg (default: checked) | same, "
@@ -109,7 +133,12 @@ def main(argv: list[str] | None = None) -> int:
                                 description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="one painting, 1,500 steps")
+    p.add_argument("--check", action="store_true",
+                   help="only the registration check's verdicts (no network runs)")
     args = p.parse_args(argv)
+    if args.check:
+        print("\n".join(check_rows()))
+        return 0
     stems = ("vermeer",) if args.quick else ("vermeer", "hokusai", "munch")
     cases = [painting_case(stem, b) for stem, b in PAINTINGS if stem.split("_")[0] in stems]
     rows = []

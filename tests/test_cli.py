@@ -82,6 +82,11 @@ def test_simulate_and_help(tmp_path, capsys):
     for option in ("--xrf", "--rgb", "--scale", "--out", "--method", "--seed",
                    "--max-seconds", "--device"):
         assert option in help_text
+    align_help = subprocess.run([sys.executable, "-m", "napari_maxrf_sr.cli", "align",
+                                 "--help"], capture_output=True, text=True).stdout
+    assert "--out ALIGNED.png" in align_help and "--transform" in align_help
+    for option in ("--device", "--scheduler", "OUT.tif"):  # training and cluster options
+        assert option not in align_help
     assert main([]) == 2
 
 

@@ -136,7 +136,8 @@ def scale_type(text: str) -> int:
     return int(value)
 
 
-def _common_io(sp, out_help: str) -> None:
+def _common_io(sp, out_help: str, out_metavar: str = "OUT.tif", compute: bool = True) -> None:
+    """The input and output options; ``compute``: also --device and --scheduler."""
     sp.add_argument("--xrf", required=True, metavar="MAPS",
                     help="element maps: multi-page TIFF (one page per element), a folder "
                          "of per-element images (Pb-L.tif ...), .npy/.npz, .h5, a .rpl "
@@ -146,17 +147,19 @@ def _common_io(sp, out_help: str) -> None:
                     help="photo of the same painting (PNG, JPEG or TIFF, 8 or 16 bit): a "
                          "camera photo of any size, with a margin and a slight turn, is "
                          "registered to the maps automatically")
-    sp.add_argument("--out", required=True, metavar="OUT.tif", help=out_help)
+    sp.add_argument("--out", required=True, metavar=out_metavar, help=out_help)
     sp.add_argument("--elements", metavar="NAMES",
                     help="comma-separated element names, when the maps file has none "
                          "(e.g. 'Pb L,Hg L,Fe K')")
     sp.add_argument("--dataset", metavar="NAME",
                     help="HDF5 only: the dataset that holds the maps, when the file has "
                          "several")
-    sp.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default=None,
-                    help="where to compute (default: a GPU when there is one)")
     sp.add_argument("--force", action="store_true",
                     help="overwrite output files that already exist (never an input)")
+    if not compute:
+        return
+    sp.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default=None,
+                    help="where to compute (default: a GPU when there is one)")
     sp.add_argument("--scheduler", metavar="tcp://HOST:PORT", default=None,
                     help="compute the maps on a dask.distributed cluster whose scheduler "
                          "is at this address (needs --out NAME.ome.zarr on a folder every "
@@ -214,7 +217,8 @@ def _run_parser(sub) -> None:
 def _align_parser(sub) -> None:
     a = sub.add_parser("align", help="register a camera photo onto the maps' grid")
     _common_io(a, "where to write the aligned photo (NAME.png, or NAME.tif); the transform "
-                  "and its quality go to NAME.json next to it")
+                  "and its quality go to NAME.json next to it", out_metavar="ALIGNED.png",
+               compute=False)  # registration runs on the CPU, in this process
     a.add_argument("--scale", type=scale_type, default=None,
                    help="photo pixels per scan pixel of the aligned photo (default: the "
                         "largest whole number the photo's resolution supports)")
