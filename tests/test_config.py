@@ -25,7 +25,7 @@ def test_method_md_values_are_the_defaults():
     # The adversarial stage cost PSNR in the ablations (docs/benchmarks.md): off by default,
     # on in the paper preset.
     assert not c.adversarial and paper.adversarial
-    assert paper.photo_normalisation == "fixed" and c.photo_normalisation == "whitened"
+    assert paper.photo_normalisation == "fixed" and c.photo_normalisation == "fixed"
     assert paper.stage1_weight_bound == 1.0
 
 
