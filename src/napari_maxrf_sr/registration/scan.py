@@ -50,7 +50,6 @@ class ScanData:
         self.noise = self.sigma.copy()
         self.mean = np.array([float(np.mean(maps[i], dtype=np.float64)) for i in self.bands])
         self.max_components = max_components
-        self._levels: dict[int, np.ndarray] = {}
         self._set_components()
 
     def _set_components(self) -> None:
@@ -64,21 +63,30 @@ class ScanData:
         val, vec = val[order], vec[:, order]
         n = int(np.sum(val > 1e-3 * val[0]))
         self.components = vec[:, : max(1, min(self.max_components, n))]  # (b, k)
-        self._levels = {}
 
     def weighted_level(self, d: int, noise_only: bool = False) -> np.ndarray:
         """``(b, h//d, w//d)``: the weighted maps (before the components) at level ``d``.
 
         ``noise_only``: weighted by their noise alone, not by :meth:`reweight`.
         """
-        sigma = self.noise if noise_only else self.sigma
-        h, w = self.shape[0] // d, self.shape[1] // d
-        out = np.empty((len(self.bands), h, w))
+        h, w = self.level_shape(d)
+        return self._weighted_region(d, 0, h, 0, w, self.noise if noise_only else self.sigma)
+
+    def _weighted_region(self, d: int, r0: int, r1: int, c0: int, c1: int,
+                         sigma: np.ndarray) -> np.ndarray:
+        """``(b, r1-r0, c1-c0)``: the maps block-meaned at level ``d``, centred, over ``sigma``.
+
+        Read in bands of rows, so that a coarse level of a big scan never holds the
+        region's full-resolution pixels in float64 at once.
+        """
+        out = np.empty((len(self.bands), r1 - r0, c1 - c0))
         step = max(1, _ROWS // d)
-        for r0 in range(0, h, step):
-            r1 = min(h, r0 + step)
-            raw = np.asarray(self.maps[self.bands, d * r0 : d * r1, : d * w], np.float64)
-            out[:, r0:r1] = (block_mean(raw, d) - self.mean[:, None, None]) / sigma[:, None, None]
+        for a0 in range(r0, r1, step):
+            a1 = min(r1, a0 + step)
+            raw = np.asarray(self.maps[self.bands, d * a0 : d * a1, d * c0 : d * c1],
+                             np.float64)
+            out[:, a0 - r0 : a1 - r0] = ((block_mean(raw, d) - self.mean[:, None, None])
+                                         / sigma[:, None, None])
         return out
 
     def search_level(self, d: int, k: int = 6) -> np.ndarray:
@@ -108,35 +116,10 @@ class ScanData:
         """Components kept."""
         return self.components.shape[1]
 
-    def _weighted(self, a: np.ndarray) -> np.ndarray:
-        return (a - self.mean[:, None, None]) / self.sigma[:, None, None]
-
     def region(self, d: int, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
-        """``(k, r1-r0, c1-c0)`` components at block-mean level ``d`` (level pixels).
-
-        Read in bands of rows, so that a coarse level of a big scan never holds the
-        region's full-resolution pixels in float64 at once.
-        """
-        out = np.empty((self.n_components, r1 - r0, c1 - c0))
-        step = max(1, _ROWS // d)
-        for a0 in range(r0, r1, step):
-            a1 = min(r1, a0 + step)
-            raw = np.asarray(self.maps[self.bands, d * a0 : d * a1, d * c0 : d * c1],
-                             np.float64)
-            z = self._weighted(block_mean(raw, d))
-            out[:, a0 - r0 : a1 - r0] = np.einsum("bk,bhw->khw", self.components, z)
-        return out
-
-    def level(self, d: int) -> np.ndarray:
-        """The whole scan at level ``d``: ``(k, h//d, w//d)`` float64 (cached)."""
-        if d not in self._levels:
-            h, w = self.shape[0] // d, self.shape[1] // d
-            out = np.empty((self.n_components, h, w))
-            step = max(1, _ROWS // d)
-            for r0 in range(0, h, step):
-                out[:, r0 : r0 + step] = self.region(d, r0, min(h, r0 + step), 0, w)
-            self._levels[d] = out
-        return self._levels[d]
+        """``(k, r1-r0, c1-c0)`` components at block-mean level ``d`` (level pixels)."""
+        z = self._weighted_region(d, r0, r1, c0, c1, self.sigma)
+        return np.einsum("bk,bhw->khw", self.components, z)
 
     def level_shape(self, d: int) -> tuple[int, int]:
         """``(h//d, w//d)``."""
