@@ -7,9 +7,13 @@ One entry per (case, method, settings, code version):
 - the **settings** as the difference between the network's full configuration and its
   preset's (so ``--set down_colours=pixels``, today's default, is the default's entry);
   baselines have none;
-- the **code version**: a hash of every ``.py`` file of the ``napari_maxrf_sr`` package that
+- the **code version**: a hash of the ``.py`` files of the ``napari_maxrf_sr`` package that
   is imported (with ``PYTHONPATH`` first, the tree under test), so any change to the
-  method trains again. The benchmark's own code is not in it.
+  method trains again. Left out: the napari widgets (``_napari/``), the command line
+  (``cli/``) and the simulator (``simulate/``: a changed simulator changes the case's
+  fingerprint instead), none of which a benchmark run calls to train or to measure; so a
+  change to the panel does not make hours of runs stale. The benchmark's own code is not
+  in it either.
 
 Each entry is ``<key>.json`` (what the run measured about itself: seconds, memory, the
 held-out check, the thread count, and the metrics row with the hash of
@@ -50,13 +54,21 @@ def _sha(*parts: bytes) -> str:
     return h.hexdigest()
 
 
+#: Sub-packages a benchmark run does not use to train or to measure (see the module doc).
+NOT_THE_METHOD = frozenset({"_napari", "cli", "simulate"})
+
+
 @cache
 def code_version() -> str:
-    """Hash of the imported ``napari_maxrf_sr`` package's ``.py`` files (12 hex digits)."""
+    """Hash of the method's ``.py`` files in the imported package (12 hex digits).
+
+    Every file except those under :data:`NOT_THE_METHOD`.
+    """
     import napari_maxrf_sr
 
     root = Path(napari_maxrf_sr.__file__).resolve().parent
-    files = sorted(p for p in root.rglob("*.py") if "__pycache__" not in p.parts)
+    files = sorted(p for p in root.rglob("*.py") if "__pycache__" not in p.parts
+                   and p.relative_to(root).parts[0] not in NOT_THE_METHOD)
     return _sha(*(str(p.relative_to(root)).encode() + b"\0" + p.read_bytes()
                   for p in files))[:12]
 

@@ -6,6 +6,8 @@ except where marked.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from benchmarks import cache, checkset, compare, defaults_since, metrics, run, simulator_b
@@ -290,6 +292,32 @@ def test_cache_keys_settings_as_differences_from_the_preset():
     assert cache.run_key(case, "guided", {"down_colours": "mean"}) == cache.run_key(case,
                                                                                     "guided")
     assert cache.run_key(_case(seed=5), "network", {}) != k0
+
+
+def test_code_version_follows_the_method_not_the_panel(tmp_path, monkeypatch):
+    import shutil
+
+    import napari_maxrf_sr
+
+    copy = tmp_path / "napari_maxrf_sr"
+    shutil.copytree(Path(napari_maxrf_sr.__file__).parent, copy,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(napari_maxrf_sr, "__file__", str(copy / "__init__.py"))
+
+    def version() -> str:
+        cache.code_version.cache_clear()
+        return cache.code_version()
+
+    try:
+        v0 = version()
+        for sub in ("_napari", "cli", "simulate"):
+            (copy / sub / "__init__.py").write_text("# a change to the panel\n", "utf-8")
+            assert version() == v0, sub
+        with (copy / "core" / "losses.py").open("a") as f:
+            f.write("\n# a change to the method\n")
+        assert version() != v0
+    finally:
+        cache.code_version.cache_clear()
 
 
 @pytest.mark.slow
