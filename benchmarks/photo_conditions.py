@@ -5,6 +5,7 @@ Usage::
     python -m benchmarks.photo_conditions            # three paintings at 4x (about 35 min)
     python -m benchmarks.photo_conditions --quick    # one painting, 1,500 steps
     python -m benchmarks.photo_conditions --check    # the registration check only (2 min)
+    python -m benchmarks.photo_conditions --jpeg     # JPEG quality and subsampling (40 min)
 
 Issue 36's two targets that concern the network rather than the registration:
 
@@ -15,6 +16,10 @@ Issue 36's two targets that concern the network rather than the registration:
   the network does with the photo as it is.
 - **Another light**: gamma 1.3, a warm cast, 15 % vignetting, exactly on the grid, and the
   same saved as JPEG at quality 75: within 0.5 dB of the clean photo's result.
+
+``--jpeg`` takes JPEG apart: the true photo saved at quality 75, 90 and 98, with the colours
+at full (4:4:4) or half (4:2:0, most cameras' and Pillow's default) resolution, on one
+painting of each benchmark set.
 
 Every network run uses the default settings and the default number of steps (equal
 steps, seed 0: no time budget, so a busy machine changes the seconds, not the PSNR).
@@ -87,6 +92,45 @@ def run_case(case: Case, steps: int | None) -> dict:
     return row
 
 
+#: JPEG qualities and chroma subsampling (Pillow's codes: 0 = 4:4:4, 2 = 4:2:0) of ``--jpeg``.
+JPEG_QUALITIES, JPEG_SUBSAMPLING = (75, 90, 98), {"4:2:0": 2, "4:4:4": 0}
+
+
+def jpeg_saved(rgb: np.ndarray, quality: int, subsampling: int) -> np.ndarray:
+    """The photo after a round trip through a JPEG file."""
+    import io
+
+    import imageio.v3 as iio
+
+    buf = io.BytesIO()
+    iio.imwrite(buf, rgb, extension=".jpg", quality=quality, subsampling=subsampling)
+    return np.asarray(iio.imread(buf.getvalue(), extension=".jpg"))
+
+
+def jpeg_cases() -> list[Case]:
+    """Munch (tuning set) and the Seurat's left half (check set): fine colour detail."""
+    from .checkset import simulated_case
+
+    return [painting_case("munch_the_scream", 7), simulated_case("seurat-left x4")]
+
+
+def jpeg_table() -> str:
+    """PSNR of the network with the true photo and with each JPEG of it."""
+    cols = [(q, words) for q in JPEG_QUALITIES for words in JPEG_SUBSAMPLING]
+    lines = ["| case | photo without loss | " + " | ".join(f"JPEG {q}, {w}" for q, w in cols)
+             + " |", "|" + "---|" * (2 + len(cols))]
+    for case in jpeg_cases():
+        clean, _ = _network(case, case.rgb, None, True)
+        cells = []
+        for q, words in cols:
+            psnr, _ = _network(case, jpeg_saved(case.rgb, q, JPEG_SUBSAMPLING[words]), None,
+                               True)
+            cells.append(f"{psnr:.2f} ({psnr - clean:+.2f})")
+            print(f"{case.name} JPEG {q} {words}: {psnr:.2f}", flush=True)
+        lines.append(f"| {case.name} | {clean:.2f} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 CHECK_STEMS = ("vermeer", "fra", "hokusai", "munch")
 
 
@@ -135,7 +179,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="one painting, 1,500 steps")
     p.add_argument("--check", action="store_true",
                    help="only the registration check's verdicts (no network runs)")
+    p.add_argument("--jpeg", action="store_true",
+                   help="the true photo through JPEG at three qualities, two subsamplings")
     args = p.parse_args(argv)
+    if args.jpeg:
+        print(jpeg_table())
+        return 0
     if args.check:
         print("\n".join(check_rows()))
         return 0

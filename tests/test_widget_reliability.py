@@ -85,3 +85,55 @@ def test_expected_errors_are_shown_as_they_are(vm, qtbot, notifications):
     w = _widget(vm, qtbot)
     w.report_error(InputError("The maps are wrong: do this."))
     assert notifications.of("error")[-1] == "The maps are wrong: do this."
+
+
+def _opened(vm, path):
+    """The photo as napari's reader adds it: with the file as its source."""
+    import imageio.v3 as iio
+    from napari.layers._source import layer_source
+
+    with layer_source(path=str(path), reader_plugin="napari"):
+        return vm.add_image(iio.imread(path), name="photo", rgb=True)
+
+
+def test_a_hard_compressed_jpeg_photo_is_noted_in_the_panel_and_its_aligned_copy(
+        vm, qtbot, tmp_path):
+    from PIL import Image
+
+    from napari_maxrf_sr._napari.align_widget import AlignPhotoWidget
+
+    names = _maps_and_photo(vm)
+    rng = np.random.default_rng(0)
+    path = tmp_path / "camera.jpg"
+    Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(path, quality=75)
+    vm.layers.remove("photo")
+    jpeg_layer = _opened(vm, path)
+    w = _widget(vm, qtbot)
+    w.select_maps(names)
+    [note] = [n for n in w.collect_inputs().notes if "JPEG" in n]
+    assert note.startswith("camera.jpg: ") and "about quality 75" in note and "4:2:0" in note
+    # Aligning makes a photo with no file behind it: the note goes with it.
+    align = AlignPhotoWidget(vm)
+    qtbot.addWidget(align)
+    layer = align._show_aligned(np.asarray(jpeg_layer.data), "photo", vm.layers[names[0]], 4,
+                                {})
+    assert layer.source.path is None
+    assert note in layer.metadata["maxrf_sr"]["reader_notes"]
+    vm.layers.remove("photo")
+    w = _widget(vm, qtbot)
+    w.select_maps(names)
+    inputs = w.collect_inputs()
+    assert inputs.photo_name == "photo (aligned)" and note in inputs.notes
+
+
+def test_a_png_photo_has_no_jpeg_note(vm, qtbot, tmp_path):
+    from PIL import Image
+
+    names = _maps_and_photo(vm)
+    path = tmp_path / "photo.png"
+    Image.fromarray(np.full((32, 32, 3), 90, np.uint8)).save(path)
+    vm.layers.remove("photo")
+    _opened(vm, path)
+    w = _widget(vm, qtbot)
+    w.select_maps(names)
+    assert not [n for n in w.collect_inputs().notes if "JPEG" in n]

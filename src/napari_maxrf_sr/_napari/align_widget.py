@@ -27,6 +27,7 @@ from qtpy.QtWidgets import (
 
 from ..errors import InputError
 from ..io.align import align_photo
+from .panel.inputs import photo_file_notes, reader_notes
 from .plain_text import make_labels_plain, no_markup
 
 PHOTO_POINTS = "align: points on photo"
@@ -304,6 +305,11 @@ class AlignPhotoWidget(QWidget):
                  "translate": tuple(map_translate - map_scale * (s - 1) / (2 * s))}
         meta = {"maxrf_sr": {"role": "photo", "aligned_from": photo_name,
                              "reference": ref.name, "scale": s, "alignment": info}}
+        if photo_name in self.viewer.layers:  # a JPEG's note follows its aligned copy
+            source = self.viewer.layers[photo_name]
+            notes = [*reader_notes([source]), *photo_file_notes(source)]
+            if notes:
+                meta["maxrf_sr"]["reader_notes"] = list(dict.fromkeys(notes))
         name = f"{photo_name} (aligned)"
         if photo_name in self.viewer.layers:  # hidden, not changed: it would cover the maps
             self.viewer.layers[photo_name].visible = False

@@ -17,6 +17,7 @@ from .filecheck import (
     open_checked_tiff,
     unreadable,
 )
+from .jpeg_quality import jpeg_compression, jpeg_note
 from .paths import check_regular_file
 
 #: What each EXIF/TIFF orientation value asks a viewer to do with the stored pixels,
@@ -124,6 +125,8 @@ def read_photo(path: str | Path, *, as_float: bool = False) -> tuple[np.ndarray,
     arr = upright(arr, orientation, notes)
     raw, check_notes = check_rgb_pixels(arr, name=f"photo {path.name!r}")
     notes += check_notes
+    if suffix not in (".tif", ".tiff", ".png"):
+        notes += filter(None, [jpeg_note(jpeg_compression(path))])
     if as_float:
         return np.asarray(PhotoPixels(raw)), notes
     return np.ascontiguousarray(raw), notes  # a float photo: clipped if it had to be

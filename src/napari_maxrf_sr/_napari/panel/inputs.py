@@ -139,6 +139,22 @@ def reader_notes(layers: Iterable[Any]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
+def photo_file_notes(photo: Any) -> tuple[str, ...]:
+    """Notes about the file a photo layer came from: a JPEG compressed hard.
+
+    napari's own reader opens the photo, so the panel reads the file's header itself
+    (:mod:`napari_maxrf_sr.io.jpeg_quality`); an aligned photo carries its source's
+    notes in its metadata instead.
+    """
+    from pathlib import Path
+
+    from napari_maxrf_sr.io.jpeg_quality import jpeg_compression, jpeg_note
+
+    path = getattr(getattr(photo, "source", None), "path", None)
+    note = jpeg_note(jpeg_compression(path)) if path else None
+    return (f"{Path(str(path)).name}: {note}",) if note else ()
+
+
 def check_choice(map_layers: Sequence[Any], photo: Any) -> tuple[tuple, tuple, int]:
     """Check the chosen layers' sizes; return the map shape, photo shape and scale.
 
@@ -233,4 +249,5 @@ def collect_inputs(map_layers: Sequence[Any], photo: Any,
     return RunInputs(np.stack(planes), np.asarray(photo.data), scale, tuple(elements), arrays,
                      str(photo.name), styles, grid, truth,
                      tuple(str(layer.name) for layer in map_layers),
-                     reader_notes([*map_layers, photo]))
+                     tuple(dict.fromkeys([*reader_notes([*map_layers, photo]),
+                                          *photo_file_notes(photo)])))
