@@ -96,17 +96,6 @@ def run_case(case: Case, steps: int | None) -> dict:
 JPEG_QUALITIES, JPEG_SUBSAMPLING = (75, 90, 98), {"4:2:0": 2, "4:4:4": 0}
 
 
-def jpeg_saved(rgb: np.ndarray, quality: int, subsampling: int) -> np.ndarray:
-    """The photo after a round trip through a JPEG file."""
-    import io
-
-    import imageio.v3 as iio
-
-    buf = io.BytesIO()
-    iio.imwrite(buf, rgb, extension=".jpg", quality=quality, subsampling=subsampling)
-    return np.asarray(iio.imread(buf.getvalue(), extension=".jpg"))
-
-
 def jpeg_cases() -> list[Case]:
     """Munch (tuning set) and the Seurat's left half (check set): fine colour detail."""
     from .checkset import simulated_case
@@ -123,8 +112,7 @@ def jpeg_table() -> str:
         clean, _ = _network(case, case.rgb, None, True)
         cells = []
         for q, words in cols:
-            psnr, _ = _network(case, jpeg_saved(case.rgb, q, JPEG_SUBSAMPLING[words]), None,
-                               True)
+            psnr, _ = _network(case, jpeg(case.rgb, q, JPEG_SUBSAMPLING[words]), None, True)
             cells.append(f"{psnr:.2f} ({psnr - clean:+.2f})")
             print(f"{case.name} JPEG {q} {words}: {psnr:.2f}", flush=True)
         lines.append(f"| {case.name} | {clean:.2f} | " + " | ".join(cells) + " |")

@@ -109,11 +109,16 @@ def relight(img: np.ndarray) -> np.ndarray:
     return (np.clip(v, 0, 1) * 255).round().astype(np.uint8)
 
 
-def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
+def jpeg(img: np.ndarray, quality: int, subsampling: int | None = None) -> np.ndarray:
+    """The image after a round trip through a JPEG file.
+
+    ``subsampling``: Pillow's code (0 = 4:4:4, 2 = 4:2:0); ``None``: Pillow's default, 4:2:0.
+    """
     import imageio.v3 as iio
 
     buf = io.BytesIO()
-    iio.imwrite(buf, img, extension=".jpg", quality=quality)
+    extra = {} if subsampling is None else {"subsampling": subsampling}
+    iio.imwrite(buf, img, extension=".jpg", quality=quality, **extra)
     return np.asarray(iio.imread(buf.getvalue(), extension=".jpg"))
 
 

@@ -305,14 +305,14 @@ class AlignPhotoWidget(QWidget):
                  "translate": tuple(map_translate - map_scale * (s - 1) / (2 * s))}
         meta = {"maxrf_sr": {"role": "photo", "aligned_from": photo_name,
                              "reference": ref.name, "scale": s, "alignment": info}}
-        if photo_name in self.viewer.layers:  # a JPEG's note follows its aligned copy
+        name = f"{photo_name} (aligned)"
+        if photo_name in self.viewer.layers:
             source = self.viewer.layers[photo_name]
+            # a JPEG's note follows its aligned copy (which has no file behind it)
             notes = [*reader_notes([source]), *photo_file_notes(source)]
             if notes:
                 meta["maxrf_sr"]["reader_notes"] = list(dict.fromkeys(notes))
-        name = f"{photo_name} (aligned)"
-        if photo_name in self.viewer.layers:  # hidden, not changed: it would cover the maps
-            self.viewer.layers[photo_name].visible = False
+            source.visible = False  # hidden, not changed: it would cover the maps
         if name in self.viewer.layers:
             layer = self.viewer.layers[name]
             layer.data = aligned
