@@ -80,10 +80,11 @@ def test_align_photo_float_and_outside_warning():
     assert aligned.dtype == np.float32 and info["outside_fraction"] > 0.01
 
 
-def test_align_photo_bad_scale():
+@pytest.mark.parametrize("scale", [2.5, 0, "four", None])
+def test_align_photo_bad_scale(scale):
     _, photo, photo_pts, map_pts, _ = _scene()
     with pytest.raises(InputError, match="whole number"):
-        align_photo(photo, photo_pts, map_pts, (10, 12), 2.5)
+        align_photo(photo, photo_pts, map_pts, (10, 12), scale)
 
 
 def test_check_grid():

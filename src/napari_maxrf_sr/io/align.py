@@ -15,6 +15,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..errors import InputError
+from ..registration.inputs import check_scale
 
 TransformKind = Literal["similarity", "affine"]
 _MIN_PAIRS = {"similarity": 3, "affine": 3}
@@ -104,12 +105,9 @@ def hr_to_lr(points, scale: int) -> np.ndarray:
 
 def _align_inputs(photo, map_shape, scale) -> tuple[int, int, int, np.ndarray]:
     """Scale, map size and photo (alpha dropped) for :func:`align_photo`, checked."""
-    try:
-        s = int(scale)
-    except (TypeError, ValueError):
-        raise InputError(f"The scale must be a whole number, got {scale!r}.") from None
-    if s != scale or s < 1:
-        raise InputError(f"The scale must be a whole number >= 1, got {scale!r}.")
+    s = check_scale(scale)
+    if s is None:
+        raise InputError("Give the scale: a whole number >= 1 (photo pixels per scan pixel).")
     h, w = (int(n) for n in map_shape[-2:])
     if h < 1 or w < 1:
         raise InputError(f"The map shape must be positive, got {tuple(map_shape)}.")
