@@ -10,9 +10,11 @@ One entry per (case, method, settings, code version):
 - the **code version**: a hash of the ``.py`` files of the ``napari_maxrf_sr`` package that
   is imported (with ``PYTHONPATH`` first, the tree under test), so any change to the
   method trains again. Left out: the napari widgets (``_napari/``), the command line
-  (``cli/``) and the simulator (``simulate/``: a changed simulator changes the case's
-  fingerprint instead), none of which a benchmark run calls to train or to measure; so a
-  change to the panel does not make hours of runs stale. The benchmark's own code is not
+  (``cli/``), the file readers and writers (``io/``: a benchmark hands its cases to
+  ``super_resolve`` as arrays, built by ``benchmarks.cases`` with imageio) and the
+  simulator (``simulate/``: a changed simulator changes the case's fingerprint instead),
+  none of which a benchmark run calls to train or to measure; so a change to the panel or
+  to a file reader does not make hours of runs stale. The benchmark's own code is not
   in it either.
 
 Each entry is ``<key>.json`` (what the run measured about itself: seconds, memory, the
@@ -55,7 +57,7 @@ def _sha(*parts: bytes) -> str:
 
 
 #: Sub-packages a benchmark run does not use to train or to measure (see the module doc).
-NOT_THE_METHOD = frozenset({"_napari", "cli", "simulate"})
+NOT_THE_METHOD = frozenset({"_napari", "cli", "io", "simulate"})
 
 
 @cache

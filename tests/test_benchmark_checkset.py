@@ -310,7 +310,7 @@ def test_code_version_follows_the_method_not_the_panel(tmp_path, monkeypatch):
 
     try:
         v0 = version()
-        for sub in ("_napari", "cli", "simulate"):
+        for sub in ("_napari", "cli", "io", "simulate"):
             (copy / sub / "__init__.py").write_text("# a change to the panel\n", "utf-8")
             assert version() == v0, sub
         with (copy / "core" / "losses.py").open("a") as f:
