@@ -406,25 +406,24 @@ def test_dictionary_split_weight_limit_and_photo_colours_are_settable(vm, qtbot,
     assert [photo.itemText(i) for i in range(photo.count())] == [
         "clipped to scan", "as photographed"]
     cfg = w.current_config()
-    assert (cfg.photo_range, cfg.stage1_weight_bound) == ("scan", 4.0)
+    assert (cfg.photo_range, cfg.stage1_weight_bound) == ("full", 4.0)
     down = w.advanced_fields["down_colours"]
     assert (down.currentText(), cfg.down_colours) == ("photo pixels", "pixels")
     assert (cfg.xrf_only_atoms, cfg.rgb_only_atoms) == (0.125, 0.125)
-    photo.setCurrentIndex(photo.findText("as photographed"))  # as a mouse would
+    photo.setCurrentIndex(photo.findText("clipped to scan"))  # as a mouse would
     w.advanced_fields["rgb_only_atoms"].setText("0.25")
     w.advanced_fields["stage1_weight_bound"].setText("2")
     cfg = w.current_config()
-    assert (cfg.photo_range, cfg.rgb_only_atoms, cfg.stage1_weight_bound) == ("full", 0.25, 2.0)
+    assert (cfg.photo_range, cfg.rgb_only_atoms, cfg.stage1_weight_bound) == ("scan", 0.25, 2.0)
     w.shutdown()  # remembered as the config's value, shown again in words
     saved = json.loads((tmp_path / "settings.json").read_text())
-    assert saved["advanced"]["photo_range"] == "full"
+    assert saved["advanced"]["photo_range"] == "scan"
     from napari_maxrf_sr._napari.sr_widget import SuperResolutionWidget
 
     w2 = SuperResolutionWidget(vm)
     qtbot.addWidget(w2)
-    assert w2.advanced_fields["photo_range"].currentText() == "as photographed"
-    assert w2.current_config().photo_range == "full"
-    w2.advanced_fields["photo_range"].setValue("scan")
+    assert w2.advanced_fields["photo_range"].currentText() == "clipped to scan"
+    assert w2.current_config().photo_range == "scan"
     w2.preset_combo.setCurrentText("paper")  # fills the paper's bound and photo as is
     paper = w2.current_config()
     assert (paper.stage1_weight_bound, paper.photo_range) == (1.0, "full")
@@ -435,7 +434,7 @@ def test_dictionary_split_weight_limit_and_photo_colours_are_settable(vm, qtbot,
     (tmp_path / "settings.json").write_text(json.dumps(saved))
     w3 = SuperResolutionWidget(vm)
     qtbot.addWidget(w3)
-    assert w3.current_config().photo_range == "scan"
+    assert w3.current_config().photo_range == "full"
 
 
 def test_settings_are_remembered(vm, qtbot, tmp_path):

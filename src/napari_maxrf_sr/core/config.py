@@ -115,11 +115,10 @@ class SRConfig:
         choices=("whitened", "fixed"),
     )
     photo_range: Literal["scan", "full"] = _f(
-        "scan",
-        "'scan': photo colours beyond the range of the photo averaged over scan pixels "
-        "(the colours stage 1 learns from) are clipped to it, so the network does not "
-        "extrapolate to colours it never saw, such as thin ink strokes that no scan pixel "
-        "resolves; 'full': the photo as it is (ours).",
+        "full",
+        "'full' (the paper's): the photo as it is; 'scan' (ours): photo colours beyond the "
+        "range of the photo averaged over scan pixels are clipped to it; it failed the rule "
+        "for defaults (docs/method.md).",
         choices=("scan", "full"),
     )
     rgb_low: float = _f(0.1, "Normalised value of black in the photo (ours).", min=0.0, max=0.5)

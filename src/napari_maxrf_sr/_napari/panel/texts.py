@@ -41,9 +41,10 @@ ADVANCED_FIELDS: dict[str, tuple[str, str]] = {
                             "training is unstable. The paper preset uses 1."),
     "alpha1": ("Photo weight (alpha1)", "How strongly the network must also explain the "
                "photo."),
-    "photo_range": ("Photo colours", "Keep the photo's colours within those of whole scan "
-                    "pixels, so that strokes thinner than a scan pixel (ink, cracks) do not "
-                    "leak into the maps; or use them as photographed."),
+    "photo_range": ("Photo colours", "Use the photo's colours as photographed (default), "
+                    "or keep them within those of whole scan pixels, so that strokes thinner "
+                    "than a scan pixel (ink, cracks) cannot leak into the maps; on the "
+                    "benchmark the two gave the same maps."),
     "calibration_radius": ("Scan check (R)", "Fade the network's detail where the scan "
                            "does not show it (a colour with no element: ink, retouching), "
                            "judged over windows of 2R+1 scan pixels; 0: off (the paper)."),
