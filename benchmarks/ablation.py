@@ -35,9 +35,10 @@ VARIANTS: dict[str, dict] = {
     "default": {},
     "adversarial stage (the paper's stage 2)": {"adversarial": True},
     "consistent interpolation": {"interpolation": "consistent"},
-    "dense dictionary (no modality-only atoms)": {"xrf_only_atoms": 0.0, "rgb_only_atoms": 0.0},
-    "fixed photo colours (paper)": {"photo_normalisation": "fixed"},
-    "full photo range (no clip to the scan's colours)": {"photo_range": "full"},
+    "coupled dictionary (the paper's D, 0.125 modality-only atoms each)": {
+        "xrf_only_atoms": 0.125, "rgb_only_atoms": 0.125},
+    "whitened photo colours": {"photo_normalisation": "whitened"},
+    "photo clipped to the scan's colours": {"photo_range": "scan"},
     "mean colours in the down problem (paper)": {"down_colours": "mean"},
     "linear path": {"linear_path": True},
     "more atoms (M = 128)": {"n_atoms": 128},

@@ -258,6 +258,18 @@ def test_ablation_scales_steps_but_keeps_a_step_count_set_by_hand():
     assert variant_config({}, 0.5, None)["stage2_steps"] == round(base.stage2_steps * 0.5)
 
 
+def test_every_ablation_variant_changes_the_default():
+    """A variant that is today's default measures nothing (defaults move by the rule)."""
+    from benchmarks.ablation import VARIANTS
+
+    from napari_maxrf_sr.core.config import SRConfig
+
+    default = SRConfig().to_dict()
+    for name, change in VARIANTS.items():
+        if name != "default":
+            assert SRConfig.from_dict({**default, **change}).to_dict() != default, name
+
+
 def test_ablation_variant_names_may_hold_commas():
     from benchmarks.ablation import parse_variants
 

@@ -409,7 +409,7 @@ def test_dictionary_split_weight_limit_and_photo_colours_are_settable(vm, qtbot,
     assert (cfg.photo_range, cfg.stage1_weight_bound) == ("full", 4.0)
     down = w.advanced_fields["down_colours"]
     assert (down.currentText(), cfg.down_colours) == ("photo pixels", "pixels")
-    assert (cfg.xrf_only_atoms, cfg.rgb_only_atoms) == (0.125, 0.125)
+    assert (cfg.xrf_only_atoms, cfg.rgb_only_atoms) == (0.0, 0.0)
     photo.setCurrentIndex(photo.findText("clipped to scan"))  # as a mouse would
     w.advanced_fields["rgb_only_atoms"].setText("0.25")
     w.advanced_fields["stage1_weight_bound"].setText("2")
@@ -428,6 +428,8 @@ def test_dictionary_split_weight_limit_and_photo_colours_are_settable(vm, qtbot,
     paper = w2.current_config()
     assert (paper.stage1_weight_bound, paper.photo_range) == (1.0, "full")
     assert paper.down_colours == "mean"  # the paper answers each scan pixel's mean colour
+    assert (paper.xrf_only_atoms, paper.rgb_only_atoms) == (0.125, 0.125)  # coupled D
+    assert w2.advanced_fields["xrf_only_atoms"].text() in ("0.125", "0.12")
     assert w2.advanced_fields["down_colours"].currentText() == "mean colours (paper)"
     assert w2.advanced_fields["photo_range"].currentText() == "as photographed"
     saved["advanced"]["photo_range"] = "sideways"  # a damaged value: back to the defaults

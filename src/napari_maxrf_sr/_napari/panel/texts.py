@@ -32,7 +32,8 @@ ADVANCED_FIELDS: dict[str, tuple[str, str]] = {
                        "show."),
     "rgb_only_atoms": ("Photo-only share", "Share of the building blocks that only the photo "
                        "uses: ink strokes, varnish or colours without an element, so that "
-                       "they stay out of the maps."),
+                       "they stay out of the maps. Both shares are 0 by default (every "
+                       "block shared); the paper preset uses 0.125 each."),
     "stage1_steps": ("Training steps", "Steps of the main (first) training stage."),
     "stage1_lr": ("Learning rate", "Step size of the main stage; lower it if training "
                   "diverges."),
