@@ -47,7 +47,7 @@ VARIANTS: dict[str, dict] = {
     "scan agreement weight 4": {"consistency_weight": 4.0},
     "photo weight alpha1 x 10": {"alpha1": 0.03},
     "residual output": {"residual": True},
-    "no local calibration (the paper)": {"calibration_radius": 0},
+    "local calibration R = 1": {"calibration_radius": 1},
     "calibration windows 5 x 5": {"calibration_radius": 2},
     "weights below one (the paper's bound)": {"stage1_weight_bound": 1.0},
     "weight bound 16": {"stage1_weight_bound": 16.0},

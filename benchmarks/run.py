@@ -13,8 +13,8 @@ Usage::
     python -m benchmarks.run --quick               # two small cases per set, for development
     python -m benchmarks.run --methods network,bicubic_projected --max-seconds 60
     python -m benchmarks.run --methods network --set consistency_weight=0   # one setting changed
-    python -m benchmarks.run --methods network --inference-variant calibration_radius=0
-                                                   # the same trained network, uncalibrated too
+    python -m benchmarks.run --methods network --inference-variant calibration_radius=1
+                                                   # the same trained network, calibrated too
     python -m benchmarks.run --cached-only         # print what the cache holds, run nothing
     python -m benchmarks.run --write-docs          # rewrite docs/benchmarks.md's generated
                                                    # tables from the cache (runs nothing)
@@ -236,7 +236,7 @@ def run(methods: list[str], quick: bool, max_seconds: float | None, preset: str,
 def with_inference(res, **inference: object):
     """``res`` with settings that act only at inference changed in its trained model.
 
-    E.g. ``calibration_radius=0``: the same trained network without the local
+    E.g. ``calibration_radius=1``: the same trained network with the local
     calibration. Its ``maps`` are not recomputed: :func:`apply_network` gives them.
     """
     import types
@@ -600,7 +600,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--inference-variant", action="append", default=[],
                    metavar="FIELD=VALUE[,FIELD=VALUE]",
                    help="also a row for the same trained network with settings that act "
-                        "at inference only changed, e.g. calibration_radius=0 (repeatable; "
+                        "at inference only changed, e.g. calibration_radius=1 (repeatable; "
                         "trains the network even when its run is cached)")
     p.add_argument("--no-cache", action="store_true", help="run everything again")
     p.add_argument("--cached-only", action="store_true",

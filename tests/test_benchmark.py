@@ -138,8 +138,8 @@ def test_ink_effect_zero_without_the_photo_and_positive_with_it(capsys):
     # The network: one trained network answers both photos (a short run), with each
     # radius of the local calibration (0: off).
     rows = answers("network", case, clean, {"stage1_steps": 30, "stage2_steps": 0})
-    assert list(rows) == ["network", "network, calibration_radius=0",
-                          "network, calibration_radius=2"]
+    assert list(rows) == ["network", "network, calibration_radius=1",
+                          "network, calibration_radius=2"]  # the default: 0
     (inked, plain), (raw_inked, _), _ = rows.values()
     assert inked.shape == plain.shape == case.hr_maps.shape and not np.array_equal(inked, plain)
     assert not np.array_equal(inked, raw_inked)
@@ -217,12 +217,13 @@ def test_inference_variant_row_is_the_same_network_answering_otherwise():
     from napari_maxrf_sr.api import super_resolve
 
     case = _tiny_case(32, seed=1)
-    res = super_resolve(case.lr_maps, case.rgb, 4, config={"stage1_steps": 20},
+    res = super_resolve(case.lr_maps, case.rgb, 4,
+                        config={"stage1_steps": 20, "calibration_radius": 1},
                         elements=case.elements)
     row = inference_variant_row(case, res, {"calibration_radius": 0}, 1.0)
     assert row["method"] == "network (calibration_radius=0)" and row["seconds"] == 1.0
     plain = apply_network(with_inference(res, calibration_radius=0), case, True)
-    assert not np.allclose(plain, res.maps)  # the default calibrates
+    assert not np.allclose(plain, res.maps)  # the run calibrated, the variant does not
     from benchmarks.metrics import rmse_psnr
     assert row["psnr"] == pytest.approx(rmse_psnr(plain, case.hr_maps)[1])
     assert res.diagnostics["model"].config.calibration_radius == 1  # left as it was

@@ -237,7 +237,7 @@ def _other_parsers(sub) -> None:
                    dest="settings",
                    help="apply the model with another value of a setting that acts after "
                         "training (calibration_radius, tile_pixels), e.g. "
-                        "--set calibration_radius=0")
+                        "--set calibration_radius=1")
     a.set_defaults(func=runs.cmd_apply)
 
     _align_parser(sub)

@@ -75,13 +75,13 @@ class SRConfig:
         max=64.0,
     )
     calibration_radius: int = _f(
-        1,
+        0,
         "Local calibration against the scan, before the projection: in windows of "
         "(2R+1) x (2R+1) scan pixels the network's detail is kept where the scan shows it "
         "and faded where it does not (a colour with no element: ink strokes, retouching). "
-        "R in scan pixels; 0: off, as in the paper. Raise it when photo detail without "
-        "an element (ink, retouching) still shows in the maps; the benchmark reference "
-        "gives its effect on false detail (ours).",
+        "R in scan pixels; 0: off, as in the paper (the default: R = 1 failed the rule for "
+        "defaults, docs/method.md). Try 1 when photo detail without an element (ink, "
+        "retouching) shows in the maps: it lowers false detail (ours).",
         min=0, max=8,
     )
     correction: Literal["block", "smooth"] = _f(

@@ -48,7 +48,8 @@ ADVANCED_FIELDS: dict[str, tuple[str, str]] = {
                     "benchmark the two gave the same maps."),
     "calibration_radius": ("Scan check (R)", "Fade the network's detail where the scan "
                            "does not show it (a colour with no element: ink, retouching), "
-                           "judged over windows of 2R+1 scan pixels; 0: off (the paper)."),
+                           "judged over windows of 2R+1 scan pixels; 0: off (default, as "
+                           "in the paper). Try 1 where ink or retouching shows in the maps."),
     "interpolation": ("Start from", "The interpolation of the scan the network starts "
                       "from: bilinear (the paper) or scan-consistent (smooth and already "
                       "agreeing with the scan; choose it when the scan's grid shows as "
