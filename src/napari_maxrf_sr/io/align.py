@@ -15,7 +15,6 @@ from typing import Any, Literal
 import numpy as np
 
 from ..errors import InputError
-from ..registration.inputs import check_scale
 
 TransformKind = Literal["similarity", "affine"]
 _MIN_PAIRS = {"similarity": 3, "affine": 3}
@@ -105,6 +104,8 @@ def hr_to_lr(points, scale: int) -> np.ndarray:
 
 def _align_inputs(photo, map_shape, scale) -> tuple[int, int, int, np.ndarray]:
     """Scale, map size and photo (alpha dropped) for :func:`align_photo`, checked."""
+    from ..registration.inputs import check_scale  # here: the package loads torch
+
     s = check_scale(scale)
     if s is None:
         raise InputError("Give the scale: a whole number >= 1 (photo pixels per scan pixel).")
