@@ -51,17 +51,19 @@ VARIANTS: dict[str, dict] = {
     "calibration windows 5 x 5": {"calibration_radius": 2},
     "weights below one (the paper's bound)": {"stage1_weight_bound": 1.0},
     "weight bound 16": {"stage1_weight_bound": 16.0},
-    # Variants of the adversarial stage: each changes one thing of "adversarial stage".
-    "adversarial stage, share 0 (no GAN gradient)": {"adversarial": True,
-                                                      "adversarial_share": 0.0},
-    "adversarial stage, share 0.3": {"adversarial": True, "adversarial_share": 0.3},
-    "adversarial stage, share 0.9": {"adversarial": True, "adversarial_share": 0.9},
+    # Variants of the adversarial stage: each changes one thing of "adversarial stage"
+    # (the other shares: one thing of "adversarial stage, share 0.1").
+    "adversarial stage, share 0 (no GAN gradient)": {
+        "adversarial": True, "adversarial_weighting": "share", "adversarial_share": 0.0},
+    "adversarial stage, share 0.1": {"adversarial": True, "adversarial_weighting": "share"},
+    "adversarial stage, share 0.3": {
+        "adversarial": True, "adversarial_weighting": "share", "adversarial_share": 0.3},
+    "adversarial stage, share 0.9": {
+        "adversarial": True, "adversarial_weighting": "share", "adversarial_share": 0.9},
     "adversarial stage, matched pseudo-real patches": {"adversarial": True,
                                                         "pseudo_real": "matched"},
     "adversarial stage, paper's pseudo-real patches": {"adversarial": True,
                                                         "pseudo_real": "paper"},
-    "adversarial stage, paper's fixed alpha2 = 0.5e-6": {"adversarial": True,
-                                                          "adversarial_weighting": "fixed"},
     "adversarial stage, sigmoid on at once (no fade-in)": {"adversarial": True,
                                                             "handover_fraction": 0.0},
 }

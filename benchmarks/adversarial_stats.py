@@ -4,7 +4,8 @@ Usage::
 
     python -m benchmarks.adversarial_stats              # Vermeer B = 9 at 256 x 256, 4x
     python -m benchmarks.adversarial_stats --size 512
-    python -m benchmarks.adversarial_stats --set adversarial_share=0.9 --set pseudo_real=matched
+    python -m benchmarks.adversarial_stats --set adversarial_weighting=share \
+        --set adversarial_share=0.9 --set pseudo_real=matched
 
 Trains the default settings twice on the same case and seed, with and without the
 adversarial stage (``adversarial=True``: the paper's stage 2 after the same stage 1),

@@ -194,6 +194,7 @@ def test_adversarial_share_is_what_it_says_and_changes_the_maps(toy):
     runs = {}
     for share in (0.0, 0.3):
         result = run_to_end(train(lr, rgb, tiny(adversarial_share=share, seed=1,
+                                                adversarial_weighting="share",
                                                 stage2_steps=12)))
         runs[share] = result
         shares = [h["adv_share"] for h in result.history if "adv_share" in h]
@@ -208,9 +209,11 @@ def test_scan_windows_as_real_patches_train_and_steer_the_maps(toy):
     """pseudo_real='scan': the discriminator sees windows of the scan; the term acts."""
     _, lr, rgb = toy
     runs = {share: run_to_end(train(lr, rgb, tiny(pseudo_real="scan", patch_size=8, seed=2,
+                                                   adversarial_weighting="share",
                                                    adversarial_share=share, stage2_steps=12)))
             for share in (0.0, 0.9)}
     matched = run_to_end(train(lr, rgb, tiny(pseudo_real="matched", patch_size=8, seed=2,
+                                             adversarial_weighting="share",
                                              adversarial_share=0.9, stage2_steps=12)))
     assert np.abs(matched.maps - runs[0.9].maps).max() > 1e-5 * lr.max()  # not the fallback
     for result in runs.values():

@@ -127,10 +127,10 @@ class SRConfig:
         0.5e-6, "alpha2: weight of the adversarial term (stage 2) when the weighting is "
         "'fixed' (the paper's value).", min=0.0)
     adversarial_weighting: Literal["share", "fixed"] = _f(
-        "share",
-        "'share': the adversarial term gets a fixed share of the generator's gradient "
-        "(adversarial_share), whatever the losses' scales; 'fixed': alpha2 times the "
-        "adversarial loss (the paper) (ours).",
+        "fixed",
+        "'fixed' (the paper's): alpha2 times the adversarial loss; 'share' (ours): the "
+        "adversarial term gets a fixed share of the generator's gradient "
+        "(adversarial_share), whatever the losses' scales.",
         choices=("share", "fixed"),
     )
     adversarial_share: float = _f(

@@ -69,10 +69,14 @@ ADVANCED_FIELDS: dict[str, tuple[str, str]] = {
                     "default: on our benchmark it made the maps less accurate and the run "
                     "longer."),
     "stage2_steps": ("Adversarial steps", "Steps of the adversarial (second) stage."),
-    "adversarial_share": ("Adversarial share", "Share of the second stage's training signal "
-                          "that comes from the judge (0.1: a tenth). More gives livelier "
-                          "texture and less accurate maps. The paper preset uses the "
-                          "paper's fixed weight alpha2 instead."),
+    "adversarial_weighting": ("Judge's weight", "How much the judge counts in the second "
+                              "stage: the paper's fixed weight alpha2 (default; tiny, it "
+                              "hardly moves the maps) or a share of the training signal "
+                              "(Adversarial share)."),
+    "adversarial_share": ("Adversarial share", "With the judge's weight 'share': the share "
+                          "of the second stage's training signal that comes from the judge "
+                          "(0.1: a tenth). More gives livelier texture and less accurate "
+                          "maps."),
     "lr_g": ("Adversarial learning rate", "Step size of the network in the second stage."),
     "lr_d": ("Judge learning rate", "Step size of the judge (discriminator) in the second "
              "stage."),
@@ -86,6 +90,7 @@ CHOICE_LABELS: dict[str, dict[str, str]] = {
     "down_colours": {"pixels": "photo pixels", "mean": "mean colours (paper)"},
     "interpolation": {"bilinear": "bilinear (paper)", "consistent": "scan-consistent"},
     "correction": {"block": "even (paper)", "smooth": "smooth"},
+    "adversarial_weighting": {"fixed": "fixed alpha2 (paper)", "share": "share"},
 }
 
 
