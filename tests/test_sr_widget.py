@@ -398,6 +398,24 @@ def test_every_setting_the_guide_names_is_under_advanced(vm, qtbot):
     assert w.current_config().interpolation == "consistent"
 
 
+def test_values_remembered_by_an_older_version_do_not_pin_old_defaults(vm, qtbot, tmp_path):
+    """Before 7 Dec 2026 every Advanced value was saved, the defaults of the day included."""
+    from napari_maxrf_sr._napari.sr_widget import SuperResolutionWidget
+
+    old = {"method": "network", "preset": "default", "seed": 3,
+           "advanced": {"calibration_radius": 1, "photo_range": "scan",
+                        "xrf_only_atoms": "0.125", "stage1_steps": 12000}}
+    (tmp_path / "settings.json").write_text(json.dumps(old))
+    w = SuperResolutionWidget(vm)
+    qtbot.addWidget(w)
+    cfg = w.current_config()
+    assert (cfg.calibration_radius, cfg.photo_range, cfg.xrf_only_atoms) == (0, "full", 0.0)
+    assert cfg.seed == 3  # the rest of the file still counts
+    w.shutdown()
+    saved = json.loads((tmp_path / "settings.json").read_text())
+    assert saved["advanced_changes"] == {} and "advanced" not in saved
+
+
 def test_dictionary_split_weight_limit_and_photo_colours_are_settable(vm, qtbot, tmp_path):
     """Every setting the method's docs name is under Advanced, presets fill it."""
     w = _widget(vm, qtbot)
@@ -417,13 +435,17 @@ def test_dictionary_split_weight_limit_and_photo_colours_are_settable(vm, qtbot,
     assert (cfg.photo_range, cfg.rgb_only_atoms, cfg.stage1_weight_bound) == ("scan", 0.25, 2.0)
     w.shutdown()  # remembered as the config's value, shown again in words
     saved = json.loads((tmp_path / "settings.json").read_text())
-    assert saved["advanced"]["photo_range"] == "scan"
+    # only the user's changes are kept: a default changed later reaches the user
+    assert saved["advanced_changes"] == {"photo_range": "scan", "rgb_only_atoms": "0.25",
+                                         "stage1_weight_bound": "2"}
     from napari_maxrf_sr._napari.sr_widget import SuperResolutionWidget
 
     w2 = SuperResolutionWidget(vm)
     qtbot.addWidget(w2)
     assert w2.advanced_fields["photo_range"].currentText() == "clipped to scan"
-    assert w2.current_config().photo_range == "scan"
+    restored = w2.current_config()
+    assert (restored.photo_range, restored.rgb_only_atoms, restored.stage1_weight_bound) == (
+        "scan", 0.25, 2.0)
     w2.preset_combo.setCurrentText("paper")  # fills the paper's bound and photo as is
     paper = w2.current_config()
     assert (paper.stage1_weight_bound, paper.photo_range) == (1.0, "full")
@@ -432,7 +454,7 @@ def test_dictionary_split_weight_limit_and_photo_colours_are_settable(vm, qtbot,
     assert w2.advanced_fields["xrf_only_atoms"].text() in ("0.125", "0.12")
     assert w2.advanced_fields["down_colours"].currentText() == "mean colours (paper)"
     assert w2.advanced_fields["photo_range"].currentText() == "as photographed"
-    saved["advanced"]["photo_range"] = "sideways"  # a damaged value: back to the defaults
+    saved["advanced_changes"]["photo_range"] = "sideways"  # damaged: back to the defaults
     (tmp_path / "settings.json").write_text(json.dumps(saved))
     w3 = SuperResolutionWidget(vm)
     qtbot.addWidget(w3)

@@ -233,14 +233,21 @@ class SettingsForm(QWidget):
 
     # -- persistence ------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """The form as plain JSON values."""
-        adv = {}
+        """The form as plain JSON values; of Advanced, only what differs from the preset.
+
+        Only the user's own changes are remembered, so that a default changed in a later
+        version (by the rule for defaults, docs/method.md) reaches the user.
+        """
+        preset = config_from_preset(self.preset_combo.currentText())
+        changes = {}
         for name, w in self.advanced_fields.items():
-            adv[name] = (w.isChecked() if isinstance(w, QCheckBox)
-                         else w.text() if isinstance(w, FloatEdit) else w.value())
+            value = (w.isChecked() if isinstance(w, QCheckBox)
+                     else w.text() if isinstance(w, FloatEdit) else w.value())
+            if not _same(value, getattr(preset, name)):
+                changes[name] = value
         return {"method": self.method(), "preset": self.preset_combo.currentText(),
                 "minutes": self.minutes_spin.value(), "seed": self.seed_spin.value(),
-                "device": self.device_combo.currentText(), "advanced": adv}
+                "device": self.device_combo.currentText(), "advanced_changes": changes}
 
     def save(self, **extra: Any) -> None:
         """Remember the form (and ``extra`` values) for the next session."""
@@ -260,7 +267,9 @@ class SettingsForm(QWidget):
             self.seed_spin.setValue(int(s.get("seed", 0)))
             if self.device_combo.findText(str(s.get("device"))) >= 0:
                 self.device_combo.setCurrentText(str(s["device"]))
-            for name, value in (s.get("advanced") or {}).items():
+            # Before 7 Dec 2026 every Advanced value was kept, the defaults of its day
+            # included ("advanced"): those are not restored, so today's defaults apply.
+            for name, value in (s.get("advanced_changes") or {}).items():
                 w = self.advanced_fields.get(name)
                 if isinstance(w, QCheckBox):
                     w.setChecked(bool(value))
@@ -274,3 +283,15 @@ class SettingsForm(QWidget):
             self.apply_preset(self.preset_combo.currentText())  # a damaged file: defaults
             return {}
         return s
+
+
+def _same(value: Any, default: Any) -> bool:
+    """Whether a field's value (text of a number field included) is the preset's."""
+    if isinstance(default, bool) or isinstance(value, bool):
+        return value == default
+    if isinstance(default, (int, float)):
+        try:
+            return float(value) == float(default)
+        except (TypeError, ValueError):
+            return False  # a half-typed number is the user's: kept as typed
+    return str(value) == str(default)
