@@ -27,7 +27,7 @@ from qtpy.QtWidgets import (
 
 from ..errors import InputError
 from ..io.align import align_photo
-from .panel.inputs import photo_file_notes, reader_notes
+from .panel.inputs import input_notes
 from .plain_text import make_labels_plain, no_markup
 
 PHOTO_POINTS = "align: points on photo"
@@ -309,9 +309,9 @@ class AlignPhotoWidget(QWidget):
         if photo_name in self.viewer.layers:
             source = self.viewer.layers[photo_name]
             # a JPEG's note follows its aligned copy (which has no file behind it)
-            notes = [*reader_notes([source]), *photo_file_notes(source)]
+            notes = input_notes((), source)
             if notes:
-                meta["maxrf_sr"]["reader_notes"] = list(dict.fromkeys(notes))
+                meta["maxrf_sr"]["reader_notes"] = list(notes)
             source.visible = False  # hidden, not changed: it would cover the maps
         if name in self.viewer.layers:
             layer = self.viewer.layers[name]

@@ -155,6 +155,16 @@ def photo_file_notes(photo: Any) -> tuple[str, ...]:
     return (f"{Path(str(path)).name}: {note}",) if note else ()
 
 
+def input_notes(map_layers: Sequence[Any], photo: Any) -> tuple[str, ...]:
+    """Every note about a run's inputs, each once, in order.
+
+    The readers' notes of the layers, then what the photo's file says
+    (:func:`photo_file_notes`).
+    """
+    return tuple(dict.fromkeys([*reader_notes([*map_layers, photo]),
+                                *photo_file_notes(photo)]))
+
+
 def check_choice(map_layers: Sequence[Any], photo: Any) -> tuple[tuple, tuple, int]:
     """Check the chosen layers' sizes; return the map shape, photo shape and scale.
 
@@ -249,5 +259,4 @@ def collect_inputs(map_layers: Sequence[Any], photo: Any,
     return RunInputs(np.stack(planes), np.asarray(photo.data), scale, tuple(elements), arrays,
                      str(photo.name), styles, grid, truth,
                      tuple(str(layer.name) for layer in map_layers),
-                     tuple(dict.fromkeys([*reader_notes([*map_layers, photo]),
-                                          *photo_file_notes(photo)])))
+                     input_notes(map_layers, photo))
