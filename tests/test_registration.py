@@ -43,13 +43,25 @@ def other():
 
 
 @pytest.fixture(scope="module")
-def turned(case):
+def benchmark_size():
+    """The same painting at the registration benchmark's size (128 x 128 scan pixels).
+
+    The issue's targets are set on cases of this size; on a 64 x 64 scan the same
+    photos come back 0.13 to 0.43 px RMS (``benchmarks.registration``'s distortions).
+    """
+    return cases.painting_case("vermeer_the_milkmaid", 7)
+
+
+@pytest.fixture(scope="module")
+def turned(benchmark_size):
     """A photo with a 8 % margin, turned 3 degrees and shifted: ``(photo, truth, reg)``."""
+    case = benchmark_size
     photo, truth = camera_photo(case.rgb, case.scale, _distortion("rotation 3 deg"))
     return photo, truth, register_photo(case.lr_maps, photo)
 
 
-def test_a_turned_photo_with_a_margin_comes_back(case, turned):
+def test_a_turned_photo_with_a_margin_comes_back(benchmark_size, turned):
+    case = benchmark_size
     photo, truth, reg = turned
     assert photo.shape[0] > 1.1 * case.rgb.shape[0]  # a margin, not the grid
     rms, corner = transform_error(reg, truth, case.scale, case.lr_maps.shape[1:])
@@ -58,7 +70,8 @@ def test_a_turned_photo_with_a_margin_comes_back(case, turned):
     assert reg.quality["significant"] and reg.kind == "similarity"
 
 
-def test_the_aligned_photo_matches_the_true_one(case, turned):
+def test_the_aligned_photo_matches_the_true_one(benchmark_size, turned):
+    case = benchmark_size
     photo, _, reg = turned
     aligned = reg.apply(photo)
     assert aligned.shape == case.rgb.shape and aligned.dtype == np.uint8

@@ -16,6 +16,7 @@ from .register import (
     finish,
     fit_colours,
     placement_test,
+    polish,
     prepare,
     refine_levels,
     refusal,
@@ -123,13 +124,7 @@ def check_registration(lr_maps, photo_on_grid, scale: int, *, transform: str = "
     reg = finish(ctx, sol, kind, s, sig, significant, alpha, {"levels": log, "search": {
         "test": "placement", "variant_scores": variant_scores}})
     pts = geometry.grid_points((h, w), 17)
-    diff = geometry.displacement(reg.lr_matrix, grid.lr_matrix, pts)
-    corner = geometry.displacement(reg.lr_matrix, grid.lr_matrix, geometry.corners((h, w)))
-    rms, worst = float(np.sqrt(np.mean(diff**2))), float(corner.max())
-    centre = np.array([[(w - 1) / 2, (h - 1) / 2]])
-    shift = geometry.apply(reg.lr_matrix, centre)[0] - geometry.apply(grid.lr_matrix, centre)[0]
-    m = reg.matrix
-    rotation = float(np.degrees(np.arctan2(m[1, 0] - m[0, 1], m[0, 0] + m[1, 1])))
+    rms, worst, shift, rotation = _offset(reg, grid, pts)
     detail = (f"shift ({shift[0]:+.2f}, {shift[1]:+.2f}) photo px at the centre, rotation "
               f"{rotation:+.3f} degrees; {rms:.2f} px RMS, {worst:.2f} px at the worst corner")
     limit = _limit(ctx, grid, kind, pts, reg, rms, tolerance)
@@ -138,11 +133,28 @@ def check_registration(lr_maps, photo_on_grid, scale: int, *, transform: str = "
                                   f"{limit:.2f} px, left as it is).")
     else:
         verdict = "refine"
+        # placed by the whole-scan fit of fine detail, as register_photo places a photo
+        final, last = polish(ctx, sol.warp, kind)
+        reg = finish(ctx, final, kind, s, sig, significant, alpha, {
+            **reg.details, "levels": [*log, last]})
         message = (f"The photo was off the scan's grid ({detail}); it was registered again "
                    f"(estimated error {reg.error_rms_px:.2f} px RMS).")
     reg.notes = (*reg.notes, message)
     return RegistrationCheck(verdict, message, rms, worst, (float(shift[0]), float(shift[1])),
                              rotation, reg, quality)
+
+
+def _offset(reg: Registration, grid: Warp, pts: np.ndarray
+            ) -> tuple[float, float, np.ndarray, float]:
+    """How far ``reg`` is from the grid: RMS and worst corner (photo px), shift, rotation."""
+    diff = geometry.displacement(reg.lr_matrix, grid.lr_matrix, pts)
+    corner = geometry.displacement(reg.lr_matrix, grid.lr_matrix, geometry.corners(grid.shape))
+    h, w = grid.shape
+    centre = np.array([[(w - 1) / 2, (h - 1) / 2]])
+    shift = geometry.apply(reg.lr_matrix, centre)[0] - geometry.apply(grid.lr_matrix, centre)[0]
+    m = reg.matrix
+    rotation = float(np.degrees(np.arctan2(m[1, 0] - m[0, 1], m[0, 0] + m[1, 1])))
+    return float(np.sqrt(np.mean(diff**2))), float(corner.max()), shift, rotation
 
 
 def _limit(ctx, grid: Warp, kind: str, pts: np.ndarray, reg: Registration, rms: float,

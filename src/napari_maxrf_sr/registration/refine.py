@@ -6,6 +6,12 @@ pixel of a set of tiles spread over the scan, corners included) is covered by
 colours and slopes are read there (:func:`.pyramid.sample`) and averaged per scan
 pixel. The colour model is fitted in closed form, and the warp's step solves the
 linearised least-squares problem of the residual (variable projection).
+
+The residual is high-passed over the scan's grid before it is squared (a Gaussian of
+:data:`HIGHPASS_SIGMA` level pixels subtracted): what the photo cannot explain (hidden
+layers, retouchings, pigments the colours do not tell apart) is mostly broad shapes, and
+broad misfit pulls the placement as much as the edges that fix it. The warp is then fitted
+to the scan's fine detail, where the registration's information is.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.ndimage import gaussian_filter
 
 from . import model
 from .geometry import Warp, frame
@@ -22,6 +29,9 @@ from .scan import ScanData
 
 _SAMPLES_PER_CHUNK = 65536  # photo points read at a time (bounds the memory)
 _CLUSTER = 8  # scan pixels per side of a block of the error estimate's clusters
+_ROW, _TILE = 100003, 10**10  # pixel id = tile * _TILE + row * _ROW + column
+#: Gaussian (level pixels) whose local mean is taken off the residual; 0: no high-pass.
+HIGHPASS_SIGMA = 1.0
 
 
 @dataclass
@@ -130,12 +140,42 @@ def evaluate(warp: Warp, scan: ScanData, pyr: PhotoPyramid, colour: ColourModel,
                 gs.append(np.einsum("nxf,nxp->nfp", dxy, dp / 2.0**lev).astype(np.float32))
             zs.append(z_tile[:, a0 - r0 : a1 - r0].reshape(z_tile.shape[0], -1).T[valid])
             qs.append(qc[valid])
-            block = (rr.ravel() // _CLUSTER) * 100003 + cc.ravel() // _CLUSTER + ti * 10**10
+            block = (rr.ravel() // _CLUSTER) * _ROW + cc.ravel() // _CLUSTER + ti * _TILE
             cs.append(block[valid])
-            ids.append((rr.ravel() * 100003 + cc.ravel() + ti * 10**10)[valid])
+            ids.append((rr.ravel() * _ROW + cc.ravel() + ti * _TILE)[valid])
     return Evaluation(np.concatenate(fs), np.concatenate(gs) if jac else None,
                       np.concatenate(zs), np.concatenate(qs), np.concatenate(cs),
                       np.concatenate(ids), total)
+
+
+def highpass(values: np.ndarray, ids: np.ndarray, spec: LevelSpec,
+             sigma: float = HIGHPASS_SIGMA) -> np.ndarray:
+    """``values`` ``(N, ...)`` per pixel minus their local mean over each tile's grid.
+
+    The local mean is a Gaussian of ``sigma`` level pixels over the valid pixels only
+    (normalised convolution), so pixels outside the photo or on the other half of the
+    checkerboard do not leak in. Linear: applied to the scan and to the model's
+    regressors and derivatives alike, it high-passes the residual.
+    """
+    if sigma <= 0:
+        return values
+    flat = values.reshape(len(values), -1)
+    out = np.empty(flat.shape, np.float64)
+    tile, rem = np.divmod(ids, _TILE)
+    row, col = np.divmod(rem, _ROW)
+    for ti, (r0, r1, c0, c1) in enumerate(spec.tiles):
+        sel = np.flatnonzero(tile == ti)
+        if len(sel) == 0:
+            continue
+        rr, cc = row[sel] - r0, col[sel] - c0
+        mask = np.zeros((r1 - r0, c1 - c0))
+        mask[rr, cc] = 1.0
+        weight = np.maximum(gaussian_filter(mask, sigma, mode="constant"), 1e-6)
+        grid = np.zeros((flat.shape[1], r1 - r0, c1 - c0))
+        grid[:, rr, cc] = flat[sel].T
+        local = gaussian_filter(grid, (0, sigma, sigma), mode="constant")[:, rr, cc]
+        out[sel] = flat[sel] - (local / weight[rr, cc]).T
+    return out.reshape(values.shape)
 
 
 @dataclass
@@ -200,48 +240,57 @@ class Weights:
         return cls(ids, 1.0 / (1.0 + e / (c**2 * max(float(np.median(e)), 1e-12))))
 
 
-def _solve(warp, scan, pyr, colour, spec, shading, weights=None):
+def _solve(warp, scan, pyr, colour, spec, shading, hp, weights=None):
     ev = evaluate(warp, scan, pyr, colour, spec, jac=True)
     if len(ev.z) < 2 * (colour.n_features * 2 + model.N_SHADED * model.N_SHADING):
         return None, ev, None
     sw = np.ones(len(ev.z)) if weights is None else np.sqrt(weights(ev.ids))
-    f = model.design(ev.f, ev.q, shading) * sw[:, None]
-    fitted = model.fit(f, ev.z * sw[:, None])
+    f = highpass(model.design(ev.f, ev.q, shading), ev.ids, spec, hp) * sw[:, None]
+    fitted = model.fit(f, highpass(ev.z, ev.ids, spec, hp) * sw[:, None])
     return fitted, ev, sw
+
+
+def _jacobian(ev, fitted, spec, shading, hp, sw):
+    """The residual's derivative by the warp, high-passed and weighted as the residual."""
+    a = model.design_jac_times(ev.g, ev.q, fitted.beta, shading)
+    return model.residual_jacobian(fitted, highpass(a, ev.ids, spec, hp) * sw[:, None, None])
 
 
 def refine(warp: Warp, scan: ScanData, pyr: PhotoPyramid, colour: ColourModel,
            spec: LevelSpec, *, max_iter: int = 15, tol: float = 0.02,
-           shading: bool = True, robust: int = 0) -> Solution | None:
+           shading: bool = True, robust: int = 0,
+           highpass_sigma: float = 0.0) -> Solution | None:
     """Levenberg-Marquardt on the warp at one level; ``None`` if too little overlaps.
 
     ``tol``: stop when a step moves no point by more than this fraction of a photo
     pixel of the level being read. ``robust``: rounds of re-weighting (Cauchy weights
     of the residual at the previous round's solution) after the unweighted fit.
+    ``highpass_sigma``: the residual's high-pass (:func:`highpass`; 0: none).
     """
-    sol = _lm(warp, scan, pyr, colour, spec, max_iter, tol, shading, None)
+    opts = (max_iter, tol, shading, highpass_sigma)
+    sol = _lm(warp, scan, pyr, colour, spec, *opts, None)
     for _ in range(robust):
         if sol is None:
             break
         # the weights follow the pixels' residuals without weights
         unweighted = sol.fit.resid / sol.sw[:, None]
         w = Weights.robust(sol.ids, unweighted)
-        sol = _lm(sol.warp, scan, pyr, colour, spec, max_iter, tol, shading, w)
+        sol = _lm(sol.warp, scan, pyr, colour, spec, *opts, w)
     return sol
 
 
-def _lm(warp, scan, pyr, colour, spec, max_iter, tol, shading, weights) -> Solution | None:
+def _lm(warp, scan, pyr, colour, spec, max_iter, tol, shading, hp,
+        weights) -> Solution | None:
     unit = 2.0**spec.photo_level  # level-0 photo pixels per pixel of the level read
     max_step = spec.d * warp.rho / (max(warp.shape) / 2)  # about one level pixel
-    fitted, ev, sw = _solve(warp, scan, pyr, colour, spec, shading, weights)
+    fitted, ev, sw = _solve(warp, scan, pyr, colour, spec, shading, hp, weights)
     if fitted is None:
         return None
     cost = fitted.rss / float(np.sum(sw**2))
     lam = 1e-3
     it = 0
     for it in range(1, max_iter + 1):  # noqa: B007
-        a = model.design_jac_times(ev.g, ev.q, fitted.beta, shading) * sw[:, None, None]
-        jac = model.residual_jacobian(fitted, a)
+        jac = _jacobian(ev, fitted, spec, shading, hp, sw)
         jtj = np.einsum("nbp,nbq->pq", jac, jac)
         jtr = np.einsum("nbp,nb->p", jac, fitted.resid)
         accepted = False
@@ -252,7 +301,7 @@ def _lm(warp, scan, pyr, colour, spec, max_iter, tol, shading, weights) -> Solut
             if big > max_step:
                 delta *= max_step / big
             trial = warp.updated(delta)
-            t_fit, t_ev, t_sw = _solve(trial, scan, pyr, colour, spec, shading, weights)
+            t_fit, t_ev, t_sw = _solve(trial, scan, pyr, colour, spec, shading, hp, weights)
             if t_fit is not None and t_fit.rss / float(np.sum(t_sw**2)) < cost:
                 warp, fitted, ev, sw = trial, t_fit, t_ev, t_sw
                 cost = t_fit.rss / float(np.sum(t_sw**2))
@@ -262,6 +311,5 @@ def _lm(warp, scan, pyr, colour, spec, max_iter, tol, shading, weights) -> Solut
             lam *= 8
         if not accepted or np.abs(delta).max() < tol * unit:
             break
-    a = model.design_jac_times(ev.g, ev.q, fitted.beta, shading) * sw[:, None, None]
-    jac = model.residual_jacobian(fitted, a)
+    jac = _jacobian(ev, fitted, spec, shading, hp, sw)
     return Solution(warp, fitted, jac, ev.cluster, it, len(ev.z), ev.n_total, ev.ids, sw)

@@ -14,7 +14,7 @@ from .geometry import Warp, lr_to_hr
 from .inputs import check_kind, check_maps, check_pair, check_photo, check_scale
 from .model import ColourModel
 from .pyramid import PhotoPyramid, level_coords, sample
-from .refine import Solution, checkerboard, plan_level, refine
+from .refine import HIGHPASS_SIGMA, Solution, checkerboard, plan_level, refine
 from .result import Registration
 from .scan import ScanData
 from .search import (
@@ -188,7 +188,8 @@ def polish(ctx: Context, warp: Warp, kind: str) -> tuple[Solution, dict]:
     """The final level again, on the whole scan (after a fit on one half)."""
     spec = plan_level(ctx.scan.shape, 1, rho_lr(warp), MAX_PIXELS_FINAL, n_target=None)
     t0 = time.perf_counter()
-    sol = refine(warp.with_kind(kind), ctx.scan, ctx.pyr, ctx.colour_fit, spec)
+    sol = refine(warp.with_kind(kind), ctx.scan, ctx.pyr, ctx.colour_fit, spec,
+                 highpass_sigma=HIGHPASS_SIGMA)
     if sol is None:  # pragma: no cover - the half fitted, so the whole does
         raise InputError("Too little of the scan lies on the photo to register it.")
     return sol, {"d": 1, "kind": kind, "photo_level": spec.photo_level, "n": spec.n,
