@@ -7,11 +7,12 @@ colours and slopes are read there (:func:`.pyramid.sample`) and averaged per sca
 pixel. The colour model is fitted in closed form, and the warp's step solves the
 linearised least-squares problem of the residual (variable projection).
 
-The residual is high-passed over the scan's grid before it is squared (a Gaussian of
-:data:`HIGHPASS_SIGMA` level pixels subtracted): what the photo cannot explain (hidden
+The last, whole-scan fit of a registration (``register.polish``) high-passes the
+residual over the scan's grid before squaring it (:func:`highpass`: a Gaussian mean of
+:data:`HIGHPASS_SIGMA` level pixels taken off): what the photo cannot explain (hidden
 layers, retouchings, pigments the colours do not tell apart) is mostly broad shapes, and
-broad misfit pulls the placement as much as the edges that fix it. The warp is then fitted
-to the scan's fine detail, where the registration's information is.
+broad misfit pulls the placement as much as the edges that fix it. That fit places the
+photo by the scan's fine detail, where the registration's information is.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from .scan import ScanData
 _SAMPLES_PER_CHUNK = 65536  # photo points read at a time (bounds the memory)
 _CLUSTER = 8  # scan pixels per side of a block of the error estimate's clusters
 _ROW, _TILE = 100003, 10**10  # pixel id = tile * _TILE + row * _ROW + column
-#: Gaussian (level pixels) whose local mean is taken off the residual; 0: no high-pass.
+#: Gaussian (level pixels) whose local mean the last fit takes off the residual.
 HIGHPASS_SIGMA = 1.0
 
 

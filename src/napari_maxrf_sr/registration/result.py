@@ -39,9 +39,10 @@ class Registration:
         criterion's curvature with the residual's spatial correlation taken into
         account).
     quality
-        ``r2`` (share of the scan's variance that the photo's colours explain at the
-        final level), and the test against placements of unrelated content (mirrored,
-        turned and rolled copies of the photo, searched the same way): ``null_r2_mean``,
+        ``r2`` (share of the scan's fine detail, its local mean taken off, that the
+        photo's colours explain in the final fit), and the test against placements of
+        unrelated content (mirrored, turned and rolled copies of the photo, searched the
+        same way): ``null_r2_mean``,
         ``null_r2_max``, ``t``, ``p_value``, ``significant``.
     outside_fraction
         Share of the aligned photo with no photo under it (black).
