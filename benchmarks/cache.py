@@ -15,7 +15,8 @@ One entry per (case, method, settings, code version):
   simulator (``simulate/``: a changed simulator changes the case's fingerprint instead),
   none of which a benchmark run calls to train or to measure; so a change to the panel or
   to a file reader does not make hours of runs stale. The benchmark's own code is not
-  in it either.
+  in it either. Each file is hashed as its syntax tree without docstrings, so a changed
+  docstring, comment or line break keeps the cache; a changed statement does not.
 
 Each entry is ``<key>.json`` (what the run measured about itself: seconds, memory, the
 held-out check, the thread count, and the metrics row with the hash of
@@ -33,6 +34,7 @@ the entry (training's summation order, hence its last digits, depends on the cou
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -64,15 +66,31 @@ NOT_THE_METHOD = frozenset({"_napari", "cli", "io", "simulate"})
 def code_version() -> str:
     """Hash of the method's ``.py`` files in the imported package (12 hex digits).
 
-    Every file except those under :data:`NOT_THE_METHOD`.
+    Every file except those under :data:`NOT_THE_METHOD`, each as :func:`code_text`.
     """
     import napari_maxrf_sr
 
     root = Path(napari_maxrf_sr.__file__).resolve().parent
     files = sorted(p for p in root.rglob("*.py") if "__pycache__" not in p.parts
                    and p.relative_to(root).parts[0] not in NOT_THE_METHOD)
-    return _sha(*(str(p.relative_to(root)).encode() + b"\0" + p.read_bytes()
+    return _sha(*(str(p.relative_to(root)).encode() + b"\0" + code_text(p.read_text("utf-8"))
                   for p in files))[:12]
+
+
+def code_text(source: str) -> bytes:
+    """What a module does, without its docstrings, comments or layout.
+
+    The dump of its syntax tree (no line numbers) with every module, class and function
+    docstring taken out: two sources that differ only there give the same bytes.
+    """
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if (body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                    and isinstance(body[0].value.value, str)):
+                node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree).encode()
 
 
 @cache

@@ -294,7 +294,7 @@ def test_cache_keys_settings_as_differences_from_the_preset():
     assert cache.run_key(_case(seed=5), "network", {}) != k0
 
 
-def test_code_version_follows_the_method_not_the_panel(tmp_path, monkeypatch):
+def test_code_version_follows_the_method_not_the_panel_or_its_docstrings(tmp_path, monkeypatch):
     import shutil
 
     import napari_maxrf_sr
@@ -313,8 +313,13 @@ def test_code_version_follows_the_method_not_the_panel(tmp_path, monkeypatch):
         for sub in ("_napari", "cli", "io", "simulate"):
             (copy / sub / "__init__.py").write_text("# a change to the panel\n", "utf-8")
             assert version() == v0, sub
-        with (copy / "core" / "losses.py").open("a") as f:
-            f.write("\n# a change to the method\n")
+        losses = copy / "core" / "losses.py"
+        source = losses.read_text("utf-8")
+        assert '"""' in source
+        losses.write_text(source.replace('"""', '"""Reworded. ', 1) + "\n# a comment\n",
+                          "utf-8")
+        assert version() == v0, "a docstring or a comment is not the method"
+        losses.write_text(source + "\nA_CHANGE_TO_THE_METHOD = 1\n", "utf-8")
         assert version() != v0
     finally:
         cache.code_version.cache_clear()
