@@ -45,6 +45,7 @@ def test_one_click_aligns_and_a_second_replaces(make_napari_viewer, qtbot, sampl
     _click_and_wait(qtbot, widget)
     assert "Aligned 'Photo (camera)' automatically" in widget.status_label.text(), \
         notifications.texts
+    assert "typically about twice" in widget.status_label.text()
     layer = viewer.layers["Photo (camera) (aligned)"]
     ref = viewer.layers[widget.map_combo.currentText()]
     s = layer.metadata["maxrf_sr"]["scale"]

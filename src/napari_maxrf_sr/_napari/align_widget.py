@@ -391,6 +391,8 @@ class AlignPhotoWidget(QWidget):
         return worker
 
     def _auto_done(self, out, photo_name: str, ref, on_done: Any = None) -> None:
+        from ..registration.result import ERROR_CAVEAT
+
         reg, aligned = out
         self.scale_spin.setValue(reg.scale)
         self._guessed_for = (photo_name, ref.name)  # the registration's scale stays
@@ -400,7 +402,7 @@ class AlignPhotoWidget(QWidget):
             f"Aligned '{photo_name}' automatically: scale {reg.scale} "
             f"({aligned.shape[0]} x {aligned.shape[1]} px), estimated error "
             f"{reg.error_rms_px:.2f} photo px ({reg.error_rms_px / reg.scale:.3f} scan px) "
-            f"RMS. {notes}".strip())
+            f"RMS ({ERROR_CAVEAT}). {notes}".strip())
         if on_done is not None:
             on_done()
 
