@@ -379,6 +379,15 @@ def test_invalid_advanced_value_gives_a_message(vm, qtbot):
     assert not w.running and "not a number" in w.status_label.text()
 
 
+def test_judges_real_patches_default_to_the_papers_and_offer_scan_windows(vm, qtbot):
+    w = _widget(vm, qtbot)
+    patches = w.advanced_fields["pseudo_real"]
+    assert patches.currentText() == "scan + photo mix (paper)"
+    assert w.current_config().pseudo_real == "paper"
+    patches.setCurrentIndex(patches.findText("scan windows"))  # as a mouse would
+    assert w.current_config().pseudo_real == "scan"
+
+
 def test_every_setting_the_guide_names_is_under_advanced(vm, qtbot):
     """A setting the guide tells users to change is in the panel, not only in the CLI."""
     import re

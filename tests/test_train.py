@@ -163,7 +163,8 @@ def test_gaussian_operator_trains_and_agrees_with_scan():
     lr = op.down(torch.from_numpy(hr)).numpy()
     # Patches of 8 px: the scan (12 x 12) holds 8 x 8 windows, so stage 2 uses them.
     result = run_to_end(train(lr, rgb, tiny(operator="gaussian", psf_sigma=1.5,
-                                            stage1_steps=10, stage2_steps=2, patch_size=8)))
+                                            stage1_steps=10, stage2_steps=2, patch_size=8,
+                                            pseudo_real="scan")))
     assert not any("windows of the scan" in note for note in result.notes)
     assert "d_score_real" in result.history[-1]  # stage 2 ran
     down = op.down(torch.from_numpy(result.maps).double()).numpy()
@@ -193,8 +194,9 @@ def test_adversarial_share_is_what_it_says_and_changes_the_maps(toy):
     _, lr, rgb = toy
     runs = {}
     for share in (0.0, 0.3):
+        # A judge that learns within 12 steps (the paper's 3e-6 hardly moves it so soon).
         result = run_to_end(train(lr, rgb, tiny(adversarial_share=share, seed=1,
-                                                adversarial_weighting="share",
+                                                adversarial_weighting="share", lr_d=1e-4,
                                                 stage2_steps=12)))
         runs[share] = result
         shares = [h["adv_share"] for h in result.history if "adv_share" in h]
@@ -224,6 +226,16 @@ def test_scan_windows_as_real_patches_train_and_steer_the_maps(toy):
     # the matched mixture stands in, the user is told, and training still ends.
     small = run_to_end(train(lr, rgb, tiny(pseudo_real="scan", patch_size=32)))
     assert any("windows of the scan" in note for note in small.notes)
+
+
+def test_the_hand_over_note_says_how_the_sigmoid_came_on(toy):
+    """The paper's hand-over (default): on at once; the fade-in is an option."""
+    _, lr, rgb = toy
+    at_once = run_to_end(train(lr, rgb, tiny(stage1_steps=10, stage2_steps=2)))
+    assert any("is switched on at once" in n for n in at_once.notes), at_once.notes
+    faded = run_to_end(train(lr, rgb, tiny(stage1_steps=10, stage2_steps=2,
+                                           handover_fraction=0.25)))
+    assert any("fades in over the first 25%" in n for n in faded.notes), faded.notes
 
 
 def test_the_learned_nothing_guard(toy):

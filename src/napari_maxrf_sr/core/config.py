@@ -166,8 +166,8 @@ class SRConfig:
         True, "Stage 2 and the result use the final sigmoid (the paper); not used with "
         "a residual output.")
     handover_fraction: float = _f(
-        0.25, "Share of stage 2 over which the final sigmoid fades in, so the maps do "
-        "not jump at the hand-over (ours).", min=0.0, max=1.0)
+        0.0, "Share of stage 2 over which the final sigmoid fades in, so the maps do "
+        "not jump at the hand-over (ours); 0: on at once (the paper).", min=0.0, max=1.0)
     down_weight: float = _f(
         1.0,
         "Weight of the one-scale-down copy of the problem (where the answer is known) in "
@@ -197,19 +197,20 @@ class SRConfig:
     batch_size: int = _f(32, "Stage 2 patches per batch.", min=1, max=1024)
     lr_g: float = _f(3e-4, "Stage 2 Adam learning rate of the generator.", min=0.0)
     lr_d: float = _f(
-        1e-4, "Stage 2 Adam learning rate of the discriminator (paper: 3e-6).", min=0.0)
+        3e-6, "Stage 2 Adam learning rate of the discriminator (the paper's).", min=0.0)
     flips: bool = _f(True, "Random horizontal/vertical flips of stage 2 patches.")
     beta_max: float = _f(
         0.9, "Pseudo-real patches mix beta * XRF + (1 - beta) * photo, beta ~ U(0, beta_max).",
         min=0.0, max=1.0,
     )
     pseudo_real: Literal["scan", "matched", "paper"] = _f(
-        "scan",
-        "What the discriminator takes as real. 'scan': windows of the scan itself, one "
-        "scan pixel per photo pixel (element maps look alike one scale apart), so the "
-        "adversarial term pulls towards an element map's texture (ours); 'matched': the "
-        "paper's mixture of interpolated scan and photo, brought to the map's level and "
-        "contrast and to the scan (ours); 'paper': the mixture as it is.",
+        "paper",
+        "What the discriminator takes as real. 'paper': the paper's mixture of "
+        "interpolated scan and photo; 'scan': windows of the scan itself, one scan pixel "
+        "per photo pixel (element maps look alike one scale apart), so the adversarial "
+        "term pulls towards an element map's texture (ours; with adversarial_weighting "
+        "'share' it gives livelier texture); 'matched': the paper's mixture brought to "
+        "the map's level and contrast and to the scan (ours).",
         choices=("scan", "matched", "paper"),
     )
     stage2_down_weight: float = _f(

@@ -171,11 +171,14 @@ def hand_over(problem: TrainingProblem, state: RunState, model: ListaGenerator,
     if (state.phase is Stage.STAGE1 and cfg.stage2_final_sigmoid and not model.residual
             and not model.final_sigmoid):
         change = model.calibrate_sigmoid_output(x_sample.to(device))
+        moved = f"{change['max_change']:.2g} on a 0-1 scale"
         state.notes.append(
             "Adversarial stage: the network's bounded (sigmoid) output fades in over "
             f"the first {cfg.handover_fraction:.0%} of the stage (switched on at once it "
-            f"would have moved the maps by up to {change['max_change']:.2g} on a 0-1 "
-            "scale)."
+            f"would have moved the maps by up to {moved})."
+            if cfg.handover_fraction > 0 else
+            "Adversarial stage: the network's bounded (sigmoid) output, calibrated to "
+            f"stage 1's, is switched on at once; it moved the maps by up to {moved}."
         )
     stage2 = AdversarialStage(model, problem.data, cfg, device, problem.op, problem.p_lr)
     if state.phase is Stage.STAGE2:

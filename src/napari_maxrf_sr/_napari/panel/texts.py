@@ -65,9 +65,9 @@ ADVANCED_FIELDS: dict[str, tuple[str, str]] = {
                      "from each scan pixel's mean colour (the paper; better only with "
                      "under a minute of training)."),
     "adversarial": ("Adversarial fine-tuning", "Run the paper's second, adversarial stage: "
-                    "a judge compares the maps' fine texture with the scan's own. Off by "
-                    "default: on our benchmark it made the maps less accurate and the run "
-                    "longer."),
+                    "a judge learns to tell the maps' fine texture from reference patches "
+                    "(Judge's real patches). Off by default: on our benchmark it made the "
+                    "maps less accurate and the run longer."),
     "stage2_steps": ("Adversarial steps", "Steps of the adversarial (second) stage."),
     "adversarial_weighting": ("Judge's weight", "How much the judge counts in the second "
                               "stage: the paper's fixed weight alpha2 (default; tiny, it "
@@ -75,8 +75,13 @@ ADVANCED_FIELDS: dict[str, tuple[str, str]] = {
                               "(Adversarial share)."),
     "adversarial_share": ("Adversarial share", "With the judge's weight 'share': the share "
                           "of the second stage's training signal that comes from the judge "
-                          "(0.1: a tenth). More gives livelier texture and less accurate "
-                          "maps."),
+                          "(0.1: a tenth). More gives less accurate maps: with scan windows "
+                          "as the judge's real patches, livelier texture; with the paper's "
+                          "mix, smoother maps."),
+    "pseudo_real": ("Judge's real patches", "What the judge takes as real texture: the "
+                    "paper's mix of the interpolated scan and the photo (default), or "
+                    "windows of the scan itself, whose texture is an element map's own. "
+                    "With the paper's fixed weight it hardly changes the maps."),
     "lr_g": ("Adversarial learning rate", "Step size of the network in the second stage."),
     "lr_d": ("Judge learning rate", "Step size of the judge (discriminator) in the second "
              "stage."),
@@ -91,6 +96,8 @@ CHOICE_LABELS: dict[str, dict[str, str]] = {
     "interpolation": {"bilinear": "bilinear (paper)", "consistent": "scan-consistent"},
     "correction": {"block": "even (paper)", "smooth": "smooth"},
     "adversarial_weighting": {"fixed": "fixed alpha2 (paper)", "share": "share"},
+    "pseudo_real": {"paper": "scan + photo mix (paper)", "scan": "scan windows",
+                    "matched": "matched mix"},
 }
 
 
