@@ -35,7 +35,6 @@ def cmd_align(args) -> int:
 
     from ..atomic import atomic_path
     from ..registration import register_photo
-    from ..registration.result import ERROR_CAVEAT
     from .runs import note, read_inputs
 
     out = Path(args.out)
@@ -56,8 +55,6 @@ def cmd_align(args) -> int:
             iio.imwrite(tmp, aligned, extension=ext if ext in (".tif", ".tiff") else ".png")
     for text in reg.notes:
         note(text)
-    print(f"scale {reg.scale}; estimated error {reg.error_rms_px:.2f} photo px RMS, "
-          f"{reg.error_corner_px:.2f} at the worst corner ({ERROR_CAVEAT}); record in {rec}",
-          file=sys.stderr)
+    print(f"scale {reg.scale}; {reg.error_text()}; record in {rec}", file=sys.stderr)
     print(str(out.resolve()))
     return 0

@@ -17,7 +17,6 @@ import numpy as np
 from ..errors import InputError
 from .check import check_registration
 from .register import register_photo
-from .result import ERROR_CAVEAT
 
 #: Scans smaller than this (pixels along the shorter side) are not checked: too few
 #: pixels to measure a tenth of a photo pixel, and too few for the significance test.
@@ -156,10 +155,9 @@ def _register(maps: np.ndarray, photo: np.ndarray, scale: int | None,
     size = f"{scale} times" if scale else "a whole multiple of"
     text = (f"the {big_h} x {big_w} photo is not {size} the {h} x {w} maps, so it was "
             "registered to the "
-            f"scan automatically ({reg.kind}, scale {reg.scale}, estimated error "
-            f"{reg.error_rms_px:.2f} photo px RMS, {reg.error_corner_px:.2f} at the worst "
-            f"corner: {ERROR_CAVEAT}); the transform is in the provenance. Turn this off "
-            "with --no-align (align=False in Python)")
+            f"scan automatically ({reg.kind}, scale {reg.scale}, {reg.error_text()}); the "
+            "transform is in the provenance. Turn this off with --no-align (align=False in "
+            "Python)")
     notes = [text, *(f"registration: {n}" for n in reg.notes)]
     return PhotoOnGrid(reg.apply(photo), reg.scale, {**reg.to_dict(), "check": "registered"},
                        notes)

@@ -138,7 +138,7 @@ def check_registration(lr_maps, photo_on_grid, scale: int, *, transform: str = "
         reg = finish(ctx, final, kind, s, sig, significant, alpha, {
             **reg.details, "levels": [*log, last]})
         message = (f"The photo was off the scan's grid ({detail}); it was registered again "
-                   f"(estimated error {reg.error_rms_px:.2f} px RMS).")
+                   f"({reg.error_text()}).")
     reg.notes = (*reg.notes, message)
     return RegistrationCheck(verdict, message, rms, worst, (float(shift[0]), float(shift[1])),
                              rotation, reg, quality)

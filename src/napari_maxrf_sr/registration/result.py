@@ -105,6 +105,11 @@ class Registration:
         out, _ = warp_photo(img, self.matrix, self.output_shape, order=order)
         return out
 
+    def error_text(self) -> str:
+        """The estimated error in words, with what it leaves out, for messages."""
+        return (f"estimated error {self.error_rms_px:.2f} photo px RMS, "
+                f"{self.error_corner_px:.2f} at the worst corner: {ERROR_CAVEAT}")
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-able summary (provenance, the ``align`` command's JSON)."""
         return {
